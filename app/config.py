@@ -1,0 +1,46 @@
+"""Settings, read from environment variables prefixed ``VAFA_``."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="VAFA_", extra="ignore")
+
+    database_url: str = "sqlite+aiosqlite:///vafa.db"
+    # Fernet key (urlsafe base64 of 32 bytes) that encrypts stored platform credentials.
+    secret_key: str = ""
+    log_level: str = "info"
+    log_json: bool = False
+
+    # Webhook intake
+    webhook_max_body_bytes: int = 5 * 1024 * 1024
+    # How long a decrypted shop record is reused before it is read again (secret rotation delay).
+    shop_cache_seconds: float = 30.0
+
+    # Worker
+    worker_in_process: bool | None = None  # default: in-process on SQLite only
+    worker_batch_size: int = Field(default=200, ge=1)
+    worker_idle_sleep_seconds: float = 0.2
+    worker_max_attempts: int = Field(default=8, ge=1)
+    worker_backoff_base_seconds: float = 2.0
+    scheduler_interval_seconds: float = 60.0
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def run_worker_in_process(self) -> bool:
+        if self.worker_in_process is None:
+            return self.is_sqlite
+        return self.worker_in_process
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,2 @@
+"""Platform connectors: each turns its platform's payloads into the neutral snapshots of
+:mod:`app.connectors.base`."""

@@ -1,0 +1,121 @@
+"""Engines and sessions for SQLite (embedded default) and PostgreSQL (production).
+
+SQLite: WAL so readers never wait for the writer; synchronous=FULL because an accepted webhook
+or a points movement must survive a power cut; every write transaction starts with
+BEGIN IMMEDIATE so that a check made inside it (a balance, an idempotency key) still holds at
+commit. Reads use a second engine whose transactions are deferred, so they never queue behind
+writers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.sql.schema import Table
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def is_sqlite_url(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
+def _sqlite_pragmas(dbapi_connection: Any, immediate: bool) -> None:
+    # Let SQLAlchemy's begin event below issue BEGIN itself, instead of the driver's implicit one.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.close()
+
+
+def make_engine(url: str, *, readonly: bool = False, **kwargs: Any) -> AsyncEngine:
+    if not is_sqlite_url(url):
+        kwargs.setdefault("pool_size", 10)
+        kwargs.setdefault("max_overflow", 20)
+        kwargs.setdefault("pool_pre_ping", False)
+        return create_async_engine(url, **kwargs)
+
+    engine = create_async_engine(
+        url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs
+    )
+    begin_sql = "BEGIN" if readonly else "BEGIN IMMEDIATE"
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        _sqlite_pragmas(dbapi_connection, immediate=not readonly)
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql(begin_sql)
+
+    return engine
+
+
+class Database:
+    """The engines of one process: ``writer`` for transactions that change data, ``reader`` for
+    reads (the same engine on PostgreSQL)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.is_sqlite = is_sqlite_url(url)
+        self.writer = make_engine(url)
+        self.reader = make_engine(url, readonly=True) if self.is_sqlite else self.writer
+        self._write_sessions = async_sessionmaker(self.writer, expire_on_commit=False)
+        # SQLite has one writer at a time. Queueing writers here, in order, is fairer and faster
+        # than letting them poll the database's busy handler.
+        self._write_lock: asyncio.Lock | None = asyncio.Lock() if self.is_sqlite else None
+        self._read_sessions = async_sessionmaker(self.reader, expire_on_commit=False)
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        """A session whose transaction commits on success and rolls back on error."""
+        async with self._serialized(), self._write_sessions() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        async with self._read_sessions() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def connect(self) -> AsyncIterator[AsyncConnection]:
+        """A Core connection in a write transaction: for hot paths that want no ORM."""
+        async with self._serialized(), self.writer.begin() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def _serialized(self) -> AsyncIterator[None]:
+        if self._write_lock is None:
+            yield
+            return
+        async with self._write_lock:
+            yield
+
+    async def dispose(self) -> None:
+        await self.writer.dispose()
+        if self.reader is not self.writer:
+            await self.reader.dispose()
+
+
+def insert_ignore(table: Table, dialect_name: str) -> Any:
+    """``INSERT … ON CONFLICT DO NOTHING`` for the engine in use.
+
+    Used wherever a concurrent writer may insert the same key: the loser sees no row inserted
+    instead of an error that would abort a PostgreSQL transaction."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    return dialect.insert(table).on_conflict_do_nothing()

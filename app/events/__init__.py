@@ -1,0 +1,1 @@
+"""Processing stored webhook events into the ledger: the worker, its retries, replay."""

@@ -1,0 +1,1 @@
+"""Club members: a shop's customers, their profile and their balances."""

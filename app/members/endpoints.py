@@ -1,0 +1,99 @@
+"""``/api/v1/members``: balances, ledger lines and manual adjustments, for the store owner."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from app.auth import current_shop
+from app.ledger import service as ledger
+from app.members import service
+from app.members.schemas import (
+    AdjustmentIn,
+    AdjustmentOut,
+    EntriesOut,
+    EntryOut,
+    MemberOut,
+    Points,
+    Source,
+)
+from app.shops.service import ShopContext
+from app.state import AppState
+
+router = APIRouter(prefix="/api/v1/members", tags=["members"])
+Shop = Annotated[ShopContext, Depends(current_shop)]
+
+
+def _state(request: Request) -> AppState:
+    state: AppState = request.app.state.vafa
+    return state
+
+
+def _member_out(b: service.Balance) -> MemberOut:
+    return MemberOut(
+        customer_id=b.customer_id,
+        points=Points(available=b.available, pending=b.pending, lifetime_earned=b.lifetime_earned),
+        tier=b.tier,
+    )
+
+
+@router.get("/{customer_id}", response_model=MemberOut)
+async def get_member(customer_id: str, shop: Shop, request: Request) -> MemberOut:
+    async with _state(request).db.read() as session:
+        return _member_out(await service.balance(session, shop.shop_id, customer_id))
+
+
+@router.get("/{customer_id}/entries", response_model=EntriesOut)
+async def get_entries(
+    customer_id: str,
+    shop: Shop,
+    request: Request,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    before_id: Annotated[int | None, Query(ge=1)] = None,
+) -> EntriesOut:
+    async with _state(request).db.read() as session:
+        lines = await service.entries(
+            session, shop.shop_id, customer_id, limit=limit, before_id=before_id
+        )
+    return EntriesOut(
+        customer_id=customer_id,
+        entries=[
+            EntryOut(
+                id=line.id,
+                kind=line.kind,
+                points=line.points,
+                reason=line.reason,
+                source=Source(type=line.source_type, id=line.source_id, order_id=line.order_id),
+                rule=line.rule,
+                uncollected=line.uncollected,
+                created_at=line.created_at,
+            )
+            for line in lines
+        ],
+        next_before_id=lines[-1].id if len(lines) == limit else None,
+    )
+
+
+@router.post("/{customer_id}/adjustments", response_model=AdjustmentOut, status_code=201)
+async def adjust(
+    customer_id: str, body: AdjustmentIn, shop: Shop, request: Request, response: Response
+) -> AdjustmentOut:
+    """Add or remove points by hand. Sending the same idempotency key again returns the first
+    result (200) and changes nothing; the same key with other content is a 409."""
+    db = _state(request).db
+    async with db.write() as session:
+        posted = await ledger.adjust(
+            session,
+            shop.shop_id,
+            customer_id,
+            body.points,
+            key=f"manual:{body.idempotency_key}",
+            reason=body.reason,
+        )
+        member = await service.balance(session, shop.shop_id, customer_id)
+    if not posted.created:
+        response.status_code = 200
+    return AdjustmentOut(
+        transaction_id=posted.transaction_id, created=posted.created, member=_member_out(member)
+    )

@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.orm import Base, IdType, UTCDateTime, utcnow
+
+
+class Member(Base):
+    __tablename__ = "members"
+    __table_args__ = (UniqueConstraint("shop_id", "customer_id"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    customer_id: Mapped[str] = mapped_column(String(64))  # the platform's customer id
+    email: Mapped[str | None] = mapped_column(String(320))
+    first_name: Mapped[str | None] = mapped_column(String(255))
+    last_name: Mapped[str | None] = mapped_column(String(255))
+    birthday: Mapped[date | None] = mapped_column(Date)
+    accepts_marketing: Mapped[bool | None] = mapped_column(Boolean)
+    tier: Mapped[str | None] = mapped_column(String(64))
+    # Points earned from orders, net of their reversals; moved with the postings that change it.
+    lifetime_earned: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The platform's updated_at of the profile applied, so an older snapshot never wins.
+    profile_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,22 @@
+"""Every table, imported in one place for Alembic and the tests."""
+
+from app.ledger.models import Account, LedgerTransaction, LotMovement, PointLot, Posting
+from app.members.models import Member
+from app.orm import Base
+from app.program.models import Order, OrderRefund
+from app.shops.models import Shop
+from app.webhooks.models import WebhookEvent
+
+__all__ = [
+    "Account",
+    "Base",
+    "LedgerTransaction",
+    "LotMovement",
+    "Member",
+    "Order",
+    "OrderRefund",
+    "PointLot",
+    "Posting",
+    "Shop",
+    "WebhookEvent",
+]

@@ -1,0 +1,45 @@
+"""Money as integer minor units. Amounts from the platforms are decimal strings: parse them with
+Decimal, never float."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+
+# ISO 4217 minor-unit exponents that differ from 2. IRR is 2 in ISO 4217 but Iranian stores price
+# in whole Rials; a shop can override any code in its settings (``currency_exponents``).
+_EXPONENTS: dict[str, int] = {
+    "BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0, "PYG": 0,
+    "RWF": 0, "UGX": 0, "UYI": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
+    "BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
+    "CLF": 4, "UYW": 4,
+    "IRR": 0,
+}  # fmt: skip
+
+
+class MoneyError(ValueError):
+    """An amount that is not a decimal number."""
+
+
+def currency_exponent(currency: str, overrides: Mapping[str, int] | None = None) -> int:
+    code = currency.upper()
+    if overrides and code in overrides:
+        return overrides[code]
+    return _EXPONENTS.get(code, 2)
+
+
+def to_minor(amount: str | int | Decimal, exponent: int) -> int:
+    """``"181.09"`` at exponent 2 → ``18109``. Finer amounts round half to even."""
+    if isinstance(amount, float):  # a float has already lost the exact value
+        raise MoneyError(f"amount {amount!r} is a float; pass a decimal string")
+    try:
+        value = Decimal(str(amount).strip())
+    except InvalidOperation as exc:
+        raise MoneyError(f"{amount!r} is not a decimal amount") from exc
+    if not value.is_finite():
+        raise MoneyError(f"{amount!r} is not a finite amount")
+    return int((value.scaleb(exponent)).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+
+
+def from_minor(minor: int, exponent: int) -> Decimal:
+    return Decimal(minor).scaleb(-exponent)

@@ -1,0 +1,1 @@
+"""The club's program: what an order, refund or cancellation is worth in points."""

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.orm import Base, IdType, UTCDateTime
+
+
+class Order(Base):
+    """The newest known state of a platform order, which the ledger is reconciled against.
+
+    A row can exist before its order is known (``known`` false) when a refund arrives first."""
+
+    __tablename__ = "orders"
+    __table_args__ = (UniqueConstraint("shop_id", "order_id"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    order_id: Mapped[str] = mapped_column(String(64))
+    known: Mapped[bool] = mapped_column(Boolean, default=False)
+    name: Mapped[str | None] = mapped_column(String(64))
+    customer_id: Mapped[str | None] = mapped_column(String(64))
+    currency: Mapped[str | None] = mapped_column(String(3))
+    exponent: Mapped[int] = mapped_column(Integer, default=2)
+    merchandise_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    shipping_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    tax_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    financial_state: Mapped[str] = mapped_column(String(16), default="pending")
+    cancelled: Mapped[bool] = mapped_column(Boolean, default=False)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When pending points become available (paid_at + the shop's hold days).
+    release_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    source_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class OrderRefund(Base):
+    __tablename__ = "order_refunds"
+    __table_args__ = (UniqueConstraint("shop_id", "order_id", "refund_id"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    order_id: Mapped[str] = mapped_column(String(64))
+    refund_id: Mapped[str] = mapped_column(String(64))
+    merchandise_minor: Mapped[int] = mapped_column(BigInteger)
+    shipping_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    refunded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

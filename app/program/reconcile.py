@@ -1,0 +1,418 @@
+"""Reconcile state, don't count events.
+
+An order's points are derived from the newest known state of the order — paid? cancelled?
+which refunds, for how much? — compared with what the ledger already holds for it. Only the
+difference is posted, under keys built from the platform's ids:
+
+    order:<id>:earn              the points the paid order earns
+    refund:<order>:<refund>:reverse  each refund, in proportion to the merchandise it refunds
+    order:<id>:cancel | :refunded | :deleted   the order stops earning
+    order:<id>:settle:<n>        any other difference (a restore, an edit, refunds out of order)
+    order:<id>:release           pending points become available after the hold
+
+A duplicate delivery therefore posts nothing, a refund that arrives before its order is applied
+when the order arrives, and a stale snapshot leaves the order's state — and so its points — as
+they were.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import case, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.connectors.base import FinancialState, OrderDeleted, OrderSnapshot, RefundSnapshot
+from app.db import insert_ignore
+from app.ledger import service as ledger
+from app.ledger.models import (
+    SYSTEM_OWNER,
+    Account,
+    AccountKind,
+    LedgerTransaction,
+    Posting,
+    TxKind,
+)
+from app.orm import table_of
+from app.program.models import Order, OrderRefund
+from app.program.rules import DEFAULT_RULE, format_money, points_for, remaining_points
+from app.program.settings import ProgramSettings
+
+
+@dataclass(slots=True)
+class Holding:
+    """What the ledger holds for one order."""
+
+    owner: str | None
+    pending: int
+    available: int
+    uncollected: int
+    keys: set[str]
+
+    @property
+    def effective(self) -> int:
+        # A clawback the shop's policy did not collect still counts as reversed.
+        return self.pending + self.available - self.uncollected
+
+
+async def lock_order(session: AsyncSession, shop_id: int, order_id: str) -> Order:
+    dialect = session.get_bind().dialect.name
+    await session.execute(
+        insert_ignore(table_of(Order), dialect),
+        [{"shop_id": shop_id, "order_id": order_id, "known": False, "exponent": 2,
+          "merchandise_minor": 0, "shipping_minor": 0, "tax_minor": 0,
+          "financial_state": FinancialState.PENDING.value, "cancelled": False,
+          "deleted": False}],
+    )  # fmt: skip
+    order = await session.scalar(
+        select(Order)
+        .where(Order.shop_id == shop_id, Order.order_id == order_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    assert order is not None
+    return order
+
+
+async def _store_refunds(
+    session: AsyncSession, shop_id: int, refunds: tuple[RefundSnapshot, ...]
+) -> None:
+    if not refunds:
+        return
+    dialect = session.get_bind().dialect.name
+    await session.execute(
+        insert_ignore(table_of(OrderRefund), dialect),
+        [
+            {
+                "shop_id": shop_id,
+                "order_id": r.order_id,
+                "refund_id": r.refund_id,
+                "merchandise_minor": r.merchandise_minor,
+                "shipping_minor": r.shipping_minor,
+                "refunded_at": r.created_at,
+            }
+            for r in refunds
+        ],
+    )
+
+
+async def apply_order(
+    session: AsyncSession, shop_id: int, settings: ProgramSettings, snap: OrderSnapshot,
+    now: datetime,
+) -> list[ledger.Posted]:  # fmt: skip
+    order = await lock_order(session, shop_id, snap.order_id)
+    stale = order.source_updated_at is not None and snap.updated_at < order.source_updated_at
+    if not stale:
+        order.known = True
+        order.name = snap.name
+        order.customer_id = snap.customer_id
+        order.currency = snap.currency
+        order.exponent = snap.exponent
+        order.merchandise_minor = snap.merchandise_minor
+        order.shipping_minor = snap.shipping_minor
+        order.tax_minor = snap.tax_minor
+        order.financial_state = snap.financial_state.value
+        order.cancelled = snap.cancelled
+        order.paid_at = snap.paid_at
+        order.source_updated_at = snap.updated_at
+        if snap.restored:
+            order.deleted = False
+    # Refunds are facts, never undone by an older snapshot: merge them in any case.
+    await _store_refunds(session, shop_id, snap.refunds)
+    return await reconcile(session, shop_id, settings, order, now)
+
+
+async def apply_refund(
+    session: AsyncSession, shop_id: int, settings: ProgramSettings, snap: RefundSnapshot,
+    now: datetime,
+) -> list[ledger.Posted]:  # fmt: skip
+    order = await lock_order(session, shop_id, snap.order_id)
+    await _store_refunds(session, shop_id, (snap,))
+    return await reconcile(session, shop_id, settings, order, now)
+
+
+async def apply_order_deleted(
+    session: AsyncSession, shop_id: int, settings: ProgramSettings, snap: OrderDeleted,
+    now: datetime,
+) -> list[ledger.Posted]:  # fmt: skip
+    order = await lock_order(session, shop_id, snap.order_id)
+    order.deleted = True
+    return await reconcile(session, shop_id, settings, order, now)
+
+
+async def holding(session: AsyncSession, shop_id: int, order_id: str) -> Holding:
+    tx = LedgerTransaction
+    member_postings = (
+        select(
+            Posting.transaction_id,
+            func.sum(case((Account.kind == AccountKind.PENDING, Posting.amount), else_=0)).label(
+                "pending"
+            ),
+            func.sum(case((Account.kind == AccountKind.AVAILABLE, Posting.amount), else_=0)).label(
+                "available"
+            ),
+        )
+        .join(Account, Account.id == Posting.account_id)
+        .join(tx, tx.id == Posting.transaction_id)
+        .where(
+            Posting.shop_id == shop_id,
+            tx.shop_id == shop_id,
+            tx.order_id == order_id,
+            Account.owner != SYSTEM_OWNER,
+        )
+        .group_by(Posting.transaction_id)
+        .subquery()
+    )
+    rows = (
+        await session.execute(
+            select(
+                tx.idempotency_key,
+                tx.owner,
+                tx.uncollected,
+                func.coalesce(member_postings.c.pending, 0),
+                func.coalesce(member_postings.c.available, 0),
+            )
+            .outerjoin(member_postings, member_postings.c.transaction_id == tx.id)
+            .where(tx.shop_id == shop_id, tx.order_id == order_id)
+        )
+    ).all()
+    result = Holding(owner=None, pending=0, available=0, uncollected=0, keys=set())
+    for key, owner, uncollected, pending, available in rows:
+        result.owner = owner
+        result.keys.add(key)
+        result.uncollected += uncollected
+        result.pending += pending
+        result.available += available
+    return result
+
+
+def _earning(order: Order, settings: ProgramSettings) -> int:
+    return points_for(order.merchandise_minor, order.exponent, settings)
+
+
+def _stop_key(order: Order, keys: set[str]) -> str:
+    """The key of a transaction that takes an order's remaining points away."""
+    base = f"order:{order.order_id}"
+    if order.deleted:
+        named = f"{base}:deleted"
+    elif order.cancelled:
+        named = f"{base}:cancel"
+    elif order.financial_state == FinancialState.REFUNDED:
+        named = f"{base}:refunded"
+    else:
+        named = ""
+    if named and named not in keys:
+        return named
+    return _settle_key(order, keys)
+
+
+def _settle_key(order: Order, keys: set[str], word: str = "settle") -> str:
+    prefix = f"order:{order.order_id}:{word}:"
+    return f"{prefix}{sum(1 for k in keys if k.startswith(prefix)) + 1}"
+
+
+async def reconcile(
+    session: AsyncSession, shop_id: int, settings: ProgramSettings, order: Order, now: datetime
+) -> list[ledger.Posted]:
+    """Bring the ledger in line with the order's state. The caller holds the order's lock."""
+    held = await holding(session, shop_id, order.order_id)
+    owner = held.owner or order.customer_id
+    if owner is None:
+        return []  # a guest order earns nothing
+    posted: list[ledger.Posted] = []
+    label = order.name or f"#{order.order_id}"
+    money = format_money(order.merchandise_minor, order.exponent, order.currency)
+    eligible = (
+        order.known
+        and order.customer_id is not None
+        and order.financial_state == FinancialState.PAID
+        and not order.cancelled
+        and not order.deleted
+    )
+    earned = _earning(order, settings)
+    earn_key = f"order:{order.order_id}:earn"
+
+    # Points earned while the order is inside its hold period wait in the pending account.
+    hold_until = order.release_at
+    if hold_until is None and settings.hold_days > 0:
+        hold_until = (order.paid_at or now) + timedelta(days=settings.hold_days)
+    on_hold = hold_until is not None and hold_until > now
+
+    async def credit(key: str, kind: str, points: int, reason: str) -> None:
+        account = AccountKind.PENDING if on_hold else AccountKind.AVAILABLE
+        result = await ledger.post(
+            session,
+            shop_id,
+            ledger.Entry(
+                key=key,
+                kind=kind,
+                owner=owner,
+                legs=(
+                    ledger.Leg(owner, account, points),
+                    ledger.Leg(SYSTEM_OWNER, AccountKind.ISSUED, -points),
+                ),
+                reason=reason,
+                source_type="order",
+                source_id=order.order_id,
+                order_id=order.order_id,
+                rule=DEFAULT_RULE,
+                expires_at=_expiry(settings, now),
+            ),
+        )
+        posted.append(result)
+        if account == AccountKind.PENDING:
+            order.release_at = hold_until
+            held.pending += points
+        else:
+            held.available += points
+        held.keys.add(key)
+
+    async def debit(key: str, points: int, reason: str, source: tuple[str, str]) -> None:
+        from_pending = min(points, max(held.pending, 0))
+        from_available = points - from_pending
+        legs = [ledger.Leg(SYSTEM_OWNER, AccountKind.ISSUED, points)]
+        if from_pending:
+            legs.append(ledger.Leg(owner, AccountKind.PENDING, -from_pending))
+        if from_available:
+            legs.append(ledger.Leg(owner, AccountKind.AVAILABLE, -from_available))
+        if points == 0:
+            legs = []
+        result = await ledger.post(
+            session,
+            shop_id,
+            ledger.Entry(
+                key=key,
+                kind=TxKind.REVERSE,
+                owner=owner,
+                legs=tuple(legs),
+                reason=reason,
+                source_type=source[0],
+                source_id=source[1],
+                order_id=order.order_id,
+                rule=DEFAULT_RULE,
+                cap_at_available=not settings.allow_negative_balance,
+            ),
+        )
+        posted.append(result)
+        held.pending -= from_pending
+        held.available -= from_available - result.uncollected
+        held.uncollected += result.uncollected
+        held.keys.add(key)
+
+    if eligible and earned > 0 and earn_key not in held.keys:
+        await credit(
+            earn_key,
+            TxKind.EARN,
+            earned,
+            f"Earned {earned} points for order {label}: {money} of merchandise",
+        )
+    if earn_key not in held.keys:
+        return posted
+
+    refunds = (
+        await session.scalars(
+            select(OrderRefund).where(
+                OrderRefund.shop_id == shop_id, OrderRefund.order_id == order.order_id
+            )
+        )
+    ).all()
+    refunds = sorted(refunds, key=lambda r: (r.refunded_at is None, r.refunded_at, r.refund_id))
+    reverse_key = f"refund:{order.order_id}:{{}}:reverse"
+    refunded = sum(
+        r.merchandise_minor for r in refunds if reverse_key.format(r.refund_id) in held.keys
+    )
+    for refund in refunds:
+        key = reverse_key.format(refund.refund_id)
+        if key in held.keys:
+            continue
+        refunded += refund.merchandise_minor
+        keep = remaining_points(earned, order.merchandise_minor, refunded)
+        points = max(0, held.effective - keep)
+        amount = format_money(refund.merchandise_minor, order.exponent, order.currency)
+        await debit(
+            key,
+            points,
+            f"Reversed {points} points for refund {refund.refund_id} of order {label}: "
+            f"{amount} of merchandise refunded",
+            ("refund", refund.refund_id),
+        )
+
+    target = remaining_points(earned, order.merchandise_minor, refunded) if eligible else 0
+    difference = target - held.effective
+    if difference < 0:
+        key = _stop_key(order, held.keys) if not eligible else _settle_key(order, held.keys)
+        await debit(
+            key,
+            -difference,
+            f"Reversed {-difference} points of order {label}: {_why_not(order, eligible)}",
+            ("order", order.order_id),
+        )
+    elif difference > 0:
+        await credit(
+            _settle_key(order, held.keys),
+            TxKind.EARN,
+            difference,
+            f"Restored {difference} points of order {label}: the order earns {target} now",
+        )
+
+    if held.pending > 0 and not on_hold:
+        release_key = f"order:{order.order_id}:release"
+        if release_key in held.keys:
+            release_key = _settle_key(order, held.keys, "release")
+        points = held.pending
+        posted.append(
+            await ledger.post(
+                session,
+                shop_id,
+                ledger.Entry(
+                    key=release_key,
+                    kind=TxKind.RELEASE,
+                    owner=owner,
+                    legs=(
+                        ledger.Leg(owner, AccountKind.PENDING, -points),
+                        ledger.Leg(owner, AccountKind.AVAILABLE, points),
+                    ),
+                    reason=f"{points} points of order {label} became available after "
+                    f"the {settings.hold_days}-day hold",
+                    source_type="order",
+                    source_id=order.order_id,
+                    order_id=order.order_id,
+                    expires_at=_expiry(settings, now),
+                ),
+            )
+        )
+        held.pending = 0
+    if held.pending == 0:
+        order.release_at = None
+    return posted
+
+
+def _why_not(order: Order, eligible: bool) -> str:
+    if eligible:
+        return "the order's merchandise changed"
+    if order.deleted:
+        return "the order was deleted"
+    if order.cancelled:
+        return "the order was cancelled"
+    if order.financial_state == FinancialState.REFUNDED:
+        return "the order was refunded in full"
+    if order.financial_state == FinancialState.VOIDED:
+        return "the order's payment was voided"
+    return "the order is no longer paid"
+
+
+def _expiry(settings: ProgramSettings, now: datetime) -> datetime | None:
+    return now + timedelta(days=settings.expiry_days) if settings.expiry_days else None
+
+
+async def due_for_release(session: AsyncSession, shop_id: int, now: datetime) -> list[str]:
+    return list(
+        (
+            await session.scalars(
+                select(Order.order_id).where(
+                    Order.shop_id == shop_id, Order.release_at.is_not(None), Order.release_at <= now
+                )
+            )
+        ).all()
+    )

@@ -1,0 +1,1 @@
+"""Shops (tenants): their platform, encrypted credentials, admin API key and program settings."""

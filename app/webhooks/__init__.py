@@ -1,0 +1,1 @@
+"""Webhook intake: verify, store the raw event once, acknowledge fast. The worker processes."""

@@ -1,0 +1,80 @@
+"""``POST /webhooks/shopify`` and ``POST /webhooks/woocommerce/{shop_id}``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel
+
+from app.connectors.base import Platform, WebhookHeaders
+from app.errors import PayloadTooLarge, Unauthorized
+from app.state import AppState
+from app.webhooks.intake import PLATFORM_HEADERS, UNAUTHORIZED, is_woocommerce_ping
+
+router = APIRouter(prefix="/webhooks", tags=["webhooks"])
+
+
+class Ack(BaseModel):
+    status: str  # accepted | duplicate | ignored | pong
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"the body is larger than {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"the body is larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _extra(request: Request, platform: Platform) -> dict[str, str]:
+    return {
+        name: value
+        for name in PLATFORM_HEADERS[platform]
+        if (value := request.headers.get(name)) is not None
+    }
+
+
+@router.post("/shopify", summary="Receive a Shopify webhook")
+async def shopify_webhook(request: Request) -> Ack:
+    state: AppState = request.app.state.vafa
+    raw = await read_body(request, state.settings.webhook_max_body_bytes)
+    h = request.headers
+    domain = (h.get("x-shopify-shop-domain") or "").strip().lower()
+    shop = await state.shops.by_domain(Platform.SHOPIFY, domain) if domain else None
+    headers = WebhookHeaders(
+        topic=h.get("x-shopify-topic", ""),
+        signature=h.get("x-shopify-hmac-sha256"),
+        shop_domain=domain,
+        event_id=h.get("x-shopify-event-id"),
+        extra=_extra(request, Platform.SHOPIFY),
+    )
+    result = await state.intake.accept(shop, headers, raw)
+    return Ack(status=result.outcome.value)
+
+
+@router.post("/woocommerce/{shop_id}", summary="Receive a WooCommerce webhook")
+async def woocommerce_webhook(shop_id: str, request: Request) -> Ack:
+    state: AppState = request.app.state.vafa
+    raw = await read_body(request, state.settings.webhook_max_body_bytes)
+    h = request.headers
+    shop = await state.shops.by_id(int(shop_id)) if shop_id.isdigit() else None
+    if shop is not None and shop.platform != Platform.WOOCOMMERCE:
+        shop = None
+    signature = h.get("x-wc-webhook-signature")
+    if is_woocommerce_ping(h.get("content-type", ""), raw, signature):
+        if shop is None:
+            raise Unauthorized(UNAUTHORIZED)
+        return Ack(status="pong")
+    headers = WebhookHeaders(
+        topic=h.get("x-wc-webhook-topic", ""),
+        signature=signature,
+        event_id=None,
+        extra=_extra(request, Platform.WOOCOMMERCE),
+    )
+    result = await state.intake.accept(shop, headers, raw)
+    return Ack(status=result.outcome.value)
