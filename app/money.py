@@ -32,13 +32,16 @@ def to_minor(amount: str | int | Decimal, exponent: int) -> int:
     """``"181.09"`` at exponent 2 → ``18109``. Finer amounts round half to even."""
     if isinstance(amount, float):  # a float has already lost the exact value
         raise MoneyError(f"amount {amount!r} is a float; pass a decimal string")
+    text = str(amount).strip()
+    if "_" in text:  # Decimal accepts "1_000"; no platform sends that
+        raise MoneyError(f"{amount!r} is not a decimal amount")
     try:
-        value = Decimal(str(amount).strip())
-    except InvalidOperation as exc:
-        raise MoneyError(f"{amount!r} is not a decimal amount") from exc
-    if not value.is_finite():
-        raise MoneyError(f"{amount!r} is not a finite amount")
-    return int((value.scaleb(exponent)).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+        value = Decimal(text)
+        if not value.is_finite():
+            raise MoneyError(f"{amount!r} is not a finite amount")
+        return int(value.scaleb(exponent).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+    except InvalidOperation as exc:  # not a number, or too large to hold exactly
+        raise MoneyError(f"{amount!r} is not a usable decimal amount") from exc
 
 
 def from_minor(minor: int, exponent: int) -> Decimal:

@@ -180,7 +180,8 @@ async def make_woo_shop(
             consumer_secret="cs_test",
             settings=ProgramSettings.from_json(settings),
         )
-    assert new.webhook_secret is not None and new.webhook_url is not None
+    assert new.webhook_secret is not None
+    assert new.webhook_url is not None
     return WooShop(new.shop_id, new.admin_api_key, new.webhook_secret, new.webhook_url)
 
 
@@ -192,4 +193,3 @@ async def shopify_shop(state: AppState) -> ShopifyShop:
 @pytest.fixture
 async def woo_shop(state: AppState) -> WooShop:
     return await make_woo_shop(state)
-

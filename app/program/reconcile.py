@@ -317,7 +317,11 @@ async def reconcile(
             )
         )
     ).all()
-    refunds = sorted(refunds, key=lambda r: (r.refunded_at is None, r.refunded_at, r.refund_id))
+    # Oldest first; ids compare as numbers where they are numbers ("999" before "1000").
+    refunds = sorted(
+        refunds,
+        key=lambda r: (r.refunded_at is None, r.refunded_at, len(r.refund_id), r.refund_id),
+    )
     reverse_key = f"refund:{order.order_id}:{{}}:reverse"
     refunded = sum(
         r.merchandise_minor for r in refunds if reverse_key.format(r.refund_id) in held.keys

@@ -1,0 +1,261 @@
+"""Webhook intake: the contract's answers, and that nothing is lost or credited wrongly."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+from sqlalchemy import func, select
+
+from app.ledger.models import LedgerTransaction
+from app.state import AppState
+from app.webhooks.models import EventStatus, WebhookEvent
+from tests.conftest import ShopifyShop, WooShop, fixture_bytes
+from tests.payloads import dumps, woo_order
+from tests.signing import shopify_headers, sign
+
+ORDER = fixture_bytes("shopify/orders-create.json")
+CUSTOMER = "1073339475"
+
+
+async def _events(state: AppState) -> list[WebhookEvent]:
+    async with state.db.read() as session:
+        return list((await session.scalars(select(WebhookEvent).order_by(WebhookEvent.id))).all())
+
+
+async def _transactions(state: AppState) -> int:
+    async with state.db.read() as session:
+        return int(await session.scalar(select(func.count()).select_from(LedgerTransaction)) or 0)
+
+
+class TestShopifyIntake:
+    async def test_signed_order_is_stored_once_and_earns_after_processing(
+        self, client: httpx.AsyncClient, state: AppState, shopify_shop: ShopifyShop
+    ) -> None:
+        headers = shopify_shop.headers(ORDER, "orders/paid", event_id="evt-1")
+        r = await client.post("/webhooks/shopify", content=ORDER, headers=headers)
+        assert r.status_code == 200
+        assert r.json() == {"status": "accepted"}
+        [event] = await _events(state)
+        assert event.body == ORDER  # the raw bytes, exactly as signed
+        assert event.status == EventStatus.PENDING
+
+        await state.worker.drain()
+        r = await client.get(f"/api/v1/members/{CUSTOMER}", headers=shopify_shop.auth)
+        # 199.00 line − 17.91 discount = 181.09 merchandise → 181 points (rounded down)
+        assert r.json()["points"] == {"available": 181, "pending": 0, "lifetime_earned": 181}
+        [event] = await _events(state)
+        assert event.status == EventStatus.PROCESSED
+
+    async def test_same_event_five_times_concurrently_has_one_effect(
+        self, client: httpx.AsyncClient, state: AppState, shopify_shop: ShopifyShop
+    ) -> None:
+        headers = shopify_shop.headers(ORDER, "orders/paid", event_id="evt-dup")
+        answers = await asyncio.gather(
+            *[client.post("/webhooks/shopify", content=ORDER, headers=headers) for _ in range(5)]
+        )
+        assert [a.status_code for a in answers] == [200] * 5
+        statuses = sorted(a.json()["status"] for a in answers)
+        assert statuses == ["accepted"] + ["duplicate"] * 4
+        assert len(await _events(state)) == 1
+        await state.worker.drain()
+        r = await client.get(f"/api/v1/members/{CUSTOMER}", headers=shopify_shop.auth)
+        assert r.json()["points"]["available"] == 181
+
+    async def test_redelivery_with_new_event_id_posts_nothing_new(
+        self, client: httpx.AsyncClient, state: AppState, shopify_shop: ShopifyShop
+    ) -> None:
+        for event_id in ("evt-a", "evt-b"):  # orders/paid and orders/updated of the same state
+            headers = shopify_shop.headers(ORDER, "orders/updated", event_id=event_id)
+            assert (
+                await client.post("/webhooks/shopify", content=ORDER, headers=headers)
+            ).is_success
+        await state.worker.drain()
+        assert len(await _events(state)) == 2
+        assert await _transactions(state) == 1
+
+    async def test_wrong_signature_is_401_and_nothing_is_stored(
+        self, client: httpx.AsyncClient, state: AppState, shopify_shop: ShopifyShop
+    ) -> None:
+        headers = shopify_headers(
+            ORDER, secret="not-the-secret", topic="orders/paid", domain=shopify_shop.domain
+        )
+        r = await client.post("/webhooks/shopify", content=ORDER, headers=headers)
+        assert r.status_code == 401
+        assert r.json()["error"]["code"] == "unauthorized"
+        assert await _events(state) == []
+
+    async def test_tampered_body_is_401(
+        self, client: httpx.AsyncClient, state: AppState, shopify_shop: ShopifyShop
+    ) -> None:
+        headers = shopify_shop.headers(ORDER, "orders/paid")
+        tampered = ORDER.replace(b'"181.09"', b'"981.09"', 1)
+        r = await client.post("/webhooks/shopify", content=tampered, headers=headers)
+        assert r.status_code == 401
+        assert await _events(state) == []
+
+    async def test_missing_signature_is_401(
+        self, client: httpx.AsyncClient, state: AppState, shopify_shop: ShopifyShop
+    ) -> None:
+        headers = shopify_shop.headers(ORDER, "orders/paid")
+        del headers["X-Shopify-Hmac-Sha256"]
+        r = await client.post("/webhooks/shopify", content=ORDER, headers=headers)
+        assert r.status_code == 401
+        assert await _events(state) == []
+
+    async def test_unknown_shop_gets_the_same_answer_as_a_bad_signature(
+        self, client: httpx.AsyncClient, state: AppState, shopify_shop: ShopifyShop
+    ) -> None:
+        unknown = shopify_headers(
+            ORDER, secret=shopify_shop.secret, topic="orders/paid", domain="other.myshopify.com"
+        )
+        bad_sig = shopify_headers(
+            ORDER, secret="wrong", topic="orders/paid", domain=shopify_shop.domain
+        )
+        r1 = await client.post("/webhooks/shopify", content=ORDER, headers=unknown)
+        r2 = await client.post("/webhooks/shopify", content=ORDER, headers=bad_sig)
+        assert (r1.status_code, r1.json()) == (r2.status_code, r2.json())
+        assert r1.status_code == 401
+        assert await _events(state) == []
+
+    async def test_body_over_5_mib_is_413_and_not_stored(
+        self, client: httpx.AsyncClient, state: AppState, shopify_shop: ShopifyShop
+    ) -> None:
+        huge = b'{"id": 1, "note": "' + b"x" * (5 * 1024 * 1024) + b'"}'
+        r = await client.post(
+            "/webhooks/shopify", content=huge, headers=shopify_shop.headers(huge, "orders/paid")
+        )
+        assert r.status_code == 413
+        assert r.json()["error"]["code"] == "payload_too_large"
+        assert await _events(state) == []
+
+    async def test_signed_malformed_json_is_400_kept_as_rejected_and_credits_nothing(
+        self, client: httpx.AsyncClient, state: AppState, shopify_shop: ShopifyShop
+    ) -> None:
+        broken = ORDER[: len(ORDER) // 2]
+        r = await client.post(
+            "/webhooks/shopify", content=broken, headers=shopify_shop.headers(broken, "orders/paid")
+        )
+        assert r.status_code == 400
+        assert r.json()["error"]["code"] == "invalid_payload"
+        [event] = await _events(state)
+        assert event.status == EventStatus.REJECTED
+        assert event.last_error
+        await state.worker.drain()
+        assert await _transactions(state) == 0
+
+    async def test_signed_json_that_is_not_an_order_is_400(
+        self, client: httpx.AsyncClient, state: AppState, shopify_shop: ShopifyShop
+    ) -> None:
+        body = b'{"hello": "world"}'
+        r = await client.post(
+            "/webhooks/shopify", content=body, headers=shopify_shop.headers(body, "orders/paid")
+        )
+        assert r.status_code == 400
+        [event] = await _events(state)
+        assert event.status == EventStatus.REJECTED
+
+    async def test_unknown_topic_is_200_and_kept_as_ignored(
+        self, client: httpx.AsyncClient, state: AppState, shopify_shop: ShopifyShop
+    ) -> None:
+        body = b'{"id": 1, "title": "a product"}'
+        r = await client.post(
+            "/webhooks/shopify", content=body, headers=shopify_shop.headers(body, "products/create")
+        )
+        assert r.status_code == 200
+        assert r.json() == {"status": "ignored"}
+        [event] = await _events(state)
+        assert event.status == EventStatus.IGNORED
+        assert await state.worker.drain() == 0
+
+    async def test_previous_secret_still_verifies_after_rotation(
+        self, client: httpx.AsyncClient, state: AppState, shopify_shop: ShopifyShop
+    ) -> None:
+        from app.shops.service import rotate_webhook_secret
+
+        async with state.db.write() as session:
+            await rotate_webhook_secret(session, state.vault, shopify_shop.shop_id, "new-secret")
+        state.shops.forget()
+        for secret, event_id in (("hush", "old"), ("new-secret", "new")):
+            headers = shopify_headers(
+                ORDER,
+                secret=secret,
+                topic="orders/paid",
+                domain=shopify_shop.domain,
+                event_id=event_id,
+            )
+            r = await client.post("/webhooks/shopify", content=ORDER, headers=headers)
+            assert r.status_code == 200, secret
+        assert len(await _events(state)) == 2
+
+
+class TestWooCommerceIntake:
+    async def test_creation_ping_is_200_and_stores_nothing(
+        self, client: httpx.AsyncClient, state: AppState, woo_shop: WooShop
+    ) -> None:
+        r = await client.post(
+            woo_shop.webhook_url,
+            content=b"webhook_id=142",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        assert r.status_code == 200
+        assert await _events(state) == []
+
+    async def test_ping_for_an_unknown_shop_is_401(
+        self, client: httpx.AsyncClient, woo_shop: WooShop
+    ) -> None:
+        r = await client.post(
+            "/webhooks/woocommerce/999999",
+            content=b"webhook_id=142",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        assert r.status_code == 401
+
+    async def test_signed_order_update_earns_points(
+        self, client: httpx.AsyncClient, state: AppState, woo_shop: WooShop
+    ) -> None:
+        body = dumps(woo_order(723, refunds=[]))
+        r = await client.post(
+            woo_shop.webhook_url, content=body, headers=woo_shop.headers(body, "order.updated")
+        )
+        assert r.status_code == 200, r.text
+        await state.worker.drain()
+        r = await client.get("/api/v1/members/26", headers=woo_shop.auth)
+        # line totals 9.00 + 20.00 = 29.00 merchandise (shipping 10.00 excluded) → 29 points
+        assert r.json()["points"]["available"] == 29
+
+    async def test_redelivery_of_the_same_state_is_a_duplicate(
+        self, client: httpx.AsyncClient, state: AppState, woo_shop: WooShop
+    ) -> None:
+        body = dumps(woo_order(723, refunds=[]))
+        statuses = []
+        for _ in range(3):
+            r = await client.post(
+                woo_shop.webhook_url, content=body, headers=woo_shop.headers(body, "order.updated")
+            )
+            statuses.append(r.json()["status"])
+        assert statuses == ["accepted", "duplicate", "duplicate"]
+
+    async def test_wrong_signature_is_401(
+        self, client: httpx.AsyncClient, state: AppState, woo_shop: WooShop
+    ) -> None:
+        body = dumps(woo_order(723))
+        headers = woo_shop.headers(body, "order.updated")
+        headers["X-WC-Webhook-Signature"] = sign(body, "guess")
+        r = await client.post(woo_shop.webhook_url, content=body, headers=headers)
+        assert r.status_code == 401
+        assert await _events(state) == []
+
+    async def test_a_shopify_shop_id_is_not_a_woocommerce_endpoint(
+        self, client: httpx.AsyncClient, state: AppState, shopify_shop: ShopifyShop
+    ) -> None:
+        body = dumps(woo_order(723))
+        headers = {
+            "X-WC-Webhook-Topic": "order.updated",
+            "X-WC-Webhook-Signature": sign(body, shopify_shop.secret),
+        }
+        r = await client.post(
+            f"/webhooks/woocommerce/{shopify_shop.shop_id}", content=body, headers=headers
+        )
+        assert r.status_code == 401
+        assert await _events(state) == []
