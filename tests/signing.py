@@ -33,7 +33,9 @@ def shopify_headers(
     return headers
 
 
-def woocommerce_headers(body: bytes, *, secret: str, topic: str, webhook_id: int = 1) -> dict[str, str]:
+def woocommerce_headers(
+    body: bytes, *, secret: str, topic: str, webhook_id: int = 1
+) -> dict[str, str]:
     resource, _, event = topic.partition(".")
     return {
         "Content-Type": "application/json",

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import BigInteger, ColumnElement, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from app.ledger.models import (
     SYSTEM_OWNER,
@@ -18,6 +19,11 @@ from app.ledger.models import (
     TxKind,
 )
 from app.members.models import Member
+
+
+def _sum(column: InstrumentedAttribute[int]) -> ColumnElement[int]:
+    # PostgreSQL sums a BIGINT into NUMERIC; points stay integers.
+    return cast(func.sum(column), BigInteger)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,16 +39,16 @@ async def verify_shop(session: AsyncSession, shop_id: int) -> list[Problem]:
         problems.append(Problem(shop_id, what))
 
     total = await session.scalar(
-        select(func.coalesce(func.sum(Posting.amount), 0)).where(Posting.shop_id == shop_id)
+        select(func.coalesce(_sum(Posting.amount), 0)).where(Posting.shop_id == shop_id)
     )
     if total != 0:
         bad(f"the shop's postings sum to {total}, not 0")
 
     unbalanced = await session.execute(
-        select(Posting.transaction_id, func.sum(Posting.amount))
+        select(Posting.transaction_id, _sum(Posting.amount))
         .where(Posting.shop_id == shop_id)
         .group_by(Posting.transaction_id)
-        .having(func.sum(Posting.amount) != 0)
+        .having(_sum(Posting.amount) != 0)
     )
     for tx_id, amount in unbalanced:
         bad(f"transaction {tx_id}: postings sum to {amount}, not 0")
@@ -50,7 +56,7 @@ async def verify_shop(session: AsyncSession, shop_id: int) -> list[Problem]:
     sums = dict(
         (
             await session.execute(
-                select(Posting.account_id, func.sum(Posting.amount))
+                select(Posting.account_id, _sum(Posting.amount))
                 .where(Posting.shop_id == shop_id)
                 .group_by(Posting.account_id)
             )
@@ -73,7 +79,7 @@ async def verify_shop(session: AsyncSession, shop_id: int) -> list[Problem]:
     consumed = dict(
         (
             await session.execute(
-                select(LotMovement.lot_id, func.sum(LotMovement.amount))
+                select(LotMovement.lot_id, _sum(LotMovement.amount))
                 .where(LotMovement.shop_id == shop_id)
                 .group_by(LotMovement.lot_id)
             )
@@ -98,7 +104,7 @@ async def verify_shop(session: AsyncSession, shop_id: int) -> list[Problem]:
     earned = dict(
         (
             await session.execute(
-                select(Account.owner, func.sum(Posting.amount))
+                select(Account.owner, _sum(Posting.amount))
                 .join(Account, Account.id == Posting.account_id)
                 .join(LedgerTransaction, LedgerTransaction.id == Posting.transaction_id)
                 .where(

@@ -181,9 +181,10 @@ async def holding(session: AsyncSession, shop_id: int, order_id: str) -> Holding
     for key, owner, uncollected, pending, available in rows:
         result.owner = owner
         result.keys.add(key)
-        result.uncollected += uncollected
-        result.pending += pending
-        result.available += available
+        # PostgreSQL's SUM(bigint) is NUMERIC (a Decimal here); points are integers.
+        result.uncollected += int(uncollected)
+        result.pending += int(pending)
+        result.available += int(available)
     return result
 
 

@@ -1,0 +1,144 @@
+"""The ``vafa`` command as an operator uses it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+from typer.testing import CliRunner
+
+from app.cli import cli
+from app.config import get_settings
+from app.crypto import Vault
+from tests.conftest import SECRET_KEY
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    monkeypatch.setenv("VAFA_DATABASE_URL", database_url)
+    monkeypatch.setenv("VAFA_SECRET_KEY", SECRET_KEY)
+    get_settings.cache_clear()
+    yield database_url
+    get_settings.cache_clear()
+
+
+def _sql(database_url: str, sql: str) -> list[tuple[object, ...]]:
+    """Run one statement outside the app, as an operator with psql or sqlite3 would."""
+
+    async def run() -> list[tuple[object, ...]]:
+        engine = create_async_engine(database_url)
+        async with engine.begin() as conn:
+            result = await conn.execute(text(sql))
+            rows = [tuple(r) for r in result] if result.returns_rows else []
+        await engine.dispose()
+        return rows
+
+    return asyncio.run(run())
+
+
+def _fresh(database_url: str) -> None:
+    if database_url.startswith("postgresql"):  # SQLite tests get a fresh file already
+        _sql(database_url, "TRUNCATE shops RESTART IDENTITY CASCADE")
+
+
+class TestShopAdd:
+    def test_add_shopify_prints_the_shop_and_stores_secrets_encrypted(self, env: str) -> None:
+        _fresh(env)
+        result = runner.invoke(
+            cli,
+            [
+                "shop", "add-shopify", "--domain", "Cafe-Vafa.myshopify.com",
+                "--access-token", "shpat_verysecret", "--api-secret", "apisecret123",
+            ],
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        shop = json.loads(result.stdout)
+        assert shop["shop_id"] >= 1
+        assert shop["admin_api_key"].startswith(f"vafa_sk_{shop['shop_id']}_")
+        assert "shpat_verysecret" not in result.output
+        [(domain, credentials, key_hash)] = _sql(
+            env, "SELECT domain, credentials, admin_key_hash FROM shops"
+        )
+        assert domain == "cafe-vafa.myshopify.com"
+        assert isinstance(credentials, str)
+        assert "shpat_verysecret" not in credentials
+        assert "apisecret123" not in credentials
+        assert shop["admin_api_key"] not in str(key_hash)
+        opened = Vault(SECRET_KEY).open(credentials)
+        assert opened["access_token"] == "shpat_verysecret"
+        assert opened["api_secrets"] == ["apisecret123"]
+
+    def test_add_woocommerce_prints_webhook_url_and_secret(self, env: str) -> None:
+        _fresh(env)
+        result = runner.invoke(
+            cli,
+            [
+                "shop", "add-woocommerce", "--url", "https://store.example/",
+                "--consumer-key", "ck_1", "--consumer-secret", "cs_1",
+            ],
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        shop = json.loads(result.stdout)
+        assert shop["webhook_url"] == f"/webhooks/woocommerce/{shop['shop_id']}"
+        assert shop["webhook_secret"].isalnum()
+        assert len(shop["webhook_secret"]) >= 24
+
+    def test_the_same_shop_twice_is_a_clear_error(self, env: str) -> None:
+        _fresh(env)
+        args = ["shop", "add-shopify", "--domain", "shop-a.myshopify.com", "--access-token", "t",
+                "--api-secret", "s"]  # fmt: skip
+        assert runner.invoke(cli, args).exit_code == 0
+        again = runner.invoke(cli, args)
+        assert again.exit_code == 1
+        assert "already exists" in again.output
+
+    def test_a_domain_that_is_not_myshopify_is_refused(self, env: str) -> None:
+        result = runner.invoke(
+            cli,
+            ["shop", "add-shopify", "--domain", "evil.example.com", "--access-token", "t",
+             "--api-secret", "s"],
+        )  # fmt: skip
+        assert result.exit_code == 1
+        assert "myshopify.com" in result.output
+
+    def test_a_missing_secret_key_is_a_clear_error(
+        self, env: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("VAFA_SECRET_KEY", "")
+        get_settings.cache_clear()
+        result = runner.invoke(
+            cli,
+            ["shop", "add-shopify", "--domain", "shop-b.myshopify.com", "--access-token", "t",
+             "--api-secret", "s"],
+        )  # fmt: skip
+        assert result.exit_code == 1
+        assert "VAFA_SECRET_KEY" in result.output
+
+
+class TestLedgerVerify:
+    def test_clean_ledger_exits_0_and_a_corrupted_one_exits_1(self, env: str) -> None:
+        _fresh(env)
+        add = runner.invoke(
+            cli,
+            ["shop", "add-shopify", "--domain", "shop-c.myshopify.com", "--access-token", "t",
+             "--api-secret", "s"],
+        )  # fmt: skip
+        shop_id = json.loads(add.stdout)["shop_id"]
+        _sql(
+            env,
+            f"INSERT INTO accounts (shop_id, owner, kind, balance) VALUES ({shop_id}, '7', "
+            "'available', 5)",
+        )
+        result = runner.invoke(cli, ["ledger", "verify"])
+        assert result.exit_code == 1
+        assert "balance 5, postings say 0" in result.output
+        _sql(env, "UPDATE accounts SET balance = 0")
+        result = runner.invoke(cli, ["ledger", "verify", "--shop", str(shop_id)])
+        assert result.exit_code == 0, result.output
+        assert "ledger OK" in result.output

@@ -1,0 +1,154 @@
+"""The worker: exactly-once processing across crashes, retries, parking and replay."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from app.events.worker import Worker, replay
+from app.ledger.models import LedgerTransaction
+from app.ledger.verify import verify_shop
+from app.program import reconcile
+from app.state import AppState
+from app.webhooks.models import EventStatus, WebhookEvent
+from tests.conftest import ShopifyShop
+from tests.payloads import dumps, shopify_order
+
+ORDERS = 30
+
+
+async def _deliver_orders(client: httpx.AsyncClient, shop: ShopifyShop, count: int) -> None:
+    for i in range(count):
+        # order i is worth 10 + i points, for one of three customers
+        body = dumps(shopify_order(5000 + i, customer_id=100 + i % 3, merchandise=f"{10 + i}.50"))
+        headers = shop.headers(body, "orders/paid", event_id=f"evt-{i}")
+        r = await client.post("/webhooks/shopify", content=body, headers=headers)
+        assert r.status_code == 200
+
+
+async def _statuses(state: AppState) -> dict[str, int]:
+    async with state.db.read() as session:
+        rows = await session.execute(
+            select(WebhookEvent.status, func.count()).group_by(WebhookEvent.status)
+        )
+        return {str(status): int(count) for status, count in rows.all()}
+
+
+async def _earn_count(state: AppState) -> int:
+    async with state.db.read() as session:
+        return int(
+            await session.scalar(
+                select(func.count())
+                .select_from(LedgerTransaction)
+                .where(LedgerTransaction.kind == "earn")
+            )
+            or 0
+        )
+
+
+async def _available(client: httpx.AsyncClient, shop: ShopifyShop, customer: int) -> int:
+    r = await client.get(f"/api/v1/members/{customer}", headers=shop.auth)
+    value: int = r.json()["points"]["available"]
+    return value
+
+
+class TestCrash:
+    async def test_worker_killed_mid_batch_loses_nothing_and_counts_nothing_twice(
+        self,
+        client: httpx.AsyncClient,
+        state: AppState,
+        shopify_shop: ShopifyShop,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        await _deliver_orders(client, shopify_shop, ORDERS)
+        settings = state.settings.model_copy(update={"worker_batch_size": 10})
+        real_apply = reconcile.apply_order
+        calls = 0
+        stuck = asyncio.Event()
+
+        async def apply_then_hang(*args: Any, **kwargs: Any) -> Any:
+            nonlocal calls
+            calls += 1
+            if calls == 15:  # half-way through the second batch of ten
+                stuck.set()
+                await asyncio.Event().wait()  # the worker is "killed" here
+            return await real_apply(*args, **kwargs)
+
+        monkeypatch.setattr(reconcile, "apply_order", apply_then_hang)
+        task = asyncio.create_task(
+            Worker(state.db, state.shops, settings).run_forever(asyncio.Event())
+        )
+        await asyncio.wait_for(stuck.wait(), timeout=30)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+        # The first batch committed; the second rolled back whole; nothing else was touched.
+        assert await _statuses(state) == {"processed": 10, "pending": 20}
+        assert await _earn_count(state) == 10
+
+        monkeypatch.setattr(reconcile, "apply_order", real_apply)
+        await Worker(state.db, state.shops, settings).drain()  # the restarted worker
+        assert await _statuses(state) == {"processed": ORDERS}
+        assert await _earn_count(state) == ORDERS
+        for customer in (100, 101, 102):
+            expected = sum(10 + i for i in range(ORDERS) if i % 3 == customer - 100)
+            assert await _available(client, shopify_shop, customer) == expected
+        async with state.db.read() as session:
+            assert await verify_shop(session, shopify_shop.shop_id) == []
+
+
+class TestFailures:
+    async def test_a_failing_event_is_retried_then_parked_without_blocking_others(
+        self,
+        client: httpx.AsyncClient,
+        state: AppState,
+        shopify_shop: ShopifyShop,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        await _deliver_orders(client, shopify_shop, 5)
+        real_apply = reconcile.apply_order
+
+        async def fail_for_one_order(
+            session: Any, shop_id: int, settings: Any, snap: Any, now: Any
+        ) -> Any:
+            if snap.order_id == "5002":
+                raise RuntimeError("simulated outage for order 5002")
+            return await real_apply(session, shop_id, settings, snap, now)
+
+        monkeypatch.setattr(reconcile, "apply_order", fail_for_one_order)
+        settings = state.settings.model_copy(update={"worker_max_attempts": 3})
+        worker = Worker(state.db, state.shops, settings)
+        await worker.drain()
+
+        assert await _statuses(state) == {"processed": 4, "failed": 1}
+        async with state.db.read() as session:
+            failed = await session.scalar(
+                select(WebhookEvent).where(WebhookEvent.status == EventStatus.FAILED)
+            )
+        assert failed is not None
+        assert failed.attempts == 3
+        assert failed.last_error == "RuntimeError: simulated outage for order 5002"
+        assert await _earn_count(state) == 4
+
+        # The operator fixes the cause and replays the parked event.
+        monkeypatch.setattr(reconcile, "apply_order", real_apply)
+        assert await replay(state.db, shop_id=shopify_shop.shop_id, event_ids=[]) == 1
+        await worker.drain()
+        assert await _statuses(state) == {"processed": 5}
+        assert await _earn_count(state) == 5
+
+    async def test_replaying_processed_events_posts_nothing_new(
+        self, client: httpx.AsyncClient, state: AppState, shopify_shop: ShopifyShop
+    ) -> None:
+        await _deliver_orders(client, shopify_shop, 6)
+        await state.worker.drain()
+        before = [await _available(client, shopify_shop, c) for c in (100, 101, 102)]
+        assert await replay(state.db, shop_id=None, event_ids=[], status="processed") == 6
+        await state.worker.drain()
+        assert [await _available(client, shopify_shop, c) for c in (100, 101, 102)] == before
+        assert await _earn_count(state) == 6

@@ -1,0 +1,172 @@
+"""The admin API as a store owner's server meets it."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+
+from app.state import AppState
+from tests.conftest import ShopifyShop, make_shopify_shop
+
+
+async def _adjust(
+    client: httpx.AsyncClient, shop: ShopifyShop, customer: str, points: int, key: str
+) -> httpx.Response:
+    return await client.post(
+        f"/api/v1/members/{customer}/adjustments",
+        json={"points": points, "reason": "goodwill after a late delivery", "idempotency_key": key},
+        headers=shop.auth,
+    )
+
+
+class TestAuthentication:
+    async def test_missing_key_is_401(self, client: httpx.AsyncClient) -> None:
+        r = await client.get("/api/v1/members/1")
+        assert r.status_code == 401
+        assert r.json()["error"]["code"] == "unauthorized"
+
+    async def test_wrong_key_is_401(
+        self, client: httpx.AsyncClient, shopify_shop: ShopifyShop
+    ) -> None:
+        forged = shopify_shop.admin_api_key[:-4] + "abcd"
+        r = await client.get("/api/v1/members/1", headers={"Authorization": f"Bearer {forged}"})
+        assert r.status_code == 401
+
+    async def test_one_shop_never_sees_another_shops_members(
+        self, client: httpx.AsyncClient, state: AppState, shopify_shop: ShopifyShop
+    ) -> None:
+        other = await make_shopify_shop(state, domain="other-shop.myshopify.com")
+        assert (await _adjust(client, shopify_shop, "42", 10, "k1")).status_code == 201
+        r = await client.get("/api/v1/members/42", headers=other.auth)
+        assert r.status_code == 404
+        assert r.json()["error"]["code"] == "member_not_found"
+        r = await client.get("/api/v1/members/42/entries", headers=other.auth)
+        assert r.status_code == 404
+
+
+class TestMembers:
+    async def test_unknown_member_is_404_with_a_message(
+        self, client: httpx.AsyncClient, shopify_shop: ShopifyShop
+    ) -> None:
+        r = await client.get("/api/v1/members/nobody", headers=shopify_shop.auth)
+        assert r.status_code == 404
+        assert r.json()["error"] == {
+            "code": "member_not_found",
+            "message": "no member with customer id 'nobody' in this shop",
+        }
+
+    async def test_member_shape_matches_the_contract(
+        self, client: httpx.AsyncClient, shopify_shop: ShopifyShop
+    ) -> None:
+        await _adjust(client, shopify_shop, "7", 25, "k1")
+        r = await client.get("/api/v1/members/7", headers=shopify_shop.auth)
+        assert r.json() == {
+            "customer_id": "7",
+            "points": {"available": 25, "pending": 0, "lifetime_earned": 0},
+            "tier": None,
+        }
+
+    async def test_entries_are_newest_first_and_page_by_id(
+        self, client: httpx.AsyncClient, shopify_shop: ShopifyShop
+    ) -> None:
+        for i in range(5):
+            await _adjust(client, shopify_shop, "7", i + 1, f"k{i}")
+        r = await client.get("/api/v1/members/7/entries?limit=2", headers=shopify_shop.auth)
+        page = r.json()
+        assert [e["points"] for e in page["entries"]] == [5, 4]
+        assert page["entries"][0]["kind"] == "adjust"
+        assert page["entries"][0]["reason"] == "goodwill after a late delivery"
+        r = await client.get(
+            f"/api/v1/members/7/entries?limit=2&before_id={page['next_before_id']}",
+            headers=shopify_shop.auth,
+        )
+        assert [e["points"] for e in r.json()["entries"]] == [3, 2]
+
+    async def test_bad_query_is_a_422_in_the_error_shape(
+        self, client: httpx.AsyncClient, shopify_shop: ShopifyShop
+    ) -> None:
+        r = await client.get("/api/v1/members/7/entries?limit=0", headers=shopify_shop.auth)
+        assert r.status_code == 422
+        assert r.json()["error"]["code"] == "validation_error"
+        assert "limit" in r.json()["error"]["message"]
+
+
+class TestAdjustments:
+    async def test_adjustment_is_created_once_per_idempotency_key(
+        self, client: httpx.AsyncClient, shopify_shop: ShopifyShop
+    ) -> None:
+        first = await _adjust(client, shopify_shop, "9", 40, "same")
+        again = await _adjust(client, shopify_shop, "9", 40, "same")
+        assert first.status_code == 201
+        assert again.status_code == 200
+        assert again.json()["transaction_id"] == first.json()["transaction_id"]
+        assert again.json()["created"] is False
+        assert again.json()["member"]["points"]["available"] == 40
+
+    async def test_concurrent_retries_with_one_key_post_once(
+        self, client: httpx.AsyncClient, shopify_shop: ShopifyShop
+    ) -> None:
+        answers = await asyncio.gather(
+            *[_adjust(client, shopify_shop, "9", 40, "retry") for _ in range(10)]
+        )
+        assert sorted(a.status_code for a in answers) == [200] * 9 + [201]
+        r = await client.get("/api/v1/members/9", headers=shopify_shop.auth)
+        assert r.json()["points"]["available"] == 40
+
+    async def test_same_key_with_other_points_is_a_conflict(
+        self, client: httpx.AsyncClient, shopify_shop: ShopifyShop
+    ) -> None:
+        await _adjust(client, shopify_shop, "9", 40, "same")
+        r = await _adjust(client, shopify_shop, "9", 41, "same")
+        assert r.status_code == 409
+        assert r.json()["error"]["code"] == "idempotency_conflict"
+        r = await client.get("/api/v1/members/9", headers=shopify_shop.auth)
+        assert r.json()["points"]["available"] == 40
+
+    async def test_removing_more_than_available_is_refused(
+        self, client: httpx.AsyncClient, shopify_shop: ShopifyShop
+    ) -> None:
+        await _adjust(client, shopify_shop, "9", 30, "add")
+        r = await _adjust(client, shopify_shop, "9", -31, "remove")
+        assert r.status_code == 409
+        assert r.json()["error"]["code"] == "insufficient_points"
+        assert "30 points available" in r.json()["error"]["message"]
+        r = await _adjust(client, shopify_shop, "9", -30, "remove-ok")
+        assert r.json()["member"]["points"]["available"] == 0
+
+    async def test_zero_points_or_blank_reason_is_400(
+        self, client: httpx.AsyncClient, shopify_shop: ShopifyShop
+    ) -> None:
+        r = await _adjust(client, shopify_shop, "9", 0, "zero")
+        assert r.status_code == 400
+        assert r.json()["error"]["code"] == "invalid_request"
+        r = await client.post(
+            "/api/v1/members/9/adjustments",
+            json={"points": 5, "reason": "   ", "idempotency_key": "blank"},
+            headers=shopify_shop.auth,
+        )
+        assert r.status_code == 400
+
+    async def test_non_integer_points_are_422(
+        self, client: httpx.AsyncClient, shopify_shop: ShopifyShop
+    ) -> None:
+        r = await client.post(
+            "/api/v1/members/9/adjustments",
+            json={"points": 1.5, "reason": "x", "idempotency_key": "frac"},
+            headers=shopify_shop.auth,
+        )
+        assert r.status_code == 422
+        assert r.json()["error"]["code"] == "validation_error"
+
+
+class TestHealth:
+    async def test_healthz_and_readyz(self, client: httpx.AsyncClient) -> None:
+        assert (await client.get("/healthz")).json() == {"status": "ok"}
+        r = await client.get("/readyz")
+        assert r.status_code == 200
+        assert r.json() == {"status": "ready"}
+
+    async def test_openapi_is_served(self, client: httpx.AsyncClient) -> None:
+        r = await client.get("/openapi.json")
+        assert "/api/v1/members/{customer_id}/adjustments" in r.json()["paths"]
