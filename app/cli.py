@@ -54,12 +54,22 @@ def secret_key() -> None:
     sys.stdout.write(new_secret_key() + "\n")
 
 
+def _project_root() -> Path:
+    """Where alembic.ini and migrations/ are: beside the package in a checkout (editable
+    install), else the working directory (an installed package, as in the Docker image)."""
+    for candidate in (ROOT, Path.cwd()):
+        if (candidate / "migrations" / "env.py").is_file():
+            return candidate
+    raise _fail("cannot find migrations/: run vafa from the project directory")
+
+
 def run_migrations(url: str) -> None:
     from alembic import command
     from alembic.config import Config
 
-    config = Config(str(ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(ROOT / "migrations"))
+    root = _project_root()
+    config = Config(str(root / "alembic.ini"))
+    config.set_main_option("script_location", str(root / "migrations"))
     config.set_main_option("sqlalchemy.url", url)
     config.attributes["configure_logger"] = False
     command.upgrade(config, "head")
