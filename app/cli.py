@@ -108,7 +108,8 @@ def serve(
         f"--access-token T --api-secret S\n"
         f"                 vafa shop add-woocommerce --url https://STORE --consumer-key K "
         f"--consumer-secret S\n"
-        f"  webhooks go to {base}/webhooks/shopify and {base}/webhooks/woocommerce/<shop_id>"
+        f"  webhooks go to {base}/webhooks/shopify and {base}/webhooks/woocommerce/<shop_id>",
+        soft_wrap=True,  # commands a newcomer copies must not be broken across lines
     )
     uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level)
 
