@@ -10,11 +10,11 @@ writers.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import ColumnElement, any_, bindparam, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.schema import Table
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -119,3 +120,16 @@ def insert_ignore(table: Table, dialect_name: str) -> Any:
     instead of an error that would abort a PostgreSQL transaction."""
     dialect = postgresql if dialect_name == "postgresql" else sqlite
     return dialect.insert(table).on_conflict_do_nothing()
+
+
+def one_of(
+    column: InstrumentedAttribute[Any] | ColumnElement[Any],
+    values: Sequence[Any],
+    dialect_name: str,
+) -> ColumnElement[bool]:
+    """``column IN values``, written so that PostgreSQL sees one statement text whatever the
+    number of values (``= ANY(array)``): a new IN length is a new prepared statement and plan."""
+    if dialect_name == "postgresql":
+        item = column.type
+        return column == any_(bindparam(None, list(values), type_=postgresql.ARRAY(item)))
+    return column.in_(list(values))

@@ -23,10 +23,9 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
-from app.connectors.base import Snapshot
 from app.db import Database
 from app.errors import InvalidPayload
-from app.events.apply import apply_snapshots, order_of, parse_event
+from app.events.apply import Parsed, apply_batch, parse_event
 from app.ledger import locks
 from app.ledger import service as ledger
 from app.ledger.models import SYSTEM_OWNER, AccountKind, PointLot
@@ -101,56 +100,29 @@ class Worker:
         by_shop: dict[int, list[Claimed]] = defaultdict(list)
         for event in batch:
             by_shop[event.shop_id].append(event)
+        marks: dict[str, list[int]] = defaultdict(list)
+        errors: dict[int, str] = {}
         for shop_id in sorted(by_shop):
             shop = await self.shops.by_id(shop_id)
-            parsed: list[tuple[Claimed, list[Snapshot] | None, str | None]] = []
+            parsed: list[Parsed] = []
             for event in by_shop[shop_id]:
-                snaps: list[Snapshot] | None
                 if shop is None:
-                    parsed.append((event, None, "the shop no longer exists"))
+                    errors[event.id] = "the shop no longer exists"
                     continue
                 try:
                     snaps = parse_event(shop.platform, event.topic, event.body, shop.settings)
                 except InvalidPayload as exc:
-                    parsed.append((event, None, exc.message))
+                    errors[event.id] = exc.message
                 else:
-                    parsed.append((event, snaps, None))
-            if shop is not None:
-                await self._lock_for(session, shop, parsed)
-            for event, snaps, error in parsed:
-                if snaps is None or shop is None:
-                    await _mark(session, event.id, EventStatus.REJECTED, now, error)
-                    continue
-                acted = await apply_snapshots(session, shop_id, shop.settings, snaps, now)
-                status = EventStatus.PROCESSED if acted else EventStatus.IGNORED
-                await _mark(session, event.id, status, now, None)
-
-    async def _lock_for(
-        self,
-        session: AsyncSession,
-        shop: ShopContext,
-        parsed: list[tuple[Claimed, list[Snapshot] | None, str | None]],
-    ) -> None:
-        """Take the batch's locks up front, each kind in sorted order (orders, then member
-        accounts, then system accounts), so that concurrent workers cannot deadlock."""
-        order_ids = sorted(
-            {oid for _, snaps, _ in parsed for s in snaps or [] if (oid := order_of(s))}
-        )
-        owners: set[str] = set()
-        for oid in order_ids:
-            order = await reconcile.lock_order(session, shop.shop_id, oid)
-            if order.customer_id:
-                owners.add(order.customer_id)
-        for _, snaps, _ in parsed:
-            for snap in snaps or []:
-                customer = getattr(snap, "customer_id", None)
-                if isinstance(customer, str):
-                    owners.add(customer)
-        if not owners:
-            return
-        keys = [(o, k) for o in sorted(owners) for k in AccountKind.MEMBER]
-        keys.append((SYSTEM_OWNER, AccountKind.ISSUED))
-        await locks.lock_accounts(session, shop.shop_id, keys)
+                    parsed.append(Parsed(event.id, snaps))
+            if shop is not None and parsed:
+                acted = await apply_batch(session, shop_id, shop.settings, parsed, now)
+                for event_id, did in acted.items():
+                    marks[EventStatus.PROCESSED if did else EventStatus.IGNORED].append(event_id)
+        for status, ids in marks.items():
+            await _mark(session, ids, status, now, None)
+        for event_id, error in errors.items():
+            await _mark(session, [event_id], EventStatus.REJECTED, now, error)
 
     async def _run_alone(self, event_id: int, now: datetime) -> None:
         try:
@@ -277,18 +249,19 @@ class Worker:
 
 
 async def _mark(
-    session: AsyncSession, event_id: int, status: str, now: datetime, error: str | None
+    session: AsyncSession, event_ids: list[int], status: str, now: datetime, error: str | None
 ) -> None:
-    await session.execute(
-        update(WebhookEvent)
-        .where(WebhookEvent.id == event_id)
-        .values(
-            status=status,
-            processed_at=now,
-            attempts=WebhookEvent.attempts + 1,
-            last_error=error,
+    for start in range(0, len(event_ids), 500):
+        await session.execute(
+            update(WebhookEvent)
+            .where(WebhookEvent.id.in_(event_ids[start : start + 500]))
+            .values(
+                status=status,
+                processed_at=now,
+                attempts=WebhookEvent.attempts + 1,
+                last_error=error,
+            )
         )
-    )
 
 
 async def replay(

@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import insert_ignore
+from app.db import insert_ignore, one_of
 from app.ledger.models import SYSTEM_OWNER, Account
 from app.members.models import Member
 from app.orm import table_of
@@ -51,32 +51,52 @@ async def ensure_members(session: AsyncSession, shop_id: int, customer_ids: Iter
     )
 
 
-async def lock_accounts(
-    session: AsyncSession, shop_id: int, keys: Iterable[AccountKey]
+async def _select_locked(
+    session: AsyncSession, shop_id: int, keys: set[AccountKey]
 ) -> dict[AccountKey, LockedAccount]:
-    """Create the accounts that do not exist yet, then lock them all; returns every key asked."""
-    cache = _cache(session, shop_id)
-    wanted = set(keys)
-    missing = sorted(wanted - cache.keys(), key=lambda k: (k[0] == SYSTEM_OWNER, k))
-    if missing:
-        await ensure_members(session, shop_id, (owner for owner, _ in missing))
-        dialect = session.get_bind().dialect.name
-        await session.execute(
-            insert_ignore(table_of(Account), dialect),
-            [{"shop_id": shop_id, "owner": o, "kind": k, "balance": 0} for o, k in missing],
-        )
-        for system in (False, True):
-            group = [k for k in missing if (k[0] == SYSTEM_OWNER) is system]
-            if not group:
-                continue
+    """Lock the existing accounts among ``keys``: member accounts first, then system accounts,
+    each in order of id."""
+    dialect = session.get_bind().dialect.name
+    found: dict[AccountKey, LockedAccount] = {}
+    for system in (False, True):
+        group = {k for k in keys if (k[0] == SYSTEM_OWNER) is system}
+        owners = sorted({owner for owner, _ in group})
+        for start in range(0, len(owners), 1000):
+            # By owner (and kind): cheap to send; rows of kinds not asked for are left alone.
             rows = await session.execute(
                 select(Account.id, Account.owner, Account.kind, Account.balance)
-                .where(Account.shop_id == shop_id, tuple_(Account.owner, Account.kind).in_(group))
+                .where(
+                    Account.shop_id == shop_id,
+                    one_of(Account.owner, owners[start : start + 1000], dialect),
+                    one_of(Account.kind, sorted({kind for _, kind in group}), dialect),
+                )
                 .order_by(Account.id)
                 .with_for_update()
             )
             for row in rows:
-                cache[(row.owner, row.kind)] = LockedAccount(
-                    row.id, row.owner, row.kind, row.balance
-                )
+                if (row.owner, row.kind) in group:
+                    found[(row.owner, row.kind)] = LockedAccount(
+                        row.id, row.owner, row.kind, row.balance
+                    )
+    return found
+
+
+async def lock_accounts(
+    session: AsyncSession, shop_id: int, keys: Iterable[AccountKey]
+) -> dict[AccountKey, LockedAccount]:
+    """Lock the accounts, creating those (and their members) that do not exist yet; returns
+    every key asked for."""
+    cache = _cache(session, shop_id)
+    wanted = set(keys)
+    if missing := wanted - cache.keys():
+        cache.update(await _select_locked(session, shop_id, missing))
+    if missing := wanted - cache.keys():
+        new = sorted(missing, key=lambda k: (k[0] == SYSTEM_OWNER, k))
+        await ensure_members(session, shop_id, (owner for owner, _ in new))
+        dialect = session.get_bind().dialect.name
+        await session.execute(
+            insert_ignore(table_of(Account), dialect),
+            [{"shop_id": shop_id, "owner": o, "kind": k, "balance": 0} for o, k in new],
+        )
+        cache.update(await _select_locked(session, shop_id, missing))
     return {k: cache[k] for k in wanted}

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import orjson
@@ -97,128 +97,209 @@ def _merge(legs: tuple[Leg, ...]) -> dict[tuple[str, str], int]:
     return {k: v for k, v in merged.items() if v}
 
 
-async def _existing(session: AsyncSession, shop_id: int, entry: Entry) -> Posted | None:
-    row = (
-        await session.execute(
-            select(
-                LedgerTransaction.id,
-                LedgerTransaction.fingerprint,
-                LedgerTransaction.points,
-                LedgerTransaction.uncollected,
-            ).where(
-                LedgerTransaction.shop_id == shop_id,
-                LedgerTransaction.idempotency_key == entry.key,
+async def _existing(
+    session: AsyncSession, shop_id: int, keys: list[str]
+) -> dict[str, tuple[int, str, int, int]]:
+    """Transactions already posted under any of ``keys``: id, fingerprint, points, uncollected."""
+    found: dict[str, tuple[int, str, int, int]] = {}
+    tx = LedgerTransaction
+    for start in range(0, len(keys), 500):
+        rows = await session.execute(
+            select(tx.idempotency_key, tx.id, tx.fingerprint, tx.points, tx.uncollected).where(
+                tx.shop_id == shop_id, tx.idempotency_key.in_(keys[start : start + 500])
             )
         )
-    ).first()
-    if row is None:
-        return None
-    if row.fingerprint != _fingerprint(entry):
-        raise IdempotencyConflict(
-            f"idempotency key {entry.key!r} was already used for a different operation"
-        )
-    return Posted(row.id, created=False, points=row.points, uncollected=row.uncollected)
+        for key, tx_id, fingerprint, points, uncollected in rows:
+            found[key] = (tx_id, fingerprint, points, uncollected)
+    return found
+
+
+def _conflict(key: str) -> IdempotencyConflict:
+    return IdempotencyConflict(
+        f"idempotency key {key!r} was already used for a different operation"
+    )
 
 
 async def post(session: AsyncSession, shop_id: int, entry: Entry) -> Posted:
-    amounts = _merge(entry.legs)
-    if sum(amounts.values()) != 0:
-        raise ValueError(f"postings of {entry.key!r} do not sum to zero: {amounts}")
-    for owner, _ in amounts:
-        if owner not in (SYSTEM_OWNER, entry.owner):
-            raise ValueError(f"{entry.key!r} posts to member {owner}, not its owner {entry.owner}")
+    return (await post_many(session, shop_id, [entry]))[0]
 
-    # The member's accounts are locked first (always, even for a no-op), so that two requests
-    # with the same key serialise and the second finds the first one's transaction.
-    member_keys = [(entry.owner, k) for k in AccountKind.MEMBER]
-    locked = await locks.lock_accounts(session, shop_id, [*member_keys, *amounts])
-    if (found := await _existing(session, shop_id, entry)) is not None:
-        return found
 
-    available = locked[(entry.owner, AccountKind.AVAILABLE)]
-    uncollected = 0
-    take = amounts.get((entry.owner, AccountKind.AVAILABLE), 0)
-    if take < 0 and entry.no_overdraft and available.balance + take < 0:
-        raise InsufficientPoints(
-            f"member {entry.owner} has {available.balance} points available, {-take} needed"
+async def post_many(session: AsyncSession, shop_id: int, entries: list[Entry]) -> list[Posted]:
+    """Post entries in order, as one unit: every check is made against the balances the entries
+    before it leave, and nothing is written unless all of them pass. A few bulk statements
+    write the whole list, however long."""
+    if not entries:
+        return []
+    merged = [_merge(entry.legs) for entry in entries]
+    for entry, amounts in zip(entries, merged, strict=True):
+        if sum(amounts.values()) != 0:
+            raise ValueError(f"postings of {entry.key!r} do not sum to zero: {amounts}")
+        for owner, _ in amounts:
+            if owner not in (SYSTEM_OWNER, entry.owner):
+                raise ValueError(
+                    f"{entry.key!r} posts to member {owner}, not its owner {entry.owner}"
+                )
+
+    # Members' accounts are locked first, always (even for a no-op), so that two requests with
+    # the same key serialise and the second finds the first one's transaction.
+    wanted = {(e.owner, k) for e in entries for k in AccountKind.MEMBER}
+    wanted.update(k for amounts in merged for k in amounts)
+    locked = await locks.lock_accounts(session, shop_id, wanted)
+    stored = await _existing(session, shop_id, sorted({e.key for e in entries}))
+
+    # Work on copies: a refusal half-way leaves the locked balances as they were.
+    balances = {k: a.balance for k, a in locked.items()}
+    book = lots.LotBook(shop_id)
+    debtors = {
+        e.owner
+        for e, amounts in zip(entries, merged, strict=True)
+        if amounts.get((e.owner, AccountKind.AVAILABLE), 0) < 0
+    }
+    await book.load(session, debtors)
+
+    slots: list[_Slot] = []
+    rows: list[dict[str, object]] = []
+    postings: list[tuple[int, tuple[str, str], int]] = []
+    lifetime: dict[str, int] = defaultdict(int)
+    seen: dict[str, tuple[str, _Slot]] = {}  # key posted earlier in this list
+    now = utcnow()
+    for entry, amounts in zip(entries, merged, strict=True):
+        fingerprint = _fingerprint(entry)
+        if entry.key in stored:
+            tx_id, stored_fp, points, uncollected = stored[entry.key]
+            if stored_fp != fingerprint:
+                raise _conflict(entry.key)
+            slots.append(_Slot(None, Posted(tx_id, False, points, uncollected)))
+            continue
+        if entry.key in seen:
+            first_fp, first = seen[entry.key]
+            if first_fp != fingerprint:
+                raise _conflict(entry.key)
+            slots.append(_Slot(first.row, replace(first.posted, created=False)))
+            continue
+
+        available_key = (entry.owner, AccountKind.AVAILABLE)
+        available = balances[available_key]
+        uncollected = 0
+        take = amounts.get(available_key, 0)
+        if take < 0 and entry.no_overdraft and available + take < 0:
+            raise InsufficientPoints(
+                f"member {entry.owner} has {available} points available, {-take} needed"
+            )
+        if take < 0 and entry.cap_at_available and available + take < 0:
+            collectible = max(available, 0)
+            uncollected = -take - collectible
+            # The system side receives only what was actually taken back.
+            amounts = dict(amounts)
+            amounts[available_key] = -collectible
+            system = next(k for k in amounts if k[0] == SYSTEM_OWNER)
+            amounts[system] -= uncollected
+            amounts = {k: v for k, v in amounts.items() if v}
+
+        row = len(rows)
+        member_points = sum(v for (o, _), v in amounts.items() if o == entry.owner)
+        rows.append(
+            {
+                "shop_id": shop_id,
+                "idempotency_key": entry.key,
+                "fingerprint": fingerprint,
+                "kind": entry.kind,
+                "owner": entry.owner,
+                "points": member_points,
+                "uncollected": uncollected,
+                "source_type": entry.source_type,
+                "source_id": entry.source_id,
+                "order_id": entry.order_id,
+                "rule": entry.rule,
+                "reason": entry.reason,
+                "corrects_id": entry.corrects_id,
+                "created_at": now,
+            }
         )
-    if take < 0 and entry.cap_at_available and available.balance + take < 0:
-        collectible = max(available.balance, 0)
-        uncollected = -take - collectible
-        # The system side receives only what was actually taken back.
-        amounts[(entry.owner, AccountKind.AVAILABLE)] = -collectible
-        system = next(k for k in amounts if k[0] == SYSTEM_OWNER)
-        amounts[system] -= uncollected
-        amounts = {k: v for k, v in amounts.items() if v}
-
-    member_points = sum(v for (o, _), v in amounts.items() if o == entry.owner)
-    tx_id = await session.scalar(
-        insert(LedgerTransaction)
-        .values(
-            shop_id=shop_id,
-            idempotency_key=entry.key,
-            fingerprint=_fingerprint(entry),
-            kind=entry.kind,
-            owner=entry.owner,
-            points=member_points,
-            uncollected=uncollected,
-            source_type=entry.source_type,
-            source_id=entry.source_id,
-            order_id=entry.order_id,
-            rule=entry.rule,
-            reason=entry.reason,
-            corrects_id=entry.corrects_id,
-            created_at=utcnow(),
+        delta = amounts.get(available_key, 0)
+        if delta > 0:
+            book.credit(entry.owner, row, delta, available, entry.expires_at)
+        elif delta < 0:
+            book.debit(entry.owner, row, -delta, available, entry.only_lot_id)
+        for k, v in amounts.items():
+            balances[k] += v
+            postings.append((row, k, v))
+        if entry.kind in _LIFETIME_KINDS and member_points:
+            lifetime[entry.owner] += member_points
+        slot = _Slot(
+            row,
+            Posted(
+                -1,  # known once the row is inserted
+                created=True,
+                points=member_points,
+                uncollected=uncollected,
+                balances={k: balances[(entry.owner, k)] for k in AccountKind.MEMBER},
+            ),
         )
-        .returning(LedgerTransaction.id)
+        seen[entry.key] = (fingerprint, slot)
+        slots.append(slot)
+
+    tx_ids = await _write(session, shop_id, rows, postings, locked, balances, lifetime)
+    await book.flush(session, tx_ids)
+    for key, value in balances.items():
+        locked[key].balance = value
+    return [
+        slot.posted if slot.row is None else replace(slot.posted, transaction_id=tx_ids[slot.row])
+        for slot in slots
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class _Slot:
+    row: int | None  # the new transaction row this result reports, once its id is known
+    posted: Posted
+
+
+async def _write(
+    session: AsyncSession,
+    shop_id: int,
+    rows: list[dict[str, object]],
+    postings: list[tuple[int, tuple[str, str], int]],
+    locked: dict[tuple[str, str], locks.LockedAccount],
+    balances: dict[tuple[str, str], int],
+    lifetime: dict[str, int],
+) -> list[int]:
+    if not rows:
+        return []
+    txs = table_of(LedgerTransaction)
+    result = await session.execute(
+        insert(txs).returning(txs.c.id, sort_by_parameter_order=True), rows
     )
-    assert tx_id is not None
-    if amounts:
+    tx_ids = list(result.scalars())
+    if postings:
         await session.execute(
             insert(table_of(Posting)),
             [
-                {
-                    "shop_id": shop_id,
-                    "transaction_id": tx_id,
-                    "account_id": locked[k].id,
-                    "amount": v,
-                }
-                for k, v in amounts.items()
+                {"shop_id": shop_id, "transaction_id": tx_ids[row], "account_id": locked[k].id,
+                 "amount": amount}
+                for row, k, amount in postings
             ],
-        )
+        )  # fmt: skip
         accounts = table_of(Account)
+        # The locks are held, so the final balance can be written as it is.
         await session.execute(
             update(accounts)
             .where(accounts.c.id == bindparam("account_id"))
-            .values(balance=accounts.c.balance + bindparam("delta")),
-            [{"account_id": locked[k].id, "delta": v} for k, v in amounts.items()],
+            .values(balance=bindparam("new_balance")),
+            [
+                {"account_id": locked[k].id, "new_balance": balances[k]}
+                for k in sorted({k for _, k, _ in postings})
+            ],
         )
-
-    delta = amounts.get((entry.owner, AccountKind.AVAILABLE), 0)
-    if delta > 0:
-        await lots.credit(
-            session, shop_id, entry.owner, tx_id, delta, available.balance, entry.expires_at
-        )
-    elif delta < 0:
-        await lots.debit(
-            session, shop_id, entry.owner, tx_id, -delta, available.balance, entry.only_lot_id
-        )
-    for k, v in amounts.items():
-        locked[k].balance += v
-
-    if entry.kind in _LIFETIME_KINDS and member_points:
+    if lifetime:
+        members = table_of(Member)
         await session.execute(
-            update(Member)
-            .where(Member.shop_id == shop_id, Member.customer_id == entry.owner)
-            .values(lifetime_earned=Member.lifetime_earned + member_points)
+            update(members)
+            .where(members.c.shop_id == shop_id, members.c.customer_id == bindparam("customer"))
+            .values(lifetime_earned=members.c.lifetime_earned + bindparam("delta")),
+            [{"customer": owner, "delta": delta} for owner, delta in sorted(lifetime.items())],
         )
-    return Posted(
-        tx_id,
-        created=True,
-        points=member_points,
-        uncollected=uncollected,
-        balances={k: locked[(entry.owner, k)].balance for k in AccountKind.MEMBER},
-    )
+    return tx_ids
 
 
 def _positive(points: int) -> None:

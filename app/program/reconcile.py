@@ -56,28 +56,59 @@ class Holding:
         return self.pending + self.available - self.uncollected
 
 
-async def lock_order(session: AsyncSession, shop_id: int, order_id: str) -> Order:
+async def lock_orders(session: AsyncSession, shop_id: int, order_ids: set[str]) -> dict[str, Order]:
+    """Create the order rows not seen yet (a refund can come first) and lock them all, in order
+    of id so two workers never wait on each other in a circle."""
+    ids = sorted(order_ids)
+    if not ids:
+        return {}
     dialect = session.get_bind().dialect.name
     await session.execute(
         insert_ignore(table_of(Order), dialect),
         [{"shop_id": shop_id, "order_id": order_id, "known": False, "exponent": 2,
           "merchandise_minor": 0, "shipping_minor": 0, "tax_minor": 0,
           "financial_state": FinancialState.PENDING.value, "cancelled": False,
-          "deleted": False}],
+          "deleted": False} for order_id in ids],
     )  # fmt: skip
-    order = await session.scalar(
-        select(Order)
-        .where(Order.shop_id == shop_id, Order.order_id == order_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    assert order is not None
-    return order
+    locked: dict[str, Order] = {}
+    for start in range(0, len(ids), 500):
+        rows = await session.scalars(
+            select(Order)
+            .where(Order.shop_id == shop_id, Order.order_id.in_(ids[start : start + 500]))
+            .order_by(Order.order_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        locked.update((order.order_id, order) for order in rows)
+    return locked
 
 
-async def _store_refunds(
-    session: AsyncSession, shop_id: int, refunds: tuple[RefundSnapshot, ...]
-) -> None:
+async def lock_order(session: AsyncSession, shop_id: int, order_id: str) -> Order:
+    return (await lock_orders(session, shop_id, {order_id}))[order_id]
+
+
+def absorb(order: Order, snap: OrderSnapshot) -> None:
+    """Take the snapshot's state unless it is older than what the order already holds."""
+    if order.source_updated_at is not None and snap.updated_at < order.source_updated_at:
+        return
+    order.known = True
+    order.name = snap.name
+    order.customer_id = snap.customer_id
+    order.currency = snap.currency
+    order.exponent = snap.exponent
+    order.merchandise_minor = snap.merchandise_minor
+    order.shipping_minor = snap.shipping_minor
+    order.tax_minor = snap.tax_minor
+    order.financial_state = snap.financial_state.value
+    order.cancelled = snap.cancelled
+    order.paid_at = snap.paid_at
+    order.source_updated_at = snap.updated_at
+    if snap.restored:
+        order.deleted = False
+
+
+async def store_refunds(session: AsyncSession, shop_id: int, refunds: list[RefundSnapshot]) -> None:
+    """Refunds are facts, never undone by an older snapshot: they are merged in any case."""
     if not refunds:
         return
     dialect = session.get_bind().dialect.name
@@ -102,24 +133,8 @@ async def apply_order(
     now: datetime,
 ) -> list[ledger.Posted]:  # fmt: skip
     order = await lock_order(session, shop_id, snap.order_id)
-    stale = order.source_updated_at is not None and snap.updated_at < order.source_updated_at
-    if not stale:
-        order.known = True
-        order.name = snap.name
-        order.customer_id = snap.customer_id
-        order.currency = snap.currency
-        order.exponent = snap.exponent
-        order.merchandise_minor = snap.merchandise_minor
-        order.shipping_minor = snap.shipping_minor
-        order.tax_minor = snap.tax_minor
-        order.financial_state = snap.financial_state.value
-        order.cancelled = snap.cancelled
-        order.paid_at = snap.paid_at
-        order.source_updated_at = snap.updated_at
-        if snap.restored:
-            order.deleted = False
-    # Refunds are facts, never undone by an older snapshot: merge them in any case.
-    await _store_refunds(session, shop_id, snap.refunds)
+    absorb(order, snap)
+    await store_refunds(session, shop_id, list(snap.refunds))
     return await reconcile(session, shop_id, settings, order, now)
 
 
@@ -128,7 +143,7 @@ async def apply_refund(
     now: datetime,
 ) -> list[ledger.Posted]:  # fmt: skip
     order = await lock_order(session, shop_id, snap.order_id)
-    await _store_refunds(session, shop_id, (snap,))
+    await store_refunds(session, shop_id, [snap])
     return await reconcile(session, shop_id, settings, order, now)
 
 
@@ -141,32 +156,35 @@ async def apply_order_deleted(
     return await reconcile(session, shop_id, settings, order, now)
 
 
-async def holding(session: AsyncSession, shop_id: int, order_id: str) -> Holding:
+async def holdings(session: AsyncSession, shop_id: int, order_ids: list[str]) -> dict[str, Holding]:
+    """What the ledger holds for each order, split by member account, in one query per 500."""
     tx = LedgerTransaction
-    member_postings = (
-        select(
-            Posting.transaction_id,
-            func.sum(case((Account.kind == AccountKind.PENDING, Posting.amount), else_=0)).label(
-                "pending"
-            ),
-            func.sum(case((Account.kind == AccountKind.AVAILABLE, Posting.amount), else_=0)).label(
-                "available"
-            ),
-        )
-        .join(Account, Account.id == Posting.account_id)
-        .join(tx, tx.id == Posting.transaction_id)
-        .where(
-            Posting.shop_id == shop_id,
-            tx.shop_id == shop_id,
-            tx.order_id == order_id,
-            Account.owner != SYSTEM_OWNER,
-        )
-        .group_by(Posting.transaction_id)
-        .subquery()
-    )
-    rows = (
-        await session.execute(
+    result = {oid: Holding(owner=None, pending=0, available=0, uncollected=0, keys=set())
+              for oid in order_ids}  # fmt: skip
+    for start in range(0, len(order_ids), 500):
+        chunk = order_ids[start : start + 500]
+        member_postings = (
             select(
+                Posting.transaction_id,
+                func.sum(case((Account.kind == AccountKind.PENDING, Posting.amount), else_=0))
+                .label("pending"),
+                func.sum(case((Account.kind == AccountKind.AVAILABLE, Posting.amount), else_=0))
+                .label("available"),
+            )
+            .join(Account, Account.id == Posting.account_id)
+            .join(tx, tx.id == Posting.transaction_id)
+            .where(
+                Posting.shop_id == shop_id,
+                tx.shop_id == shop_id,
+                tx.order_id.in_(chunk),
+                Account.owner != SYSTEM_OWNER,
+            )
+            .group_by(Posting.transaction_id)
+            .subquery()
+        )  # fmt: skip
+        rows = await session.execute(
+            select(
+                tx.order_id,
                 tx.idempotency_key,
                 tx.owner,
                 tx.uncollected,
@@ -174,18 +192,58 @@ async def holding(session: AsyncSession, shop_id: int, order_id: str) -> Holding
                 func.coalesce(member_postings.c.available, 0),
             )
             .outerjoin(member_postings, member_postings.c.transaction_id == tx.id)
-            .where(tx.shop_id == shop_id, tx.order_id == order_id)
+            .where(tx.shop_id == shop_id, tx.order_id.in_(chunk))
         )
-    ).all()
-    result = Holding(owner=None, pending=0, available=0, uncollected=0, keys=set())
-    for key, owner, uncollected, pending, available in rows:
-        result.owner = owner
-        result.keys.add(key)
-        # PostgreSQL's SUM(bigint) is NUMERIC (a Decimal here); points are integers.
-        result.uncollected += int(uncollected)
-        result.pending += int(pending)
-        result.available += int(available)
+        for order_id, key, owner, uncollected, pending, available in rows:
+            held = result[order_id]
+            held.owner = owner
+            held.keys.add(key)
+            # PostgreSQL's SUM(bigint) is NUMERIC (a Decimal here); points are integers.
+            held.uncollected += int(uncollected)
+            held.pending += int(pending)
+            held.available += int(available)
     return result
+
+
+async def refunds_of(
+    session: AsyncSession, shop_id: int, order_ids: list[str]
+) -> dict[str, list[OrderRefund]]:
+    found: dict[str, list[OrderRefund]] = {oid: [] for oid in order_ids}
+    for start in range(0, len(order_ids), 500):
+        rows = await session.scalars(
+            select(OrderRefund).where(
+                OrderRefund.shop_id == shop_id,
+                OrderRefund.order_id.in_(order_ids[start : start + 500]),
+            )
+        )
+        for refund in rows:
+            found[refund.order_id].append(refund)
+    return found
+
+
+async def reconcile_many(
+    session: AsyncSession,
+    shop_id: int,
+    settings: ProgramSettings,
+    orders: list[Order],
+    now: datetime,
+) -> list[ledger.Posted]:
+    """Bring the ledger in line with each order's state. The caller holds the orders' locks."""
+    order_ids = [order.order_id for order in orders]
+    held = await holdings(session, shop_id, order_ids)
+    refunds = await refunds_of(session, shop_id, order_ids)
+    entries = [
+        entry
+        for order in orders
+        for entry in plan(order, held[order.order_id], refunds[order.order_id], settings, now)
+    ]
+    return await ledger.post_many(session, shop_id, entries)
+
+
+async def reconcile(
+    session: AsyncSession, shop_id: int, settings: ProgramSettings, order: Order, now: datetime
+) -> list[ledger.Posted]:
+    return await reconcile_many(session, shop_id, settings, [order], now)
 
 
 def _earning(order: Order, settings: ProgramSettings) -> int:
@@ -213,15 +271,19 @@ def _settle_key(order: Order, keys: set[str], word: str = "settle") -> str:
     return f"{prefix}{sum(1 for k in keys if k.startswith(prefix)) + 1}"
 
 
-async def reconcile(
-    session: AsyncSession, shop_id: int, settings: ProgramSettings, order: Order, now: datetime
-) -> list[ledger.Posted]:
-    """Bring the ledger in line with the order's state. The caller holds the order's lock."""
-    held = await holding(session, shop_id, order.order_id)
+def plan(
+    order: Order,
+    held: Holding,
+    refunds: list[OrderRefund],
+    settings: ProgramSettings,
+    now: datetime,
+) -> list[ledger.Entry]:
+    """The entries that take the ledger from what it holds for the order (``held``) to what the
+    order's state says it should carry. Pure but for ``order.release_at``, which it keeps."""
     owner = held.owner or order.customer_id
     if owner is None:
         return []  # a guest order earns nothing
-    posted: list[ledger.Posted] = []
+    entries: list[ledger.Entry] = []
     label = order.name or f"#{order.order_id}"
     money = format_money(order.merchandise_minor, order.exponent, order.currency)
     eligible = (
@@ -240,11 +302,9 @@ async def reconcile(
         hold_until = (order.paid_at or now) + timedelta(days=settings.hold_days)
     on_hold = hold_until is not None and hold_until > now
 
-    async def credit(key: str, kind: str, points: int, reason: str) -> None:
+    def credit(key: str, kind: str, points: int, reason: str) -> None:
         account = AccountKind.PENDING if on_hold else AccountKind.AVAILABLE
-        result = await ledger.post(
-            session,
-            shop_id,
+        entries.append(
             ledger.Entry(
                 key=key,
                 kind=kind,
@@ -261,7 +321,6 @@ async def reconcile(
                 expires_at=_expiry(settings, now),
             ),
         )
-        posted.append(result)
         if account == AccountKind.PENDING:
             order.release_at = hold_until
             held.pending += points
@@ -269,7 +328,7 @@ async def reconcile(
             held.available += points
         held.keys.add(key)
 
-    async def debit(key: str, points: int, reason: str, source: tuple[str, str]) -> None:
+    def debit(key: str, points: int, reason: str, source: tuple[str, str]) -> None:
         from_pending = min(points, max(held.pending, 0))
         from_available = points - from_pending
         legs = [ledger.Leg(SYSTEM_OWNER, AccountKind.ISSUED, points)]
@@ -279,9 +338,7 @@ async def reconcile(
             legs.append(ledger.Leg(owner, AccountKind.AVAILABLE, -from_available))
         if points == 0:
             legs = []
-        result = await ledger.post(
-            session,
-            shop_id,
+        entries.append(
             ledger.Entry(
                 key=key,
                 kind=TxKind.REVERSE,
@@ -292,32 +349,25 @@ async def reconcile(
                 source_id=source[1],
                 order_id=order.order_id,
                 rule=DEFAULT_RULE,
+                # What a capped clawback cannot collect still counts as reversed, so the
+                # holding below is right whichever way the cap falls.
                 cap_at_available=not settings.allow_negative_balance,
             ),
         )
-        posted.append(result)
         held.pending -= from_pending
-        held.available -= from_available - result.uncollected
-        held.uncollected += result.uncollected
+        held.available -= from_available
         held.keys.add(key)
 
     if eligible and earned > 0 and earn_key not in held.keys:
-        await credit(
+        credit(
             earn_key,
             TxKind.EARN,
             earned,
             f"Earned {earned} points for order {label}: {money} of merchandise",
         )
     if earn_key not in held.keys:
-        return posted
+        return entries
 
-    refunds = (
-        await session.scalars(
-            select(OrderRefund).where(
-                OrderRefund.shop_id == shop_id, OrderRefund.order_id == order.order_id
-            )
-        )
-    ).all()
     # Oldest first; ids compare as numbers where they are numbers ("999" before "1000").
     refunds = sorted(
         refunds,
@@ -335,7 +385,7 @@ async def reconcile(
         keep = remaining_points(earned, order.merchandise_minor, refunded)
         points = max(0, held.effective - keep)
         amount = format_money(refund.merchandise_minor, order.exponent, order.currency)
-        await debit(
+        debit(
             key,
             points,
             f"Reversed {points} points for refund {refund.refund_id} of order {label}: "
@@ -347,14 +397,14 @@ async def reconcile(
     difference = target - held.effective
     if difference < 0:
         key = _stop_key(order, held.keys) if not eligible else _settle_key(order, held.keys)
-        await debit(
+        debit(
             key,
             -difference,
             f"Reversed {-difference} points of order {label}: {_why_not(order, eligible)}",
             ("order", order.order_id),
         )
     elif difference > 0:
-        await credit(
+        credit(
             _settle_key(order, held.keys),
             TxKind.EARN,
             difference,
@@ -366,31 +416,27 @@ async def reconcile(
         if release_key in held.keys:
             release_key = _settle_key(order, held.keys, "release")
         points = held.pending
-        posted.append(
-            await ledger.post(
-                session,
-                shop_id,
-                ledger.Entry(
-                    key=release_key,
-                    kind=TxKind.RELEASE,
-                    owner=owner,
-                    legs=(
-                        ledger.Leg(owner, AccountKind.PENDING, -points),
-                        ledger.Leg(owner, AccountKind.AVAILABLE, points),
-                    ),
-                    reason=f"{points} points of order {label} became available after "
-                    f"the {settings.hold_days}-day hold",
-                    source_type="order",
-                    source_id=order.order_id,
-                    order_id=order.order_id,
-                    expires_at=_expiry(settings, now),
+        entries.append(
+            ledger.Entry(
+                key=release_key,
+                kind=TxKind.RELEASE,
+                owner=owner,
+                legs=(
+                    ledger.Leg(owner, AccountKind.PENDING, -points),
+                    ledger.Leg(owner, AccountKind.AVAILABLE, points),
                 ),
+                reason=f"{points} points of order {label} became available after "
+                f"the {settings.hold_days}-day hold",
+                source_type="order",
+                source_id=order.order_id,
+                order_id=order.order_id,
+                expires_at=_expiry(settings, now),
             )
         )
         held.pending = 0
     if held.pending == 0:
         order.release_at = None
-    return posted
+    return entries
 
 
 def _why_not(order: Order, eligible: bool) -> str:

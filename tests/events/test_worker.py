@@ -66,19 +66,19 @@ class TestCrash:
     ) -> None:
         await _deliver_orders(client, shopify_shop, ORDERS)
         settings = state.settings.model_copy(update={"worker_batch_size": 10})
-        real_apply = reconcile.apply_order
+        real_reconcile = reconcile.reconcile_many
         calls = 0
         stuck = asyncio.Event()
 
-        async def apply_then_hang(*args: Any, **kwargs: Any) -> Any:
+        async def reconcile_then_hang(*args: Any, **kwargs: Any) -> Any:
             nonlocal calls
             calls += 1
-            if calls == 15:  # half-way through the second batch of ten
+            if calls == 2:  # in the second batch of ten, before anything of it is written
                 stuck.set()
                 await asyncio.Event().wait()  # the worker is "killed" here
-            return await real_apply(*args, **kwargs)
+            return await real_reconcile(*args, **kwargs)
 
-        monkeypatch.setattr(reconcile, "apply_order", apply_then_hang)
+        monkeypatch.setattr(reconcile, "reconcile_many", reconcile_then_hang)
         task = asyncio.create_task(
             Worker(state.db, state.shops, settings).run_forever(asyncio.Event())
         )
@@ -91,7 +91,7 @@ class TestCrash:
         assert await _statuses(state) == {"processed": 10, "pending": 20}
         assert await _earn_count(state) == 10
 
-        monkeypatch.setattr(reconcile, "apply_order", real_apply)
+        monkeypatch.setattr(reconcile, "reconcile_many", real_reconcile)
         await Worker(state.db, state.shops, settings).drain()  # the restarted worker
         assert await _statuses(state) == {"processed": ORDERS}
         assert await _earn_count(state) == ORDERS
@@ -111,16 +111,14 @@ class TestFailures:
         monkeypatch: pytest.MonkeyPatch,
     ) -> None:
         await _deliver_orders(client, shopify_shop, 5)
-        real_apply = reconcile.apply_order
+        real_absorb = reconcile.absorb
 
-        async def fail_for_one_order(
-            session: Any, shop_id: int, settings: Any, snap: Any, now: Any
-        ) -> Any:
+        def fail_for_one_order(order: Any, snap: Any) -> None:
             if snap.order_id == "5002":
                 raise RuntimeError("simulated outage for order 5002")
-            return await real_apply(session, shop_id, settings, snap, now)
+            real_absorb(order, snap)
 
-        monkeypatch.setattr(reconcile, "apply_order", fail_for_one_order)
+        monkeypatch.setattr(reconcile, "absorb", fail_for_one_order)
         settings = state.settings.model_copy(update={"worker_max_attempts": 3})
         worker = Worker(state.db, state.shops, settings)
         await worker.drain()
@@ -136,7 +134,7 @@ class TestFailures:
         assert await _earn_count(state) == 4
 
         # The operator fixes the cause and replays the parked event.
-        monkeypatch.setattr(reconcile, "apply_order", real_apply)
+        monkeypatch.setattr(reconcile, "absorb", real_absorb)
         assert await replay(state.db, shop_id=shopify_shop.shop_id, event_ids=[]) == 1
         await worker.drain()
         assert await _statuses(state) == {"processed": 5}
