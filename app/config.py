@@ -14,6 +14,9 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///vafa.db"
     # Fernet key (urlsafe base64 of 32 bytes) that encrypts stored platform credentials.
     secret_key: str = ""
+    # PostgreSQL connections per process (kept open) and how many more a burst may open.
+    db_pool_size: int = Field(default=30, ge=1)
+    db_max_overflow: int = Field(default=10, ge=0)
     log_level: str = "info"
     log_json: bool = False
 
@@ -24,7 +27,9 @@ class Settings(BaseSettings):
 
     # Worker
     worker_in_process: bool | None = None  # default: in-process on SQLite only
-    worker_batch_size: int = Field(default=200, ge=1)
+    # Events per worker transaction; on SQLite smaller, as a batch holds the one write lock
+    # that webhook intake needs too.
+    worker_batch_size: int | None = Field(default=None, ge=1)
     worker_idle_sleep_seconds: float = 0.2
     worker_max_attempts: int = Field(default=8, ge=1)
     worker_backoff_base_seconds: float = 2.0
@@ -33,6 +38,12 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def batch_size(self) -> int:
+        if self.worker_batch_size is not None:
+            return self.worker_batch_size
+        return 50 if self.is_sqlite else 200
 
     @property
     def run_worker_in_process(self) -> bool:

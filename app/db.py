@@ -46,10 +46,13 @@ def _sqlite_pragmas(dbapi_connection: Any, immediate: bool) -> None:
 
 def make_engine(url: str, *, readonly: bool = False, **kwargs: Any) -> AsyncEngine:
     if not is_sqlite_url(url):
-        kwargs.setdefault("pool_size", 10)
-        kwargs.setdefault("max_overflow", 20)
-        kwargs.setdefault("pool_pre_ping", False)
+        # Sized for the expected concurrency: an overflow connection is closed when it is
+        # returned, and opening PostgreSQL connections at request rate costs more than serving.
+        kwargs.setdefault("pool_size", 30)
+        kwargs.setdefault("max_overflow", 10)
         return create_async_engine(url, **kwargs)
+    kwargs.pop("pool_size", None)
+    kwargs.pop("max_overflow", None)
 
     engine = create_async_engine(
         url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs
@@ -71,10 +74,10 @@ class Database:
     """The engines of one process: ``writer`` for transactions that change data, ``reader`` for
     reads (the same engine on PostgreSQL)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, pool_size: int = 30, max_overflow: int = 10) -> None:
         self.url = url
         self.is_sqlite = is_sqlite_url(url)
-        self.writer = make_engine(url)
+        self.writer = make_engine(url, pool_size=pool_size, max_overflow=max_overflow)
         self.reader = make_engine(url, readonly=True) if self.is_sqlite else self.writer
         self._write_sessions = async_sessionmaker(self.writer, expire_on_commit=False)
         # SQLite has one writer at a time. Queueing writers here, in order, is fairer and faster
@@ -92,6 +95,16 @@ class Database:
     async def read(self) -> AsyncIterator[AsyncSession]:
         async with self._read_sessions() as session, session.begin():
             yield session
+
+    @asynccontextmanager
+    async def autocommit(self) -> AsyncIterator[AsyncConnection]:
+        """A Core connection for a single-statement read: no BEGIN/COMMIT round trips."""
+        if self.is_sqlite:
+            async with self.reader.connect() as conn:
+                yield conn
+            return
+        async with self.reader.connect() as conn:
+            yield await conn.execution_options(isolation_level="AUTOCOMMIT")
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[AsyncConnection]:

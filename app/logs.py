@@ -10,8 +10,12 @@ import structlog
 
 def configure(level: str = "info", json: bool = False) -> None:
     numeric = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
+    # Plain tracebacks only: a "rich" one prints every frame's local variables, and a local can
+    # hold a decrypted access token.
     renderer: structlog.types.Processor = (
-        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
+        structlog.processors.JSONRenderer()
+        if json
+        else structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback)
     )
     structlog.configure(
         processors=[

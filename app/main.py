@@ -17,6 +17,7 @@ from sqlalchemy import text
 from app import __version__
 from app.config import Settings, get_settings
 from app.errors import AppError
+from app.logs import configure as configure_logs
 from app.members.endpoints import router as members_router
 from app.state import AppState
 from app.webhooks.endpoints import router as webhooks_router
@@ -34,6 +35,7 @@ class Health(BaseModel):
 
 def create_app(settings: Settings | None = None, state: AppState | None = None) -> FastAPI:
     settings = settings or get_settings()
+    configure_logs(settings.log_level, settings.log_json)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -51,6 +53,7 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await vafa.intake.close()
             if state is None:
                 await vafa.db.dispose()
 
@@ -64,6 +67,12 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
     @app.exception_handler(AppError)
     async def app_error(_: Request, exc: AppError) -> JSONResponse:
         return _error(exc.status_code, exc.code, exc.message)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        # Nothing was acknowledged: a platform retries, an API caller may retry with its key.
+        log.exception("request failed", error=repr(exc))
+        return _error(500, "internal_error", "the request could not be completed; try again")
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -25,7 +25,11 @@ class AppState:
 
     @classmethod
     def build(cls, settings: Settings, db: Database | None = None) -> AppState:
-        db = db or Database(settings.database_url)
+        db = db or Database(
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+        )
         vault = Vault(settings.secret_key)
         shops = ShopDirectory(db, vault, settings.shop_cache_seconds)
         wake = asyncio.Event()

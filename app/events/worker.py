@@ -61,7 +61,7 @@ class Worker:
         batch: list[Claimed] = []
         try:
             async with self.db.write() as session:
-                batch = await self._claim(session, now, self.settings.worker_batch_size)
+                batch = await self._claim(session, now, self.settings.batch_size)
                 if batch:
                     await self._apply_batch(session, batch, now)
             return len(batch)
@@ -224,7 +224,7 @@ class Worker:
     # -- the loop ------------------------------------------------------------------------------
 
     async def run_forever(self, stop: asyncio.Event, wake: asyncio.Event | None = None) -> None:
-        log.info("worker started", batch_size=self.settings.worker_batch_size)
+        log.info("worker started", batch_size=self.settings.batch_size)
         next_scheduled = 0.0
         loop = asyncio.get_running_loop()
         while not stop.is_set():

@@ -40,8 +40,8 @@ def _member_out(b: service.Balance) -> MemberOut:
 
 @router.get("/{customer_id}", response_model=MemberOut)
 async def get_member(customer_id: str, shop: Shop, request: Request) -> MemberOut:
-    async with _state(request).db.read() as session:
-        return _member_out(await service.balance(session, shop.shop_id, customer_id))
+    async with _state(request).db.autocommit() as conn:
+        return _member_out(await service.balance(conn, shop.shop_id, customer_id))
 
 
 @router.get("/{customer_id}/entries", response_model=EntriesOut)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.connectors.base import CustomerSnapshot
 from app.db import insert_ignore
@@ -45,10 +45,10 @@ class Balance:
     tier: str | None
 
 
-async def balance(session: AsyncSession, shop_id: int, customer_id: str) -> Balance:
+async def balance(conn: AsyncSession | AsyncConnection, shop_id: int, customer_id: str) -> Balance:
     """One indexed lookup: the member row joined to its two materialized balances."""
     rows = (
-        await session.execute(
+        await conn.execute(
             select(Member.lifetime_earned, Member.tier, Account.kind, Account.balance)
             .outerjoin(
                 Account,

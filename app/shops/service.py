@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
@@ -165,9 +165,9 @@ class ShopContext:
     platform: Platform
     domain: str
     status: str
-    webhook_secrets: tuple[str, ...]
-    admin_key_hash: str
-    settings: ProgramSettings
+    webhook_secrets: tuple[str, ...] = field(repr=False)  # never in a log line or traceback
+    admin_key_hash: str = field(repr=False)
+    settings: ProgramSettings = field(default_factory=ProgramSettings)
 
     def admin_key_matches(self, key: str) -> bool:
         return same_hash(key, self.admin_key_hash)

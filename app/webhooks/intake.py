@@ -11,10 +11,11 @@ import orjson
 
 from app.connectors.base import Platform, WebhookHeaders
 from app.connectors.registry import connector_for
-from app.db import Database, insert_ignore
+from app.db import Database
 from app.errors import InvalidPayload, Unauthorized
 from app.orm import table_of, utcnow
 from app.shops.service import ShopContext
+from app.webhooks.group_commit import GroupWriter
 from app.webhooks.models import EventStatus, WebhookEvent
 
 # The same answer for an unknown shop and a bad signature: a caller learns nothing about which
@@ -38,7 +39,10 @@ class Intake:
     def __init__(self, db: Database, on_accepted: Callable[[], None] | None = None) -> None:
         self.db = db
         self._on_accepted = on_accepted
-        self._table = table_of(WebhookEvent)
+        self._writer = GroupWriter(db, table_of(WebhookEvent))
+
+    async def close(self) -> None:
+        await self._writer.close()
 
     async def accept(
         self, shop: ShopContext | None, headers: WebhookHeaders, raw: bytes
@@ -91,22 +95,19 @@ class Intake:
             **({"event_id": headers.event_id} if headers.event_id else {}),
             **dict(headers.extra),
         }
-        async with self.db.connect() as conn:
-            result = await conn.execute(
-                insert_ignore(self._table, conn.dialect.name).returning(self._table.c.id),
-                {
-                    "shop_id": shop.shop_id,
-                    "topic": headers.topic[:128],
-                    "dedupe_key": dedupe_key[:255],
-                    "status": status,
-                    "body": raw,
-                    "headers": orjson.dumps(record).decode(),
-                    "received_at": utcnow(),
-                    "attempts": 0,
-                    "last_error": error,
-                },
-            )
-            return result.scalar()
+        return await self._writer.insert(
+            {
+                "shop_id": shop.shop_id,
+                "topic": headers.topic[:128],
+                "dedupe_key": dedupe_key[:255],
+                "status": status,
+                "body": raw,
+                "headers": orjson.dumps(record).decode(),
+                "received_at": utcnow(),
+                "attempts": 0,
+                "last_error": error,
+            }
+        )
 
 
 def _sha256(raw: bytes) -> str:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 
 from app.ledger.models import LedgerTransaction
@@ -259,3 +261,70 @@ class TestWooCommerceIntake:
         )
         assert r.status_code == 401
         assert await _events(state) == []
+
+
+class TestGroupCommit:
+    async def test_many_concurrent_deliveries_are_each_stored_once(
+        self, client: httpx.AsyncClient, state: AppState, shopify_shop: ShopifyShop
+    ) -> None:
+        from tests.payloads import shopify_order
+
+        bodies = [dumps(shopify_order(7000 + i, customer_id=300 + i)) for i in range(40)]
+        answers = await asyncio.gather(
+            *[
+                client.post(
+                    "/webhooks/shopify",
+                    content=body,
+                    headers=shopify_shop.headers(body, "orders/paid", event_id=f"g{i % 30}"),
+                )
+                for i, body in enumerate(bodies)
+            ]
+        )
+        # 40 deliveries, 30 distinct event ids: ids g0..g9 were each delivered twice
+        assert [a.status_code for a in answers] == [200] * 40
+        assert sorted(a.json()["status"] for a in answers).count("accepted") == 30
+        events = await _events(state)
+        assert len(events) == 30
+        assert len({e.id for e in events}) == 30
+
+    async def test_a_failed_write_answers_500_acknowledges_nobody_and_logs_no_secret(
+        self,
+        state: AppState,
+        monkeypatch: pytest.MonkeyPatch,
+        capfd: pytest.CaptureFixture[str],
+    ) -> None:
+        from contextlib import asynccontextmanager
+
+        from app.main import create_app
+        from tests.conftest import make_shopify_shop
+
+        secret = "s3cr3t-never-logged"
+        shop = await make_shopify_shop(state, domain="quiet-shop.myshopify.com", secret=secret)
+
+        @asynccontextmanager
+        async def broken(*_: object) -> AsyncIterator[None]:
+            raise ConnectionError("database unreachable")
+            yield  # pragma: no cover
+
+        monkeypatch.setattr(state.db, "connect", broken)
+        app = create_app(state.settings, state)
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://vafa.test") as c:
+            answers = await asyncio.gather(
+                *[
+                    c.post(
+                        "/webhooks/shopify",
+                        content=ORDER,
+                        headers=shop.headers(ORDER, "orders/paid", event_id=f"x{i}"),
+                    )
+                    for i in range(5)
+                ]
+            )
+        assert [a.status_code for a in answers] == [500] * 5
+        assert answers[0].json()["error"]["code"] == "internal_error"
+        monkeypatch.undo()
+        assert await _events(state) == []
+        logged = "".join(capfd.readouterr())
+        assert "request failed" in logged
+        assert "database unreachable" in logged
+        assert secret not in logged
