@@ -83,12 +83,13 @@ class GroupWriter:
                 first[key] = index
                 unique.append(row)
         async with self._db.connect() as conn:
-            statement = (
-                insert_ignore(self._table, conn.dialect.name)
-                .values(unique)
-                .returning(self._table.c.shop_id, self._table.c.dedupe_key, self._table.c.id)
+            # An executemany (compiled once, sent as one multi-row statement); rows a conflict
+            # skipped return nothing, so results are matched by key, not by position.
+            statement = insert_ignore(self._table, conn.dialect.name).returning(
+                self._table.c.shop_id, self._table.c.dedupe_key, self._table.c.id
             )
-            inserted = {(r.shop_id, r.dedupe_key): r.id for r in await conn.execute(statement)}
+            result = await conn.execute(statement, unique)
+            inserted = {(r.shop_id, r.dedupe_key): r.id for r in result}
         return [
             inserted.get(key) if first[key] == index else None
             for index, key in enumerate((row["shop_id"], row["dedupe_key"]) for row in rows)
