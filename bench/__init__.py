@@ -1,0 +1,1 @@
+"""Benchmarks for Vafa's hot paths; see bench/README.md."""

@@ -1,0 +1,54 @@
+"""The real Vafa app plus two baseline routes, for the benchmarks in this directory.
+
+    uvicorn bench.baseline_app:app --host 127.0.0.1 --port 8000 --workers 1
+
+``app`` is :func:`app.main.create_app` itself (settings from the ``VAFA_*`` environment, as
+``vafa serve`` reads them), with two routes added to the same FastAPI app, so both share its
+middleware, exception handlers and server:
+
+- ``POST /bench/bare-webhook`` reads the body and checks its Shopify HMAC with the secret in
+  ``VAFA_BENCH_API_SECRET`` (401 if wrong), and answers as the webhook endpoint does. No shop
+  lookup, no parsing, no database: the floor under ``POST /webhooks/shopify``.
+- ``GET /bench/bare-json`` returns a constant member, through the same response model as
+  ``GET /api/v1/members/{customer_id}``. No auth, no database: the floor under a balance read.
+"""
+
+from __future__ import annotations
+
+import os
+
+from fastapi import Request
+
+from app.config import get_settings
+from app.connectors._webhooks import hmac_sha256_base64_matches
+from app.errors import Unauthorized
+from app.logs import configure as configure_logs
+from app.main import create_app
+from app.members.schemas import MemberOut, Points
+from app.webhooks.endpoints import Ack
+
+_settings = get_settings()
+configure_logs(_settings.log_level, _settings.log_json)  # as `vafa serve` does
+_SECRET = os.environ.get("VAFA_BENCH_API_SECRET", "").encode()
+_MEMBER = MemberOut(
+    customer_id="6000000000042",
+    points=Points(available=1234, pending=0, lifetime_earned=5678),
+    tier=None,
+)
+
+app = create_app(_settings)
+
+
+@app.post("/bench/bare-webhook", tags=["bench"])
+async def bare_webhook(request: Request) -> Ack:
+    body = await request.body()
+    if not hmac_sha256_base64_matches(
+        body, request.headers.get("x-shopify-hmac-sha256"), [_SECRET]
+    ):
+        raise Unauthorized("the webhook signature is missing or invalid")
+    return Ack(status="accepted")
+
+
+@app.get("/bench/bare-json", tags=["bench"], response_model=MemberOut)
+async def bare_json() -> MemberOut:
+    return _MEMBER

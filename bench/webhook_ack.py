@@ -1,0 +1,206 @@
+"""Webhook acknowledgement: ``POST /webhooks/shopify`` against a bare HMAC-checking endpoint.
+
+    python -m bench.webhook_ack                  # a fresh SQLite file in a temporary directory
+    python -m bench.webhook_ack --recreate \\
+        --database-url postgresql+asyncpg://postgres@127.0.0.1:5432/vafa_bench_ack
+    python -m bench.webhook_ack --database-url <a database filled by bench.seed_million>
+
+Starts uvicorn (one process) on ``bench.baseline_app`` (the real app plus the baselines),
+migrates the database and creates a Shopify shop with the CLI (or takes over the shop of a
+seeded database), then, with 32 connections for a fixed time each:
+
+(a) ``POST /bench/bare-webhook``: reads the body and checks its HMAC, nothing else;
+(b) ``POST /webhooks/shopify``: the real intake;
+
+both with the same signed ~8 KB ``orders/paid`` deliveries (distinct orders and customers, a
+new ``X-Shopify-Event-Id`` per request, so none is a duplicate). Reports requests/s, p50/p99
+latency and the ratio, the peak RSS of the server (and of ``vafa worker`` with ``--worker``),
+and checks in the database that every acknowledged delivery of (b) was stored.
+
+The worker stays off unless ``--worker`` (in the API process on SQLite, as ``vafa serve`` runs
+it; one ``vafa worker`` process on PostgreSQL). ``--backlog N`` stores N pending events first,
+so that with ``--worker`` the acknowledgements compete with a worker catching up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from app.crypto import new_secret_key
+from bench.common import (
+    LoadResult,
+    Server,
+    WebhookLoad,
+    add_common_arguments,
+    customers_for_orders,
+    database_name,
+    insert_events,
+    is_sqlite,
+    new_order_ids,
+    order_body,
+    pick_loader,
+    prepare_shop,
+    print_results,
+    resolve_database,
+    result_dict,
+    run_load,
+    run_nonce,
+    scalar,
+    serve,
+    sign,
+    vafa_env,
+    workers,
+    write_json,
+)
+from bench.rss import mib, peak_rss_kib
+
+BARE = "/bench/bare-webhook"
+VAFA = "/webhooks/shopify"
+
+
+def check_once(server: Server, load: WebhookLoad) -> None:
+    """One delivery before the load, so a broken set-up fails loudly instead of measuring 401s."""
+    headers = {
+        "Content-Type": "application/json",
+        "X-Shopify-Topic": load.topic,
+        "X-Shopify-Hmac-Sha256": load.signatures[0],
+        "X-Shopify-Shop-Domain": load.domain,
+        "X-Shopify-Event-Id": f"{load.nonce}-check",
+    }
+    response = httpx.post(server.url + load.path, content=load.bodies[0], headers=headers)
+    if response.status_code != 200:
+        raise SystemExit(f"{load.path} answered {response.status_code}: {response.text}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_common_arguments(parser)
+    parser.add_argument("--body-bytes", type=int, default=8192)
+    parser.add_argument("--bodies", type=int, default=2000, help="distinct orders, cycled")
+    parser.add_argument("--worker", action="store_true", help="process events during the run")
+    parser.add_argument(
+        "--backlog",
+        type=int,
+        default=0,
+        help="pending events to store before the run (with --worker: acks while it catches up)",
+    )
+    args = parser.parse_args()
+    loader = pick_loader(args.loader)
+
+    with tempfile.TemporaryDirectory(prefix="vafa-bench-") as tmp:
+        workdir = Path(tmp)
+        url = resolve_database(args, workdir)
+        env = vafa_env(url, new_secret_key())
+        shop = prepare_shop(url, env)
+        env["VAFA_BENCH_API_SECRET"] = shop.api_secret
+        in_process = args.worker and is_sqlite(url)
+        if in_process:
+            env["VAFA_WORKER_IN_PROCESS"] = "true"
+
+        customers = customers_for_orders(url, shop.shop_id, 2000)
+        if args.backlog > 0:
+            print(f"storing a backlog of {args.backlog} pending events …")
+            asyncio.run(
+                insert_events(url, shop, new_order_ids(args.backlog), customers, args.body_bytes)
+            )
+        bodies = [
+            order_body(order_id, customers[i % len(customers)], args.body_bytes)
+            for i, order_id in enumerate(new_order_ids(args.bodies))
+        ]
+        signatures = [sign(body, shop.api_secret) for body in bodies]
+        nonce = run_nonce()
+
+        def load_for(path: str, tag: str) -> WebhookLoad:
+            return WebhookLoad(path, bodies, signatures, shop.domain, f"{nonce}{tag}")
+
+        def run(label: str, path: str, tag: str, seconds: float) -> LoadResult:
+            return run_load(
+                label,
+                server.url,
+                load_for(path, tag),
+                loader=loader,
+                seconds=seconds,
+                connections=args.connections,
+                threads=args.threads,
+                workdir=workdir,
+            )
+
+        worker_rss: int | None = None
+        with contextlib.ExitStack() as stack:
+            server = stack.enter_context(serve(env, workdir / "server.log", args.access_log))
+            worker_procs = []
+            if args.worker and not in_process:
+                worker_procs = stack.enter_context(workers(env, 1, workdir / "worker.log"))
+            check_once(server, load_for(BARE, "c"))
+            check_once(server, load_for(VAFA, "c"))
+
+            if args.warmup > 0:
+                run("warm-up", BARE, "w", args.warmup)
+            bare = run(f"POST {BARE}", BARE, "m", args.duration)
+
+            if args.warmup > 0:
+                run("warm-up", VAFA, "w", args.warmup)
+            before = scalar(url, "SELECT COALESCE(MAX(id), 0) FROM webhook_events")
+            vafa = run(f"POST {VAFA}", VAFA, "m", args.duration)
+            stored = scalar(
+                url,
+                "SELECT COUNT(*) FROM webhook_events WHERE id > :before AND dedupe_key LIKE :key",
+                before=before,
+                key=f"shopify:event:{nonce}m-%",
+            )
+            server_rss = server.peak_rss_kib()
+            if worker_procs:
+                worker_rss = peak_rss_kib(worker_procs[0].pid)
+
+    results = [bare, vafa]
+    engine = "SQLite" if is_sqlite(url) else "PostgreSQL"
+    worker = "off" if not args.worker else ("in-process" if in_process else "1 process")
+    if args.backlog:
+        worker += f", backlog {args.backlog}"
+    print_results(
+        f"webhook ack: {engine} {database_name(url)}, {args.body_bytes}-byte orders/paid, "
+        f"{args.connections} connections, {args.duration:g} s each, loader {loader}, "
+        f"worker {worker}",
+        results,
+    )
+    ratio = vafa.rps / bare.rps if bare.rps else 0.0
+    acked = vafa.ok
+    lost = max(acked - stored, 0)
+    print(f"  ratio vafa/bare: {ratio:.3f}")
+    print(
+        f"  stored events: {stored} for {acked} acknowledged deliveries "
+        f"({'OK' if lost == 0 else f'{lost} LOST'}; a few more stored than acknowledged is "
+        "requests still in flight when the loader stopped)"
+    )
+    print(
+        f"  peak RSS: server {mib(server_rss)}"
+        + (f", worker {mib(worker_rss)}" if worker_rss else "")
+    )
+
+    data: dict[str, Any] = {
+        "benchmark": "webhook_ack",
+        "database": f"{engine} {database_name(url)}",
+        "worker": worker,
+        "body_bytes": args.body_bytes,
+        "connections": args.connections,
+        "results": [result_dict(r) for r in results],
+        "ratio": round(ratio, 4),
+        "stored": stored,
+        "acknowledged": acked,
+        "server_peak_rss_kib": server_rss,
+        "worker_peak_rss_kib": worker_rss,
+    }
+    write_json(args.json, data)
+    if lost or vafa.failed or bare.failed:
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()
