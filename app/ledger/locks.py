@@ -51,33 +51,30 @@ async def ensure_members(session: AsyncSession, shop_id: int, customer_ids: Iter
     )
 
 
-async def _select_locked(
+async def _lock_existing(
     session: AsyncSession, shop_id: int, keys: set[AccountKey]
 ) -> dict[AccountKey, LockedAccount]:
-    """Lock the existing accounts among ``keys``: member accounts first, then system accounts,
-    each in order of id."""
+    """Lock those of ``keys`` that exist, in order of id."""
     dialect = session.get_bind().dialect.name
+    owners = sorted({owner for owner, _ in keys})
     found: dict[AccountKey, LockedAccount] = {}
-    for system in (False, True):
-        group = {k for k in keys if (k[0] == SYSTEM_OWNER) is system}
-        owners = sorted({owner for owner, _ in group})
-        for start in range(0, len(owners), 1000):
-            # By owner (and kind): cheap to send; rows of kinds not asked for are left alone.
-            rows = await session.execute(
-                select(Account.id, Account.owner, Account.kind, Account.balance)
-                .where(
-                    Account.shop_id == shop_id,
-                    one_of(Account.owner, owners[start : start + 1000], dialect),
-                    one_of(Account.kind, sorted({kind for _, kind in group}), dialect),
-                )
-                .order_by(Account.id)
-                .with_for_update()
+    for start in range(0, len(owners), 1000):
+        # By owner and kind: a plain list, cheap to send; rows not asked for are skipped.
+        rows = await session.execute(
+            select(Account.id, Account.owner, Account.kind, Account.balance)
+            .where(
+                Account.shop_id == shop_id,
+                one_of(Account.owner, owners[start : start + 1000], dialect),
+                one_of(Account.kind, sorted({kind for _, kind in keys}), dialect),
             )
-            for row in rows:
-                if (row.owner, row.kind) in group:
-                    found[(row.owner, row.kind)] = LockedAccount(
-                        row.id, row.owner, row.kind, row.balance
-                    )
+            .order_by(Account.id)
+            .with_for_update()
+        )
+        for row in rows:
+            if (row.owner, row.kind) in keys:
+                found[(row.owner, row.kind)] = LockedAccount(
+                    row.id, row.owner, row.kind, row.balance
+                )
     return found
 
 
@@ -85,18 +82,25 @@ async def lock_accounts(
     session: AsyncSession, shop_id: int, keys: Iterable[AccountKey]
 ) -> dict[AccountKey, LockedAccount]:
     """Lock the accounts, creating those (and their members) that do not exist yet; returns
-    every key asked for."""
+    every key asked for.
+
+    Member accounts are all locked — found or created — before any system account: were a
+    system account locked first and a member account created after it, a transaction that
+    found that member account already would take the two in the opposite order."""
     cache = _cache(session, shop_id)
     wanted = set(keys)
-    if missing := wanted - cache.keys():
-        cache.update(await _select_locked(session, shop_id, missing))
-    if missing := wanted - cache.keys():
-        new = sorted(missing, key=lambda k: (k[0] == SYSTEM_OWNER, k))
-        await ensure_members(session, shop_id, (owner for owner, _ in new))
-        dialect = session.get_bind().dialect.name
-        await session.execute(
-            insert_ignore(table_of(Account), dialect),
-            [{"shop_id": shop_id, "owner": o, "kind": k, "balance": 0} for o, k in new],
-        )
-        cache.update(await _select_locked(session, shop_id, missing))
+    dialect = session.get_bind().dialect.name
+    for system in (False, True):
+        group = {k for k in wanted - cache.keys() if (k[0] == SYSTEM_OWNER) is system}
+        if not group:
+            continue
+        cache.update(await _lock_existing(session, shop_id, group))
+        if absent := sorted(group - cache.keys()):
+            if not system:
+                await ensure_members(session, shop_id, (owner for owner, _ in absent))
+            await session.execute(
+                insert_ignore(table_of(Account), dialect),
+                [{"shop_id": shop_id, "owner": o, "kind": k, "balance": 0} for o, k in absent],
+            )
+            cache.update(await _lock_existing(session, shop_id, set(absent)))
     return {k: cache[k] for k in wanted}

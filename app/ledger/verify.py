@@ -1,10 +1,13 @@
-"""``vafa ledger verify``: recompute every balance and lot from postings and compare."""
+"""``vafa ledger verify``: recompute every balance and lot from postings and compare.
+
+Every check is one SQL query that returns only the rows that disagree, so memory stays flat
+however large the ledger."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import BigInteger, ColumnElement, cast, func, select
+from sqlalchemy import BigInteger, ColumnElement, case, cast, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -21,9 +24,9 @@ from app.ledger.models import (
 from app.members.models import Member
 
 
-def _sum(column: InstrumentedAttribute[int]) -> ColumnElement[int]:
+def _sum(column: InstrumentedAttribute[int] | ColumnElement[int]) -> ColumnElement[int]:
     # PostgreSQL sums a BIGINT into NUMERIC; points stay integers.
-    return cast(func.sum(column), BigInteger)
+    return cast(func.coalesce(func.sum(column), 0), BigInteger)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,9 +41,7 @@ async def verify_shop(session: AsyncSession, shop_id: int) -> list[Problem]:
     def bad(what: str) -> None:
         problems.append(Problem(shop_id, what))
 
-    total = await session.scalar(
-        select(func.coalesce(_sum(Posting.amount), 0)).where(Posting.shop_id == shop_id)
-    )
+    total = await session.scalar(select(_sum(Posting.amount)).where(Posting.shop_id == shop_id))
     if total != 0:
         bad(f"the shop's postings sum to {total}, not 0")
 
@@ -48,81 +49,94 @@ async def verify_shop(session: AsyncSession, shop_id: int) -> list[Problem]:
         select(Posting.transaction_id, _sum(Posting.amount))
         .where(Posting.shop_id == shop_id)
         .group_by(Posting.transaction_id)
-        .having(_sum(Posting.amount) != 0)
+        .having(func.sum(Posting.amount) != 0)
     )
     for tx_id, amount in unbalanced:
         bad(f"transaction {tx_id}: postings sum to {amount}, not 0")
 
-    sums = dict(
-        (
-            await session.execute(
-                select(Posting.account_id, _sum(Posting.amount))
-                .where(Posting.shop_id == shop_id)
-                .group_by(Posting.account_id)
-            )
-        ).all()
+    posted = (
+        select(Posting.account_id, _sum(Posting.amount).label("total"))
+        .where(Posting.shop_id == shop_id)
+        .group_by(Posting.account_id)
+        .subquery()
     )
-    accounts = (await session.execute(select(Account).where(Account.shop_id == shop_id))).scalars()
-    available: dict[str, int] = {}
-    for account in accounts:
-        expected = sums.get(account.id, 0)
-        if account.balance != expected:
-            bad(
-                f"account {account.id} ({account.owner or 'system'} {account.kind}): balance "
-                f"{account.balance}, postings say {expected}"
-            )
-        if account.kind == AccountKind.AVAILABLE:
-            available[account.owner] = expected
-        if account.kind == AccountKind.PENDING and expected < 0:
-            bad(f"account {account.id}: pending balance {expected} is negative")
+    expected = func.coalesce(posted.c.total, 0)
+    for account_id, owner, kind, balance, should in await session.execute(
+        select(Account.id, Account.owner, Account.kind, Account.balance, expected)
+        .outerjoin(posted, posted.c.account_id == Account.id)
+        .where(Account.shop_id == shop_id, Account.balance != expected)
+    ):
+        bad(
+            f"account {account_id} ({owner or 'system'} {kind}): balance {balance}, "
+            f"postings say {should}"
+        )
+    for account_id, balance in await session.execute(
+        select(Account.id, Account.balance).where(
+            Account.shop_id == shop_id, Account.kind == AccountKind.PENDING, Account.balance < 0
+        )
+    ):
+        bad(f"account {account_id}: pending balance {balance} is negative")
 
-    consumed = dict(
-        (
-            await session.execute(
-                select(LotMovement.lot_id, _sum(LotMovement.amount))
-                .where(LotMovement.shop_id == shop_id)
-                .group_by(LotMovement.lot_id)
-            )
-        ).all()
+    moved = (
+        select(LotMovement.lot_id, _sum(LotMovement.amount).label("total"))
+        .where(LotMovement.shop_id == shop_id)
+        .group_by(LotMovement.lot_id)
+        .subquery()
     )
-    lot_totals: dict[str, int] = {}
-    for lot in (
-        await session.execute(select(PointLot).where(PointLot.shop_id == shop_id))
-    ).scalars():
-        expected = lot.points + consumed.get(lot.id, 0)
-        if lot.remaining != expected:
-            bad(f"lot {lot.id}: remaining {lot.remaining}, movements say {expected}")
-        lot_totals[lot.owner] = lot_totals.get(lot.owner, 0) + lot.remaining
-    for owner in set(available) | set(lot_totals):
-        spendable = max(available.get(owner, 0), 0)
-        if lot_totals.get(owner, 0) != spendable:
-            bad(
-                f"member {owner}: lots hold {lot_totals.get(owner, 0)}, "
-                f"available balance allows {spendable}"
-            )
+    left = PointLot.points + func.coalesce(moved.c.total, 0)
+    for lot_id, remaining, should in await session.execute(
+        select(PointLot.id, PointLot.remaining, left)
+        .outerjoin(moved, moved.c.lot_id == PointLot.id)
+        .where(PointLot.shop_id == shop_id, PointLot.remaining != left)
+    ):
+        bad(f"lot {lot_id}: remaining {remaining}, movements say {should}")
 
-    earned = dict(
-        (
-            await session.execute(
-                select(Account.owner, _sum(Posting.amount))
-                .join(Account, Account.id == Posting.account_id)
-                .join(LedgerTransaction, LedgerTransaction.id == Posting.transaction_id)
-                .where(
-                    Posting.shop_id == shop_id,
-                    Account.owner != SYSTEM_OWNER,
-                    LedgerTransaction.kind.in_([TxKind.EARN, TxKind.REVERSE]),
-                )
-                .group_by(Account.owner)
-            )
-        ).all()
+    # Per member, what the lots hold must equal the spendable part of the available balance.
+    held = (
+        select(PointLot.owner, _sum(PointLot.remaining).label("total"))
+        .where(PointLot.shop_id == shop_id)
+        .group_by(PointLot.owner)
+        .subquery()
     )
-    members = await session.execute(
-        select(Member.customer_id, Member.lifetime_earned).where(Member.shop_id == shop_id)
+    # The available balance as the postings give it (a wrong stored balance is reported above).
+    available = (
+        select(Account.owner, func.coalesce(posted.c.total, 0).label("balance"))
+        .outerjoin(posted, posted.c.account_id == Account.id)
+        .where(Account.shop_id == shop_id, Account.kind == AccountKind.AVAILABLE)
+        .subquery()
     )
-    for customer_id, lifetime in members:
-        if lifetime != earned.get(customer_id, 0):
-            bad(
-                f"member {customer_id}: lifetime_earned {lifetime}, "
-                f"postings say {earned.get(customer_id, 0)}"
-            )
+    in_lots = func.coalesce(held.c.total, 0)
+    spendable = case((available.c.balance > 0, available.c.balance), else_=literal(0))
+    for owner, lots_total, balance in await session.execute(
+        select(available.c.owner, in_lots, available.c.balance)
+        .outerjoin(held, held.c.owner == available.c.owner)
+        .where(in_lots != spendable)
+    ):
+        bad(f"member {owner}: lots hold {lots_total}, available balance allows {max(balance, 0)}")
+    for (owner,) in await session.execute(
+        select(held.c.owner)
+        .outerjoin(available, available.c.owner == held.c.owner)
+        .where(available.c.owner.is_(None), held.c.total != 0)
+    ):
+        bad(f"member {owner}: holds lots but has no available account")
+
+    earned = (
+        select(Account.owner, _sum(Posting.amount).label("total"))
+        .join(Account, Account.id == Posting.account_id)
+        .join(LedgerTransaction, LedgerTransaction.id == Posting.transaction_id)
+        .where(
+            Posting.shop_id == shop_id,
+            Account.owner != SYSTEM_OWNER,
+            LedgerTransaction.kind.in_([TxKind.EARN, TxKind.REVERSE]),
+        )
+        .group_by(Account.owner)
+        .subquery()
+    )
+    should_earn = func.coalesce(earned.c.total, 0)
+    for customer_id, lifetime, should in await session.execute(
+        select(Member.customer_id, Member.lifetime_earned, should_earn)
+        .outerjoin(earned, earned.c.owner == Member.customer_id)
+        .where(Member.shop_id == shop_id, Member.lifetime_earned != should_earn)
+    ):
+        bad(f"member {customer_id}: lifetime_earned {lifetime}, postings say {should}")
     return problems
