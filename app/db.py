@@ -90,6 +90,10 @@ class Database:
         """A session whose transaction commits on success and rolls back on error."""
         async with self._serialized(), self._write_sessions() as session, session.begin():
             yield session
+            # Work that must be done last, right before the commit (the ledger's system
+            # account updates, see app.ledger.locks).
+            for hook in session.info.pop("before_commit", []):
+                await hook(session)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:

@@ -25,7 +25,7 @@ from app.connectors.base import (
 from app.connectors.registry import connector_for
 from app.errors import InvalidPayload
 from app.ledger import locks
-from app.ledger.models import SYSTEM_OWNER, AccountKind
+from app.ledger.models import AccountKind
 from app.members import service as members
 from app.program import reconcile
 from app.program.settings import ProgramSettings
@@ -81,7 +81,6 @@ async def apply_batch(
     await locks.ensure_members(session, shop_id, customers)
     if customers:
         keys = {(c, kind) for c in customers for kind in AccountKind.MEMBER}
-        keys.add((SYSTEM_OWNER, AccountKind.ISSUED))
         await locks.lock_accounts(session, shop_id, keys)
 
     acted: dict[int, bool] = {}

@@ -28,7 +28,7 @@ from app.errors import InvalidPayload
 from app.events.apply import Parsed, apply_batch, parse_event
 from app.ledger import locks
 from app.ledger import service as ledger
-from app.ledger.models import SYSTEM_OWNER, AccountKind, PointLot
+from app.ledger.models import AccountKind, PointLot
 from app.orm import utcnow
 from app.program import reconcile
 from app.shops.models import Shop
@@ -206,11 +206,7 @@ class Worker:
         count = 0
         for lot_id, owner in due:
             async with self.db.write() as session:
-                await locks.lock_accounts(
-                    session,
-                    shop.shop_id,
-                    [(owner, AccountKind.AVAILABLE), (SYSTEM_OWNER, AccountKind.EXPIRED)],
-                )
+                await locks.lock_accounts(session, shop.shop_id, [(owner, AccountKind.AVAILABLE)])
                 # Read again under the member's lock: a redemption may have used the lot since.
                 lot = await session.get(PointLot, lot_id, populate_existing=True)
                 if lot is None or lot.remaining <= 0 or lot.expires_at is None:

@@ -1,5 +1,11 @@
 """Every row lock the ledger takes lives here, always in one order so two transactions never
-deadlock: member accounts before system accounts, each by id.
+deadlock: member accounts by id, up front; system accounts by id, last, just before commit.
+
+Member accounts are locked because debits are checked against their balance. System accounts
+(issued, redeemed, …) are never checked, so they are not locked up front: their changes are
+summed during the transaction and applied as relative updates right before it commits
+(:func:`apply_system_deltas`, run by ``Database.write``). Every batch of every worker touches
+the shop's ``issued`` account; locking it at the start would make workers take turns.
 
 PostgreSQL: ``SELECT … FOR UPDATE``. SQLite: the whole write transaction already holds the
 database's write lock (BEGIN IMMEDIATE), so the same query simply reads."""
@@ -9,8 +15,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, event, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from app.db import insert_ignore, one_of
 from app.ledger.models import SYSTEM_OWNER, Account
@@ -81,26 +88,75 @@ async def _lock_existing(
 async def lock_accounts(
     session: AsyncSession, shop_id: int, keys: Iterable[AccountKey]
 ) -> dict[AccountKey, LockedAccount]:
-    """Lock the accounts, creating those (and their members) that do not exist yet; returns
-    every key asked for.
-
-    Member accounts are all locked — found or created — before any system account: were a
-    system account locked first and a member account created after it, a transaction that
-    found that member account already would take the two in the opposite order."""
+    """Lock members' accounts, creating those (and their members) that do not exist yet;
+    returns every key asked for."""
     cache = _cache(session, shop_id)
     wanted = set(keys)
-    dialect = session.get_bind().dialect.name
-    for system in (False, True):
-        group = {k for k in wanted - cache.keys() if (k[0] == SYSTEM_OWNER) is system}
-        if not group:
-            continue
-        cache.update(await _lock_existing(session, shop_id, group))
-        if absent := sorted(group - cache.keys()):
-            if not system:
-                await ensure_members(session, shop_id, (owner for owner, _ in absent))
-            await session.execute(
-                insert_ignore(table_of(Account), dialect),
-                [{"shop_id": shop_id, "owner": o, "kind": k, "balance": 0} for o, k in absent],
-            )
-            cache.update(await _lock_existing(session, shop_id, set(absent)))
+    if any(owner == SYSTEM_OWNER for owner, _ in wanted):
+        raise ValueError("system accounts are not locked; use system_accounts()")
+    if missing := wanted - cache.keys():
+        cache.update(await _lock_existing(session, shop_id, missing))
+    if absent := sorted(wanted - cache.keys()):
+        await ensure_members(session, shop_id, (owner for owner, _ in absent))
+        await session.execute(
+            insert_ignore(table_of(Account), session.get_bind().dialect.name),
+            [{"shop_id": shop_id, "owner": o, "kind": k, "balance": 0} for o, k in absent],
+        )
+        cache.update(await _lock_existing(session, shop_id, set(absent)))
     return {k: cache[k] for k in wanted}
+
+
+async def system_accounts(
+    session: AsyncSession, shop_id: int, kinds: Iterable[str]
+) -> dict[str, int]:
+    """The ids of the shop's system accounts of ``kinds``, created if need be; not locked."""
+    ids: dict[tuple[int, str], int] = session.info.setdefault("ledger_system_accounts", {})
+    wanted = sorted(set(kinds))
+    if missing := [k for k in wanted if (shop_id, k) not in ids]:
+        dialect = session.get_bind().dialect.name
+        await session.execute(
+            insert_ignore(table_of(Account), dialect),
+            [{"shop_id": shop_id, "owner": SYSTEM_OWNER, "kind": k, "balance": 0} for k in missing],
+        )
+        rows = await session.execute(
+            select(Account.kind, Account.id).where(
+                Account.shop_id == shop_id,
+                Account.owner == SYSTEM_OWNER,
+                one_of(Account.kind, missing, dialect),
+            )
+        )
+        ids.update(((shop_id, kind), account_id) for kind, account_id in rows)
+    return {k: ids[(shop_id, k)] for k in wanted}
+
+
+def add_system_delta(session: AsyncSession, account_id: int, delta: int) -> None:
+    deltas: dict[int, int] = session.info.setdefault(_DELTAS, {})
+    if not deltas:
+        hooks: list[object] = session.info.setdefault("before_commit", [])
+        hooks.append(apply_system_deltas)
+    deltas[account_id] = deltas.get(account_id, 0) + delta
+
+
+async def apply_system_deltas(session: AsyncSession) -> None:
+    """Move the system accounts' balances by what this transaction posted, in order of id."""
+    deltas: dict[int, int] = session.info.pop(_DELTAS, {})
+    changed = [{"account_id": k, "delta": v} for k, v in sorted(deltas.items()) if v]
+    if changed:
+        accounts = table_of(Account)
+        await session.execute(
+            update(accounts)
+            .where(accounts.c.id == bindparam("account_id"))
+            .values(balance=accounts.c.balance + bindparam("delta")),
+            changed,
+        )
+
+
+_DELTAS = "ledger_system_deltas"
+
+
+@event.listens_for(Session, "before_commit")
+def _refuse_unapplied_deltas(session: Session) -> None:
+    # A commit outside Database.write() would otherwise leave system balances behind their
+    # postings, silently.
+    if session.info.get(_DELTAS):
+        raise RuntimeError("ledger postings would commit without their system account balances")

@@ -143,8 +143,13 @@ async def post_many(session: AsyncSession, shop_id: int, entries: list[Entry]) -
     # Members' accounts are locked first, always (even for a no-op), so that two requests with
     # the same key serialise and the second finds the first one's transaction.
     wanted = {(e.owner, k) for e in entries for k in AccountKind.MEMBER}
-    wanted.update(k for amounts in merged for k in amounts)
+    wanted.update(k for amounts in merged for k in amounts if k[0] != SYSTEM_OWNER)
     locked = await locks.lock_accounts(session, shop_id, wanted)
+    system = await locks.system_accounts(
+        session,
+        shop_id,
+        {kind for amounts in merged for owner, kind in amounts if owner == SYSTEM_OWNER},
+    )
     stored = await _existing(session, shop_id, sorted({e.key for e in entries}))
 
     # Work on copies: a refusal half-way leaves the locked balances as they were.
@@ -192,8 +197,8 @@ async def post_many(session: AsyncSession, shop_id: int, entries: list[Entry]) -
             # The system side receives only what was actually taken back.
             amounts = dict(amounts)
             amounts[available_key] = -collectible
-            system = next(k for k in amounts if k[0] == SYSTEM_OWNER)
-            amounts[system] -= uncollected
+            system_side = next(k for k in amounts if k[0] == SYSTEM_OWNER)
+            amounts[system_side] -= uncollected
             amounts = {k: v for k, v in amounts.items() if v}
 
         row = len(rows)
@@ -222,7 +227,8 @@ async def post_many(session: AsyncSession, shop_id: int, entries: list[Entry]) -
         elif delta < 0:
             book.debit(entry.owner, row, -delta, available, entry.only_lot_id)
         for k, v in amounts.items():
-            balances[k] += v
+            if k[0] != SYSTEM_OWNER:
+                balances[k] += v
             postings.append((row, k, v))
         if entry.kind in _LIFETIME_KINDS and member_points:
             lifetime[entry.owner] += member_points
@@ -239,10 +245,12 @@ async def post_many(session: AsyncSession, shop_id: int, entries: list[Entry]) -
         seen[entry.key] = (fingerprint, slot)
         slots.append(slot)
 
-    tx_ids = await _write(session, shop_id, rows, postings, locked, balances, lifetime)
+    account_ids = {k: a.id for k, a in locked.items()}
+    account_ids.update(((SYSTEM_OWNER, kind), i) for kind, i in system.items())
+    tx_ids = await _write(session, shop_id, rows, postings, account_ids, balances, lifetime)
     await book.flush(session, tx_ids)
-    for key, value in balances.items():
-        locked[key].balance = value
+    for key, account in locked.items():
+        account.balance = balances[key]
     return [
         slot.posted if slot.row is None else replace(slot.posted, transaction_id=tx_ids[slot.row])
         for slot in slots
@@ -260,7 +268,7 @@ async def _write(
     shop_id: int,
     rows: list[dict[str, object]],
     postings: list[tuple[int, tuple[str, str], int]],
-    locked: dict[tuple[str, str], locks.LockedAccount],
+    account_ids: dict[tuple[str, str], int],
     balances: dict[tuple[str, str], int],
     lifetime: dict[str, int],
 ) -> list[int]:
@@ -275,22 +283,24 @@ async def _write(
         await session.execute(
             insert(table_of(Posting)),
             [
-                {"shop_id": shop_id, "transaction_id": tx_ids[row], "account_id": locked[k].id,
+                {"shop_id": shop_id, "transaction_id": tx_ids[row], "account_id": account_ids[k],
                  "amount": amount}
                 for row, k, amount in postings
             ],
         )  # fmt: skip
         accounts = table_of(Account)
-        # The locks are held, so the final balance can be written as it is.
-        await session.execute(
-            update(accounts)
-            .where(accounts.c.id == bindparam("account_id"))
-            .values(balance=bindparam("new_balance")),
-            [
-                {"account_id": locked[k].id, "new_balance": balances[k]}
-                for k in sorted({k for _, k, _ in postings})
-            ],
-        )
+        # Member accounts are locked, so their final balance is written as it is.
+        members_moved = sorted({k for _, k, _ in postings if k[0] != SYSTEM_OWNER})
+        if members_moved:
+            await session.execute(
+                update(accounts)
+                .where(accounts.c.id == bindparam("account_id"))
+                .values(balance=bindparam("new_balance")),
+                [{"account_id": account_ids[k], "new_balance": balances[k]} for k in members_moved],
+            )
+        for _, k, amount in postings:
+            if k[0] == SYSTEM_OWNER:
+                locks.add_system_delta(session, account_ids[k], amount)
     if lifetime:
         members = table_of(Member)
         await session.execute(
