@@ -3,8 +3,9 @@
 SQLite: WAL so readers never wait for the writer; synchronous=FULL because an accepted webhook
 or a points movement must survive a power cut; every write transaction starts with
 BEGIN IMMEDIATE so that a check made inside it (a balance, an idempotency key) still holds at
-commit. Reads use a second engine whose transactions are deferred, so they never queue behind
-writers.
+commit. Reads use a second engine in autocommit, so they never queue behind writers; every
+read is a single statement (``ledger verify`` included), so none needs a multi-statement
+snapshot.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def is_sqlite_url(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def _sqlite_pragmas(dbapi_connection: Any, immediate: bool) -> None:
+def _sqlite_pragmas(dbapi_connection: Any) -> None:
     # Let SQLAlchemy's begin event below issue BEGIN itself, instead of the driver's implicit one.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
@@ -51,21 +52,30 @@ def make_engine(url: str, *, readonly: bool = False, **kwargs: Any) -> AsyncEngi
         kwargs.setdefault("pool_size", 30)
         kwargs.setdefault("max_overflow", 10)
         return create_async_engine(url, **kwargs)
-    kwargs.pop("pool_size", None)
-    kwargs.pop("max_overflow", None)
+    # A fixed set of connections, each with its own driver thread: an overflow connection
+    # would be opened (a thread, the PRAGMAs) and closed again for every burst of requests.
+    # Writers take turns anyway (one SQLite writer), readers share WAL snapshots.
+    kwargs["pool_size"] = 8 if readonly else 4
+    kwargs["max_overflow"] = 0
+    kwargs.setdefault("pool_timeout", 60)
 
+    if readonly:
+        # Reads run in autocommit: each statement sees one committed state (WAL), and no
+        # BEGIN or reset-on-return ROLLBACK adds another hop to the driver's thread.
+        kwargs["pool_reset_on_return"] = None
     engine = create_async_engine(
         url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs
     )
-    begin_sql = "BEGIN" if readonly else "BEGIN IMMEDIATE"
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        _sqlite_pragmas(dbapi_connection, immediate=not readonly)
+        _sqlite_pragmas(dbapi_connection)
 
-    @event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql(begin_sql)
+    if not readonly:
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _on_begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 
