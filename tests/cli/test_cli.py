@@ -142,3 +142,33 @@ class TestLedgerVerify:
         result = runner.invoke(cli, ["ledger", "verify", "--shop", str(shop_id)])
         assert result.exit_code == 0, result.output
         assert "ledger OK" in result.output
+
+
+class TestEvents:
+    def test_failed_events_are_listed_and_replayed(self, env: str) -> None:
+        _fresh(env)
+        add = runner.invoke(
+            cli,
+            ["shop", "add-shopify", "--domain", "shop-e.myshopify.com", "--access-token", "t",
+             "--api-secret", "s"],
+        )  # fmt: skip
+        shop_id = json.loads(add.stdout)["shop_id"]
+        # An event the worker gave up on, as an operator finds it.
+        _sql(
+            env,
+            "INSERT INTO webhook_events (shop_id, topic, dedupe_key, status, body, headers, "
+            f"received_at, attempts, last_error) VALUES ({shop_id}, 'orders/paid', 'k1', "
+            "'failed', x'7b7d', '{}', '2026-11-24 10:00:00', 8, 'RuntimeError: boom')".replace(
+                "x'7b7d'", "'{}'" if env.startswith("sqlite") else "'\\x7b7d'::bytea"
+            ),
+        )
+        listed = runner.invoke(cli, ["events", "list", "--status", "failed"])
+        assert listed.exit_code == 0, listed.output
+        assert "orders/paid" in listed.output
+        assert "RuntimeError" in listed.output  # the table may fold the error over two lines
+        assert "boom" in listed.output
+        replayed = runner.invoke(cli, ["events", "replay", "--shop", str(shop_id)])
+        assert replayed.exit_code == 0, replayed.output
+        assert "queued 1 event(s) again" in replayed.output
+        [(status, attempts)] = _sql(env, "SELECT status, attempts FROM webhook_events")
+        assert (status, attempts) == ("pending", 0)

@@ -150,3 +150,18 @@ class TestFailures:
         await state.worker.drain()
         assert [await _available(client, shopify_shop, c) for c in (100, 101, 102)] == before
         assert await _earn_count(state) == 6
+
+
+class TestConcurrentWorkers:
+    async def test_two_workers_on_one_queue_process_every_event_exactly_once(
+        self, client: httpx.AsyncClient, state: AppState, shopify_shop: ShopifyShop
+    ) -> None:
+        await _deliver_orders(client, shopify_shop, ORDERS)
+        settings = state.settings.model_copy(update={"worker_batch_size": 4})
+        workers = [Worker(state.db, state.shops, settings) for _ in range(2)]
+        counts = await asyncio.gather(*(w.drain() for w in workers))
+        assert sum(counts) >= ORDERS
+        assert await _statuses(state) == {"processed": ORDERS}
+        assert await _earn_count(state) == ORDERS
+        async with state.db.read() as session:
+            assert await verify_shop(session, shopify_shop.shop_id) == []
