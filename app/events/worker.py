@@ -154,7 +154,8 @@ class Worker:
             delay = self.settings.worker_backoff_base_seconds * 2 ** (attempts - 1)
             await session.execute(
                 update(WebhookEvent)
-                .where(WebhookEvent.id == event_id)
+                # Another worker may have processed it since this one failed.
+                .where(WebhookEvent.id == event_id, WebhookEvent.status == EventStatus.PENDING)
                 .values(
                     attempts=attempts,
                     status=EventStatus.FAILED if parked else EventStatus.PENDING,
@@ -172,11 +173,14 @@ class Worker:
             shop_ids = list((await session.scalars(select(Shop.id).order_by(Shop.id))).all())
         released = expired = 0
         for shop_id in shop_ids:
-            shop = await self.shops.by_id(shop_id)
-            if shop is None:
-                continue
-            released += await self._release_due(shop, now)
-            expired += await self._expire_due(shop, now)
+            try:  # one shop's trouble (say, credentials that no longer decrypt) stays its own
+                shop = await self.shops.by_id(shop_id)
+                if shop is None:
+                    continue
+                released += await self._release_due(shop, now)
+                expired += await self._expire_due(shop, now)
+            except Exception:
+                log.exception("scheduled jobs failed for a shop", shop_id=shop_id)
         return {"released": released, "expired": expired}
 
     async def _release_due(self, shop: ShopContext, now: datetime) -> int:
@@ -184,10 +188,15 @@ class Worker:
             order_ids = await reconcile.due_for_release(session, shop.shop_id, now)
         count = 0
         for order_id in order_ids:
-            async with self.db.write() as session:
-                order = await reconcile.lock_order(session, shop.shop_id, order_id)
-                posted = await reconcile.reconcile(session, shop.shop_id, shop.settings, order, now)
-                count += sum(1 for p in posted if p.created)
+            try:
+                async with self.db.write() as session:
+                    order = await reconcile.lock_order(session, shop.shop_id, order_id)
+                    posted = await reconcile.reconcile(
+                        session, shop.shop_id, shop.settings, order, now
+                    )
+                    count += sum(1 for p in posted if p.created)
+            except Exception:
+                log.exception("release failed", shop_id=shop.shop_id, order_id=order_id)
         return count
 
     async def _expire_due(self, shop: ShopContext, now: datetime) -> int:
@@ -205,17 +214,23 @@ class Worker:
             ).all()
         count = 0
         for lot_id, owner in due:
-            async with self.db.write() as session:
-                await locks.lock_accounts(session, shop.shop_id, [(owner, AccountKind.AVAILABLE)])
-                # Read again under the member's lock: a redemption may have used the lot since.
-                lot = await session.get(PointLot, lot_id, populate_existing=True)
-                if lot is None or lot.remaining <= 0 or lot.expires_at is None:
-                    continue
-                await ledger.expire_lot(
-                    session, shop.shop_id, owner, lot.id, lot.remaining, lot.expires_at
-                )
-                count += 1
+            try:
+                count += await self._expire_lot(shop, lot_id, owner)
+            except Exception:
+                log.exception("expiry failed", shop_id=shop.shop_id, lot_id=lot_id)
         return count
+
+    async def _expire_lot(self, shop: ShopContext, lot_id: int, owner: str) -> int:
+        async with self.db.write() as session:
+            await locks.lock_accounts(session, shop.shop_id, [(owner, AccountKind.AVAILABLE)])
+            # Read again under the member's lock: a redemption may have used the lot since.
+            lot = await session.get(PointLot, lot_id, populate_existing=True)
+            if lot is None or lot.remaining <= 0 or lot.expires_at is None:
+                return 0
+            await ledger.expire_lot(
+                session, shop.shop_id, owner, lot.id, lot.remaining, lot.expires_at
+            )
+        return 1
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -224,13 +239,16 @@ class Worker:
         next_scheduled = 0.0
         loop = asyncio.get_running_loop()
         while not stop.is_set():
-            try:
-                if loop.time() >= next_scheduled:
+            if loop.time() >= next_scheduled:
+                # Its own clock and its own failures: a job that keeps failing must never
+                # keep accepted events from being processed.
+                next_scheduled = loop.time() + self.settings.scheduler_interval_seconds
+                try:
                     await self.run_scheduled()
-                    next_scheduled = loop.time() + self.settings.scheduler_interval_seconds
+                except Exception:
+                    log.exception("scheduled jobs failed")
+            try:
                 processed = await self.run_once()
-            except asyncio.CancelledError:
-                raise
             except Exception:  # the loop must survive a database hiccup
                 log.exception("worker iteration failed")
                 processed = 0

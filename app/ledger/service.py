@@ -63,6 +63,9 @@ class Entry:
     # record the rest as uncollected.
     cap_at_available: bool = False
     expires_at: datetime | None = None  # of the lot a credit to available points creates
+    # Recorded, moves no points: a negative value counts points that an earlier capped
+    # clawback wrote off as the order's own again (the order earns again; see reconcile).
+    uncollected: int = 0
     only_lot_id: int | None = None  # an expiry takes from its own lot only
     corrects_id: int | None = None
 
@@ -86,6 +89,7 @@ def _fingerprint(entry: Entry) -> str:
         entry.source_id,
         entry.order_id,
         entry.only_lot_id,
+        entry.uncollected,
     ]
     return hashlib.sha256(orjson.dumps(body)).hexdigest()
 
@@ -185,7 +189,7 @@ async def post_many(session: AsyncSession, shop_id: int, entries: list[Entry]) -
 
         available_key = (entry.owner, AccountKind.AVAILABLE)
         available = balances[available_key]
-        uncollected = 0
+        uncollected = entry.uncollected
         take = amounts.get(available_key, 0)
         if take < 0 and entry.no_overdraft and available + take < 0:
             raise InsufficientPoints(
@@ -193,7 +197,7 @@ async def post_many(session: AsyncSession, shop_id: int, entries: list[Entry]) -
             )
         if take < 0 and entry.cap_at_available and available + take < 0:
             collectible = max(available, 0)
-            uncollected = -take - collectible
+            uncollected += -take - collectible
             # The system side receives only what was actually taken back.
             amounts = dict(amounts)
             amounts[available_key] = -collectible

@@ -404,12 +404,36 @@ def plan(
             ("order", order.order_id),
         )
     elif difference > 0:
-        credit(
-            _settle_key(order, held.keys),
-            TxKind.EARN,
-            difference,
-            f"Restored {difference} points of order {label}: the order earns {target} now",
-        )
+        # Points a capped clawback could not take back are still with the member: an order
+        # that earns again counts them as its own first, and only the rest is credited.
+        reinstated = min(difference, held.uncollected)
+        if reinstated:
+            key = _settle_key(order, held.keys)
+            entries.append(
+                ledger.Entry(
+                    key=key,
+                    kind=TxKind.EARN,
+                    owner=owner,
+                    legs=(),
+                    reason=f"Order {label} earns again: {reinstated} points it could not take "
+                    "back are counted as its own again",
+                    source_type="order",
+                    source_id=order.order_id,
+                    order_id=order.order_id,
+                    rule=DEFAULT_RULE,
+                    uncollected=-reinstated,
+                )
+            )
+            held.uncollected -= reinstated
+            held.keys.add(key)
+        if difference > reinstated:
+            credit(
+                _settle_key(order, held.keys),
+                TxKind.EARN,
+                difference - reinstated,
+                f"Restored {difference - reinstated} points of order {label}: "
+                f"the order earns {target} now",
+            )
 
     if held.pending > 0 and not on_hold:
         release_key = f"order:{order.order_id}:release"

@@ -19,6 +19,7 @@ from app.shops.models import Shop
 
 _MYSHOPIFY = re.compile(r"^[a-z0-9][a-z0-9-]*[a-z0-9]\.myshopify\.com$")
 ADMIN_KEY_PREFIX = "vafa_sk_"
+_SHOP_ID = re.compile(r"[0-9]{1,18}")  # ASCII digits that fit a BIGINT
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,9 +230,9 @@ class ShopDirectory:
         if not key.startswith(ADMIN_KEY_PREFIX):
             return None
         shop_part, _, secret = key[len(ADMIN_KEY_PREFIX) :].partition("_")
-        if not shop_part.isdigit() or not secret:
+        if not _SHOP_ID.fullmatch(shop_part) or not secret:
             return None
         ctx = await self.by_id(int(shop_part))
-        if ctx is None or not ctx.admin_key_matches(key):
+        if ctx is None or ctx.status != "active" or not ctx.admin_key_matches(key):
             return None
         return ctx

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
@@ -11,6 +13,7 @@ from app.state import AppState
 from app.webhooks.intake import PLATFORM_HEADERS, UNAUTHORIZED, is_woocommerce_ping
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
+_SHOP_ID = re.compile(r"[0-9]{1,18}")  # ASCII digits that fit a BIGINT; anything else is unknown
 
 
 class Ack(BaseModel):
@@ -62,8 +65,8 @@ async def woocommerce_webhook(shop_id: str, request: Request) -> Ack:
     state: AppState = request.app.state.vafa
     raw = await read_body(request, state.settings.webhook_max_body_bytes)
     h = request.headers
-    shop = await state.shops.by_id(int(shop_id)) if shop_id.isdigit() else None
-    if shop is not None and shop.platform != Platform.WOOCOMMERCE:
+    shop = await state.shops.by_id(int(shop_id)) if _SHOP_ID.fullmatch(shop_id) else None
+    if shop is not None and (shop.platform != Platform.WOOCOMMERCE or shop.status != "active"):
         shop = None
     signature = h.get("x-wc-webhook-signature")
     if is_woocommerce_ping(h.get("content-type", ""), raw, signature):

@@ -128,13 +128,17 @@ def test_dedupe_same_event_id_gives_same_key_across_subscriptions() -> None:
         "orders/create", VECTOR, event_id="e-1", extra={"x-shopify-webhook-id": "w-2"}
     )
     key = SHOPIFY.dedupe_key("orders/create", body, first)
-    assert key == "shopify:event:e-1"
+    assert key == "shopify:event:orders/create:e-1"
     assert SHOPIFY.dedupe_key("orders/create", body, second) == key
+    # One merchant action may be delivered on several topics: each is kept.
+    assert SHOPIFY.dedupe_key("orders/updated", body, first) != key
 
 
 def test_dedupe_falls_back_to_webhook_id() -> None:
     headers = WebhookHeaders("orders/create", VECTOR, extra={"x-shopify-webhook-id": "w-1"})
-    assert SHOPIFY.dedupe_key("orders/create", b"{}", headers) == "shopify:webhook:w-1"
+    assert SHOPIFY.dedupe_key("orders/create", b"{}", headers) == (
+        "shopify:webhook:orders/create:w-1"
+    )
 
 
 def test_dedupe_without_ids_uses_topic_and_body_hash() -> None:

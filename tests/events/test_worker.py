@@ -165,3 +165,31 @@ class TestConcurrentWorkers:
         assert await _earn_count(state) == ORDERS
         async with state.db.read() as session:
             assert await verify_shop(session, shopify_shop.shop_id) == []
+
+
+class TestScheduledJobs:
+    async def test_a_failing_scheduled_job_never_stops_event_processing(
+        self,
+        client: httpx.AsyncClient,
+        state: AppState,
+        shopify_shop: ShopifyShop,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        async def always_fails(*_: Any) -> int:
+            raise RuntimeError("release job broken")
+
+        monkeypatch.setattr(Worker, "_release_due", always_fails)
+        settings = state.settings.model_copy(
+            update={"scheduler_interval_seconds": 0.0, "worker_idle_sleep_seconds": 0.01}
+        )
+        worker = Worker(state.db, state.shops, settings)
+        stop = asyncio.Event()
+        task = asyncio.create_task(worker.run_forever(stop))
+        await _deliver_orders(client, shopify_shop, 3)
+        for _ in range(500):
+            if await _statuses(state) == {"processed": 3}:
+                break
+            await asyncio.sleep(0.02)
+        stop.set()
+        await asyncio.wait_for(task, timeout=10)
+        assert await _statuses(state) == {"processed": 3}

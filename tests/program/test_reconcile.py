@@ -254,3 +254,44 @@ class TestWooCommerceOrders:
         async with state.db.read() as session:
             count = await session.scalar(select(func.count()).select_from(LedgerTransaction))
         assert count == 0
+
+
+class TestNoDebtPolicy:
+    async def test_an_order_that_earns_again_after_a_capped_clawback_pays_nothing_twice(
+        self, client: httpx.AsyncClient, state: AppState
+    ) -> None:
+        from tests.conftest import make_woo_shop
+
+        shop = await make_woo_shop(state, settings={"allow_negative_balance": False})
+
+        async def send(status: str, modified: str) -> None:
+            body = dumps(woo_order(740, status=status, modified_gmt=modified))
+            r = await client.post(
+                shop.webhook_url, content=body, headers=shop.headers(body, "order.updated")
+            )
+            assert r.status_code == 200
+            await state.worker.drain()
+
+        async def available() -> int:
+            r = await client.get("/api/v1/members/26", headers=shop.auth)
+            value: int = r.json()["points"]["available"]
+            return value
+
+        await send("completed", "2017-03-21T10:00:00")
+        assert await available() == 29
+        spend = await client.post(
+            "/api/v1/members/26/adjustments",
+            json={"points": -29, "reason": "spent on a reward", "idempotency_key": "spend"},
+            headers=shop.auth,
+        )
+        assert spend.status_code == 201
+        await send("cancelled", "2017-03-22T10:00:00")  # nothing left to claw back
+        assert await available() == 0
+        await send("processing", "2017-03-23T10:00:00")  # the order is back
+        # The member already had (and spent) the order's 29 points: none are paid again.
+        assert await available() == 0
+        await send("cancelled", "2017-03-24T10:00:00")
+        await send("completed", "2017-03-25T10:00:00")
+        assert await available() == 0
+        async with state.db.read() as session:
+            assert await verify_shop(session, shop.shop_id) == []

@@ -328,3 +328,40 @@ class TestGroupCommit:
         assert "request failed" in logged
         assert "database unreachable" in logged
         assert secret not in logged
+
+
+class TestShopLookup:
+    async def test_odd_shop_ids_are_unknown_shops(
+        self, client: httpx.AsyncClient, state: AppState, woo_shop: WooShop
+    ) -> None:
+        body = dumps(woo_order(723))
+        headers = woo_shop.headers(body, "order.updated")
+        for shop_id in ("²", "1" * 30, "-1", "1.0"):
+            r = await client.post(f"/webhooks/woocommerce/{shop_id}", content=body, headers=headers)
+            assert r.status_code == 401, shop_id
+        assert await _events(state) == []
+
+    async def test_an_inactive_shop_is_refused_everywhere(
+        self, client: httpx.AsyncClient, state: AppState, woo_shop: WooShop
+    ) -> None:
+        from sqlalchemy import update
+
+        from app.shops.models import Shop
+
+        async with state.db.write() as session:
+            await session.execute(update(Shop).values(status="uninstalled"))
+        state.shops.forget()
+        body = dumps(woo_order(723))
+        r = await client.post(
+            woo_shop.webhook_url, content=body, headers=woo_shop.headers(body, "order.updated")
+        )
+        assert r.status_code == 401
+        r = await client.get("/api/v1/members/26", headers=woo_shop.auth)
+        assert r.status_code == 401
+        r = await client.post(
+            woo_shop.webhook_url,
+            content=b"webhook_id=1",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        assert r.status_code == 401
+        assert await _events(state) == []

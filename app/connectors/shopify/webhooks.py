@@ -16,10 +16,12 @@ def verify_signature(raw_body: bytes, signature: str | None, secrets: list[str])
 def dedupe_key(topic: str, raw_body: bytes, headers: WebhookHeaders) -> str:
     """The Event-Id is shared by every delivery of one event; older deliveries carry only the
     Webhook-Id; with neither, identical bodies of one topic are the same event."""
+    # The topic is part of the key in case one merchant action's deliveries on several topics
+    # share an event id: a refund's refunds/create must not hide its orders/updated.
     if headers.event_id:
-        key = f"{_PLATFORM}:event:{headers.event_id}"
+        key = f"{_PLATFORM}:event:{topic}:{headers.event_id}"
     elif webhook_id := headers.extra.get("x-shopify-webhook-id"):
-        key = f"{_PLATFORM}:webhook:{webhook_id}"
+        key = f"{_PLATFORM}:webhook:{topic}:{webhook_id}"
     else:
         key = f"{_PLATFORM}:body:{topic}:{sha256_hex(raw_body)}"
     return bounded_key(_PLATFORM, key)

@@ -54,4 +54,7 @@ def dedupe_key(topic: str, raw_body: bytes, headers: WebhookHeaders) -> str:
     resource_id = get_id(body, "id", where)
     version = get_str(body, "date_modified_gmt", where) or get_str(body, "date_modified", where)
     # Deleted resources arrive as {"id": N}: nothing but the delivery tells two of them apart.
-    return bounded_key(_PLATFORM, f"{_PLATFORM}:{topic}:{resource_id}:{version or delivery}")
+    # The modification time has whole seconds only, and two states of an order can share one
+    # (paid then completed, a refund right after payment): the body's hash keeps them apart.
+    state = f"{version}:{sha256_hex(raw_body)[:16]}" if version else delivery
+    return bounded_key(_PLATFORM, f"{_PLATFORM}:{topic}:{resource_id}:{state}")
