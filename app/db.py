@@ -46,6 +46,10 @@ def _sqlite_pragmas(dbapi_connection: Any) -> None:
 
 
 def make_engine(url: str, *, readonly: bool = False, **kwargs: Any) -> AsyncEngine:
+    if readonly:
+        # Reads run in autocommit: no transaction is left to roll back when a connection goes
+        # back to the pool, so no ROLLBACK is sent (a hop to SQLite's thread, a round trip).
+        kwargs["pool_reset_on_return"] = None
     if not is_sqlite_url(url):
         # Sized for the expected concurrency: an overflow connection is closed when it is
         # returned, and opening PostgreSQL connections at request rate costs more than serving.
@@ -59,10 +63,6 @@ def make_engine(url: str, *, readonly: bool = False, **kwargs: Any) -> AsyncEngi
     kwargs["max_overflow"] = 0
     kwargs.setdefault("pool_timeout", 60)
 
-    if readonly:
-        # Reads run in autocommit: each statement sees one committed state (WAL), and no
-        # BEGIN or reset-on-return ROLLBACK adds another hop to the driver's thread.
-        kwargs["pool_reset_on_return"] = None
     engine = create_async_engine(
         url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs
     )
@@ -88,7 +88,16 @@ class Database:
         self.url = url
         self.is_sqlite = is_sqlite_url(url)
         self.writer = make_engine(url, pool_size=pool_size, max_overflow=max_overflow)
-        self.reader = make_engine(url, readonly=True) if self.is_sqlite else self.writer
+        # Reads are single statements in autocommit (no BEGIN/COMMIT round trips); on
+        # PostgreSQL a separate pool that is autocommit from the start, so no connection has
+        # its isolation level switched and switched back on every request.
+        self.reader = make_engine(
+            url,
+            readonly=True,
+            **({} if self.is_sqlite else {"isolation_level": "AUTOCOMMIT"}),
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+        )
         self._write_sessions = async_sessionmaker(self.writer, expire_on_commit=False)
         # SQLite has one writer at a time. Queueing writers here, in order, is fairer and faster
         # than letting them poll the database's busy handler.
@@ -113,12 +122,8 @@ class Database:
     @asynccontextmanager
     async def autocommit(self) -> AsyncIterator[AsyncConnection]:
         """A Core connection for a single-statement read: no BEGIN/COMMIT round trips."""
-        if self.is_sqlite:
-            async with self.reader.connect() as conn:
-                yield conn
-            return
         async with self.reader.connect() as conn:
-            yield await conn.execution_options(isolation_level="AUTOCOMMIT")
+            yield conn
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[AsyncConnection]:
@@ -136,8 +141,7 @@ class Database:
 
     async def dispose(self) -> None:
         await self.writer.dispose()
-        if self.reader is not self.writer:
-            await self.reader.dispose()
+        await self.reader.dispose()
 
 
 def insert_ignore(table: Table, dialect_name: str) -> Any:
