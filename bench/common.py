@@ -363,7 +363,7 @@ async def insert_events(
                     {
                         "shop_id": shop.shop_id,
                         "topic": "orders/paid",
-                        "dedupe_key": f"shopify:event:{event_id}",
+                        "dedupe_key": f"shopify:event:orders/paid:{event_id}",
                         "status": "pending",
                         "body": order_body(order_ids[i], customers[i % len(customers)], body_bytes),
                         "headers": orjson.dumps(headers).decode(),

@@ -153,7 +153,7 @@ def main() -> None:
                 url,
                 "SELECT COUNT(*) FROM webhook_events WHERE id > :before AND dedupe_key LIKE :key",
                 before=before,
-                key=f"shopify:event:{nonce}m-%",
+                key=f"shopify:event:orders/paid:{nonce}m-%",
             )
             server_rss = server.peak_rss_kib()
             if worker_procs:
