@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,12 +15,14 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings, get_settings
 from app.crypto import SecretKeyError, Vault, new_secret_key
 from app.db import Database
 from app.errors import AppError
 from app.logs import configure as configure_logs
+from app.shops.service import NewShop
 
 cli = typer.Typer(no_args_is_help=True, add_completion=False, help="Vafa customer club.")
 shop_cli = typer.Typer(no_args_is_help=True, help="Add and list shops.")
@@ -159,6 +162,16 @@ def _run(coro_fn: Any) -> Any:
         raise _fail(exc.message if isinstance(exc, AppError) else str(exc)) from exc
 
 
+def _add_shop(create: Callable[[AsyncSession, Vault], Awaitable[NewShop]]) -> None:
+    async def go(db: Database) -> NewShop:
+        vault = Vault(get_settings().secret_key)
+        async with db.write() as session:
+            return await create(session, vault)
+
+    shop: NewShop = _run(go)
+    _emit(shop.as_json())
+
+
 @shop_cli.command("add-shopify")
 def add_shopify(
     domain: Annotated[str, typer.Option(help="the shop's NAME.myshopify.com domain")],
@@ -169,26 +182,15 @@ def add_shopify(
     """Add a Shopify shop (a custom app's token and secret). Prints the shop as JSON."""
     from app.shops import service
 
-    async def go(db: Database) -> service.NewShop:
-        vault = Vault(get_settings().secret_key)
-        async with db.write() as session:
-            return await service.add_shopify(
-                session,
-                vault,
-                domain=domain,
-                access_token=access_token,
-                api_secret=api_secret,
-                api_url=api_url,
-            )
-
-    shop = _run(go)
-    _emit(
-        {
-            "shop_id": shop.shop_id,
-            "platform": shop.platform.value,
-            "admin_api_key": shop.admin_api_key,
-            "webhook_url": "/webhooks/shopify",
-        }
+    _add_shop(
+        lambda session, vault: service.add_shopify(
+            session,
+            vault,
+            domain=domain,
+            access_token=access_token,
+            api_secret=api_secret,
+            api_url=api_url,
+        )
     )
 
 
@@ -204,27 +206,15 @@ def add_woocommerce(
     """Add a WooCommerce store. Prints the shop as JSON, with the webhook URL path and secret."""
     from app.shops import service
 
-    async def go(db: Database) -> service.NewShop:
-        vault = Vault(get_settings().secret_key)
-        async with db.write() as session:
-            return await service.add_woocommerce(
-                session,
-                vault,
-                url=url,
-                consumer_key=consumer_key,
-                consumer_secret=consumer_secret,
-                webhook_secret=webhook_secret,
-            )
-
-    shop = _run(go)
-    _emit(
-        {
-            "shop_id": shop.shop_id,
-            "platform": shop.platform.value,
-            "admin_api_key": shop.admin_api_key,
-            "webhook_secret": shop.webhook_secret,
-            "webhook_url": shop.webhook_url,
-        }
+    _add_shop(
+        lambda session, vault: service.add_woocommerce(
+            session,
+            vault,
+            url=url,
+            consumer_key=consumer_key,
+            consumer_secret=consumer_secret,
+            webhook_secret=webhook_secret,
+        )
     )
 
 

@@ -27,8 +27,20 @@ class NewShop:
     shop_id: int
     platform: Platform
     admin_api_key: str
-    webhook_secret: str | None = None
-    webhook_url: str | None = None
+    webhook_url: str
+    webhook_secret: str | None = None  # WooCommerce: the secret its webhooks are signed with
+
+    def as_json(self) -> dict[str, object]:
+        """What ``vafa shop add-*`` prints (the admin key is shown this once)."""
+        shown: dict[str, object] = {
+            "shop_id": self.shop_id,
+            "platform": self.platform.value,
+            "admin_api_key": self.admin_api_key,
+            "webhook_url": self.webhook_url,
+        }
+        if self.webhook_secret is not None:
+            shown["webhook_secret"] = self.webhook_secret
+        return shown
 
 
 def normalize_shopify_domain(domain: str) -> str:
@@ -104,7 +116,12 @@ async def add_shopify(
         credentials={"access_token": access_token, "api_secrets": [api_secret]},
         settings=settings or ProgramSettings(),
     )
-    return NewShop(shop_id=shop.id, platform=Platform.SHOPIFY, admin_api_key=key)
+    return NewShop(
+        shop_id=shop.id,
+        platform=Platform.SHOPIFY,
+        admin_api_key=key,
+        webhook_url="/webhooks/shopify",
+    )
 
 
 async def add_woocommerce(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -45,6 +46,13 @@ def _sql(database_url: str, sql: str) -> list[tuple[object, ...]]:
 def _fresh(database_url: str) -> None:
     if database_url.startswith("postgresql"):  # SQLite tests get a fresh file already
         _sql(database_url, "TRUNCATE shops RESTART IDENTITY CASCADE")
+
+
+def _add_shopify(domain: str) -> Any:
+    return runner.invoke(
+        cli,
+        ["shop", "add-shopify", "--domain", domain, "--access-token", "t", "--api-secret", "s"],
+    )
 
 
 class TestShopAdd:
@@ -91,19 +99,13 @@ class TestShopAdd:
 
     def test_the_same_shop_twice_is_a_clear_error(self, env: str) -> None:
         _fresh(env)
-        args = ["shop", "add-shopify", "--domain", "shop-a.myshopify.com", "--access-token", "t",
-                "--api-secret", "s"]  # fmt: skip
-        assert runner.invoke(cli, args).exit_code == 0
-        again = runner.invoke(cli, args)
+        assert _add_shopify("shop-a.myshopify.com").exit_code == 0
+        again = _add_shopify("shop-a.myshopify.com")
         assert again.exit_code == 1
         assert "already exists" in again.output
 
     def test_a_domain_that_is_not_myshopify_is_refused(self, env: str) -> None:
-        result = runner.invoke(
-            cli,
-            ["shop", "add-shopify", "--domain", "evil.example.com", "--access-token", "t",
-             "--api-secret", "s"],
-        )  # fmt: skip
+        result = _add_shopify("evil.example.com")
         assert result.exit_code == 1
         assert "myshopify.com" in result.output
 
@@ -112,11 +114,7 @@ class TestShopAdd:
     ) -> None:
         monkeypatch.setenv("VAFA_SECRET_KEY", "")
         get_settings.cache_clear()
-        result = runner.invoke(
-            cli,
-            ["shop", "add-shopify", "--domain", "shop-b.myshopify.com", "--access-token", "t",
-             "--api-secret", "s"],
-        )  # fmt: skip
+        result = _add_shopify("shop-b.myshopify.com")
         assert result.exit_code == 1
         assert "VAFA_SECRET_KEY" in result.output
 
@@ -124,11 +122,7 @@ class TestShopAdd:
 class TestLedgerVerify:
     def test_clean_ledger_exits_0_and_a_corrupted_one_exits_1(self, env: str) -> None:
         _fresh(env)
-        add = runner.invoke(
-            cli,
-            ["shop", "add-shopify", "--domain", "shop-c.myshopify.com", "--access-token", "t",
-             "--api-secret", "s"],
-        )  # fmt: skip
+        add = _add_shopify("shop-c.myshopify.com")
         shop_id = json.loads(add.stdout)["shop_id"]
         _sql(
             env,
@@ -147,11 +141,7 @@ class TestLedgerVerify:
 class TestEvents:
     def test_failed_events_are_listed_and_replayed(self, env: str) -> None:
         _fresh(env)
-        add = runner.invoke(
-            cli,
-            ["shop", "add-shopify", "--domain", "shop-e.myshopify.com", "--access-token", "t",
-             "--api-secret", "s"],
-        )  # fmt: skip
+        add = _add_shopify("shop-e.myshopify.com")
         shop_id = json.loads(add.stdout)["shop_id"]
         # An event the worker gave up on, as an operator finds it.
         _sql(
