@@ -20,11 +20,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, func, select
+from sqlalchemy import bindparam, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.connectors.base import FinancialState, OrderDeleted, OrderSnapshot, RefundSnapshot
-from app.db import insert_ignore
+from app.db import insert_ignore, one_of
 from app.ledger import service as ledger
 from app.ledger.models import (
     SYSTEM_OWNER,
@@ -56,7 +56,43 @@ class Holding:
         return self.pending + self.available - self.uncollected
 
 
-async def lock_orders(session: AsyncSession, shop_id: int, order_ids: set[str]) -> dict[str, Order]:
+_ORDER_FIELDS = (
+    "known", "name", "customer_id", "currency", "exponent", "merchandise_minor",
+    "shipping_minor", "tax_minor", "financial_state", "cancelled", "deleted", "paid_at",
+    "release_at", "source_updated_at",
+)  # fmt: skip
+
+
+@dataclass(slots=True)
+class OrderState:
+    """An order row, locked for this transaction, changed in memory and saved in bulk by
+    :func:`reconcile_many` (plain objects: ORM bookkeeping cost more than the rest of a batch)."""
+
+    id: int
+    order_id: str
+    known: bool
+    name: str | None
+    customer_id: str | None
+    currency: str | None
+    exponent: int
+    merchandise_minor: int
+    shipping_minor: int
+    tax_minor: int
+    financial_state: str
+    cancelled: bool
+    deleted: bool
+    paid_at: datetime | None
+    release_at: datetime | None
+    source_updated_at: datetime | None
+    read: tuple[object, ...] = ()  # the values as locked, to save only what changed
+
+    def values(self) -> tuple[object, ...]:
+        return tuple(getattr(self, f) for f in _ORDER_FIELDS)
+
+
+async def lock_orders(
+    session: AsyncSession, shop_id: int, order_ids: set[str]
+) -> dict[str, OrderState]:
     """Create the order rows not seen yet (a refund can come first) and lock them all, in order
     of id so two workers never wait on each other in a circle."""
     ids = sorted(order_ids)
@@ -70,24 +106,44 @@ async def lock_orders(session: AsyncSession, shop_id: int, order_ids: set[str]) 
           "financial_state": FinancialState.PENDING.value, "cancelled": False,
           "deleted": False} for order_id in ids],
     )  # fmt: skip
-    locked: dict[str, Order] = {}
+    columns = [Order.id, Order.order_id, *(getattr(Order, f) for f in _ORDER_FIELDS)]
+    locked: dict[str, OrderState] = {}
     for start in range(0, len(ids), 500):
-        rows = await session.scalars(
-            select(Order)
-            .where(Order.shop_id == shop_id, Order.order_id.in_(ids[start : start + 500]))
+        rows = await session.execute(
+            select(*columns)
+            .where(
+                Order.shop_id == shop_id, one_of(Order.order_id, ids[start : start + 500], dialect)
+            )
             .order_by(Order.order_id)
             .with_for_update()
-            .execution_options(populate_existing=True)
         )
-        locked.update((order.order_id, order) for order in rows)
+        for row in rows:
+            order = OrderState(*row)
+            order.read = order.values()
+            locked[order.order_id] = order
     return locked
 
 
-async def lock_order(session: AsyncSession, shop_id: int, order_id: str) -> Order:
+async def lock_order(session: AsyncSession, shop_id: int, order_id: str) -> OrderState:
     return (await lock_orders(session, shop_id, {order_id}))[order_id]
 
 
-def absorb(order: Order, snap: OrderSnapshot) -> None:
+async def save_orders(session: AsyncSession, orders: list[OrderState]) -> None:
+    changed = [o for o in orders if o.values() != o.read]
+    if not changed:
+        return
+    table = table_of(Order)
+    await session.execute(
+        update(table)
+        .where(table.c.id == bindparam("pk"))
+        .values({f: bindparam(f"new_{f}") for f in _ORDER_FIELDS}),
+        [{"pk": o.id, **{f"new_{f}": getattr(o, f) for f in _ORDER_FIELDS}} for o in changed],
+    )
+    for order in changed:
+        order.read = order.values()
+
+
+def absorb(order: OrderState, snap: OrderSnapshot) -> None:
     """Take the snapshot's state unless it is older than what the order already holds."""
     if order.source_updated_at is not None and snap.updated_at < order.source_updated_at:
         return
@@ -225,7 +281,7 @@ async def reconcile_many(
     session: AsyncSession,
     shop_id: int,
     settings: ProgramSettings,
-    orders: list[Order],
+    orders: list[OrderState],
     now: datetime,
 ) -> list[ledger.Posted]:
     """Bring the ledger in line with each order's state. The caller holds the orders' locks."""
@@ -237,20 +293,22 @@ async def reconcile_many(
         for order in orders
         for entry in plan(order, held[order.order_id], refunds[order.order_id], settings, now)
     ]
-    return await ledger.post_many(session, shop_id, entries)
+    posted = await ledger.post_many(session, shop_id, entries)
+    await save_orders(session, orders)
+    return posted
 
 
 async def reconcile(
-    session: AsyncSession, shop_id: int, settings: ProgramSettings, order: Order, now: datetime
+    session: AsyncSession, shop_id: int, settings: ProgramSettings, order: OrderState, now: datetime
 ) -> list[ledger.Posted]:
     return await reconcile_many(session, shop_id, settings, [order], now)
 
 
-def _earning(order: Order, settings: ProgramSettings) -> int:
+def _earning(order: OrderState, settings: ProgramSettings) -> int:
     return points_for(order.merchandise_minor, order.exponent, settings)
 
 
-def _stop_key(order: Order, keys: set[str]) -> str:
+def _stop_key(order: OrderState, keys: set[str]) -> str:
     """The key of a transaction that takes an order's remaining points away."""
     base = f"order:{order.order_id}"
     if order.deleted:
@@ -266,13 +324,13 @@ def _stop_key(order: Order, keys: set[str]) -> str:
     return _settle_key(order, keys)
 
 
-def _settle_key(order: Order, keys: set[str], word: str = "settle") -> str:
+def _settle_key(order: OrderState, keys: set[str], word: str = "settle") -> str:
     prefix = f"order:{order.order_id}:{word}:"
     return f"{prefix}{sum(1 for k in keys if k.startswith(prefix)) + 1}"
 
 
 def plan(
-    order: Order,
+    order: OrderState,
     held: Holding,
     refunds: list[OrderRefund],
     settings: ProgramSettings,
@@ -463,7 +521,7 @@ def plan(
     return entries
 
 
-def _why_not(order: Order, eligible: bool) -> str:
+def _why_not(order: OrderState, eligible: bool) -> str:
     if eligible:
         return "the order's merchandise changed"
     if order.deleted:
