@@ -10,38 +10,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.connectors.base import (
     CustomerSnapshot,
-    Ignored,
     OrderDeleted,
     OrderSnapshot,
-    Platform,
     RefundSnapshot,
     Snapshot,
 )
-from app.connectors.registry import connector_for
-from app.errors import InvalidPayload
 from app.ledger import locks
 from app.ledger.models import AccountKind
 from app.members import service as members
 from app.program import reconcile
 from app.program.settings import ProgramSettings
-
-
-def parse_event(
-    platform: Platform, topic: str, body: bytes, settings: ProgramSettings
-) -> list[Snapshot]:
-    connector = connector_for(platform)
-    if topic not in connector.topics():
-        return [Ignored(topic)]
-    try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidPayload(f"the body of a {topic} webhook is not valid JSON: {exc}") from exc
-    return connector.parse(topic, payload, settings.currency_exponents)
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,9 +23,10 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
+from app.connectors.registry import parse_body
 from app.db import Database
 from app.errors import InvalidPayload
-from app.events.apply import Parsed, apply_batch, parse_event
+from app.events.apply import Parsed, apply_batch
 from app.ledger import locks
 from app.ledger import service as ledger
 from app.ledger.models import AccountKind, PointLot
@@ -110,7 +111,9 @@ class Worker:
                     errors[event.id] = "the shop no longer exists"
                     continue
                 try:
-                    snaps = parse_event(shop.platform, event.topic, event.body, shop.settings)
+                    snaps = parse_body(
+                        shop.platform, event.topic, event.body, shop.settings.currency_exponents
+                    )
                 except InvalidPayload as exc:
                     errors[event.id] = exc.message
                 else:

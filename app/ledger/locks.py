@@ -43,10 +43,6 @@ def _cache(session: AsyncSession, shop_id: int) -> dict[AccountKey, LockedAccoun
     return caches.setdefault(shop_id, {})
 
 
-def forget_locks(session: AsyncSession) -> None:
-    session.info.pop("ledger_locked_accounts", None)
-
-
 async def ensure_members(session: AsyncSession, shop_id: int, customer_ids: Iterable[str]) -> None:
     ids = sorted({c for c in customer_ids if c != SYSTEM_OWNER})
     if not ids:

@@ -10,7 +10,7 @@ from enum import StrEnum
 import orjson
 
 from app.connectors.base import Platform, WebhookHeaders
-from app.connectors.registry import connector_for
+from app.connectors.registry import connector_for, parse_body
 from app.db import Database
 from app.errors import InvalidPayload, Unauthorized
 from app.orm import table_of, utcnow
@@ -61,15 +61,15 @@ class Intake:
             dedupe_key = f"{shop.platform}:ignored:{headers.topic}:{_sha256(raw)}"
         else:
             try:
-                payload = orjson.loads(raw)
-                connector.parse(headers.topic, payload, shop.settings.currency_exponents)
+                parse_body(shop.platform, headers.topic, raw, shop.settings.currency_exponents)
                 dedupe_key = connector.dedupe_key(headers.topic, raw, headers)
-            except (orjson.JSONDecodeError, InvalidPayload) as exc:
+            except InvalidPayload as exc:
                 # Signed by the platform but unusable: keep it for the operator, refuse it.
-                message = exc.message if isinstance(exc, InvalidPayload) else f"invalid JSON: {exc}"
                 await self._store(shop, headers, raw, f"{shop.platform}:rejected:{_sha256(raw)}",
-                                  EventStatus.REJECTED, message)  # fmt: skip
-                raise InvalidPayload(f"the {headers.topic} body was rejected: {message}") from exc
+                                  EventStatus.REJECTED, exc.message)  # fmt: skip
+                raise InvalidPayload(
+                    f"the {headers.topic} body was rejected: {exc.message}"
+                ) from exc
 
         event_id = await self._store(shop, headers, raw, dedupe_key, status, None)
         if event_id is None:

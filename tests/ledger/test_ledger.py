@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, text
 
-from app.connectors.base import FinancialState, OrderSnapshot, RefundSnapshot
+from app.connectors.base import OrderSnapshot, RefundSnapshot
 from app.errors import IdempotencyConflict, InsufficientPoints
 from app.ledger import service as ledger
 from app.ledger.models import (
@@ -26,6 +26,7 @@ from app.members.models import Member
 from app.program import reconcile
 from app.state import AppState
 from tests.conftest import ShopifyShop, make_shopify_shop
+from tests.snapshots import paid_order
 
 T0 = datetime(2025, 4, 1, 12, 0, tzinfo=UTC)
 ALICE = "1001"
@@ -45,19 +46,13 @@ def order_snap(
     cancelled: bool = False,
 ) -> OrderSnapshot:
     """A paid USD order: ``merchandise`` in cents, so 10_000 earns 100 points by default."""
-    return OrderSnapshot(
-        order_id=order_id,
-        name=f"#{order_id}",
-        customer_id=customer,
-        currency="USD",
-        exponent=2,
-        merchandise_minor=merchandise,
-        shipping_minor=0,
-        tax_minor=0,
-        financial_state=FinancialState.PAID,
-        cancelled=cancelled,
+    return paid_order(
+        order_id,
+        customer=customer,
+        merchandise=merchandise,
         paid_at=paid_at,
-        updated_at=updated_at or paid_at,
+        updated_at=updated_at,
+        cancelled=cancelled,
     )
 
 

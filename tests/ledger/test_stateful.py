@@ -28,7 +28,7 @@ from hypothesis.stateful import (
 from sqlalchemy import case, func, select
 
 from app.config import Settings
-from app.connectors.base import FinancialState, OrderSnapshot, RefundSnapshot
+from app.connectors.base import OrderSnapshot, RefundSnapshot
 from app.db import Database
 from app.errors import IdempotencyConflict, InsufficientPoints
 from app.ledger import service as ledger
@@ -48,6 +48,7 @@ from app.program.models import Order
 from app.program.settings import ProgramSettings
 from app.state import AppState
 from tests.conftest import SECRET_KEY, USES_POSTGRES, _truncate, make_shopify_shop
+from tests.snapshots import paid_order
 
 MEMBERS = ("3001", "3002", "3003")
 T0 = datetime(2025, 1, 1, 9, 0, tzinfo=UTC)
@@ -292,20 +293,7 @@ class LedgerMachine(RuleBasedStateMachine):
     def earn(self, member: str, merchandise: int) -> None:
         now = self.tick()
         order = OrderModel(self.next_id("o"), member, merchandise)
-        snap = OrderSnapshot(
-            order_id=order.order_id,
-            name=f"#{order.order_id}",
-            customer_id=member,
-            currency="USD",
-            exponent=2,
-            merchandise_minor=merchandise,
-            shipping_minor=0,
-            tax_minor=0,
-            financial_state=FinancialState.PAID,
-            cancelled=False,
-            paid_at=now,
-            updated_at=now,
-        )
+        snap = paid_order(order.order_id, customer=member, merchandise=merchandise, paid_at=now)
         self.orders[order.order_id] = order
         self.deliver(order, snap)
 
@@ -318,19 +306,8 @@ class LedgerMachine(RuleBasedStateMachine):
         refund = RefundSnapshot(self.next_id("r"), order.order_id, amount, 0, now)
         self.orders[order.order_id] = order
         self.deliver(order, refund)  # an unknown order: nothing to reverse yet
-        snap = OrderSnapshot(
-            order_id=order.order_id,
-            name=None,
-            customer_id=member,
-            currency="USD",
-            exponent=2,
-            merchandise_minor=merchandise,
-            shipping_minor=0,
-            tax_minor=0,
-            financial_state=FinancialState.PAID,
-            cancelled=False,
-            paid_at=now,
-            updated_at=now,
+        snap = paid_order(
+            order.order_id, customer=member, merchandise=merchandise, paid_at=now, name=None
         )
         self.deliver(order, snap)
 
