@@ -27,6 +27,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.schema import Table
 
+from app.plain_reads import AnySelect, PlainReads, Row
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
@@ -88,6 +90,7 @@ class Database:
         self.url = url
         self.is_sqlite = is_sqlite_url(url)
         self.writer = make_engine(url, pool_size=pool_size, max_overflow=max_overflow)
+        self.dialect: str = self.writer.dialect.name
         # Reads are single statements in autocommit (no BEGIN/COMMIT round trips); on
         # PostgreSQL a separate pool that is autocommit from the start, so no connection has
         # its isolation level switched and switched back on every request.
@@ -103,6 +106,7 @@ class Database:
         # than letting them poll the database's busy handler.
         self._write_lock: asyncio.Lock | None = asyncio.Lock() if self.is_sqlite else None
         self._read_sessions = async_sessionmaker(self.reader, expire_on_commit=False)
+        self._plain = PlainReads(self.reader)
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
@@ -119,11 +123,10 @@ class Database:
         async with self._read_sessions() as session, session.begin():
             yield session
 
-    @asynccontextmanager
-    async def autocommit(self) -> AsyncIterator[AsyncConnection]:
-        """A Core connection for a single-statement read: no BEGIN/COMMIT round trips."""
-        async with self.reader.connect() as conn:
-            yield conn
+    async def fetch_plain(self, statement: AnySelect, params: dict[str, Any]) -> list[Row]:
+        """A hot-path read of plain integers and strings, on the driver itself (see
+        :mod:`app.plain_reads`): rows as tuples in the statement's column order."""
+        return await self._plain.fetch(statement, params)
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[AsyncConnection]:
@@ -140,6 +143,7 @@ class Database:
             yield
 
     async def dispose(self) -> None:
+        self._plain.close()
         await self.writer.dispose()
         await self.reader.dispose()
 

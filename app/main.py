@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -41,6 +42,10 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         vafa = state or AppState.build(settings)
         app.state.vafa = vafa
+        # Everything built so far (modules, routes, SQLAlchemy's mappers) lives as long as the
+        # process: move it out of the collector's sight, so that its full collections do not
+        # walk it again and again while requests wait (tens of milliseconds each).
+        gc.freeze()
         stop = asyncio.Event()
         task: asyncio.Task[None] | None = None
         if settings.run_worker_in_process:
@@ -54,6 +59,7 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await vafa.intake.close()
+            await vafa.balances.close()
             if state is None:
                 await vafa.db.dispose()
 

@@ -9,6 +9,7 @@ from app.config import Settings
 from app.crypto import Vault
 from app.db import Database
 from app.events.worker import Worker
+from app.members.balances import BalanceReader
 from app.shops.service import ShopDirectory
 from app.webhooks.intake import Intake
 
@@ -21,6 +22,7 @@ class AppState:
     shops: ShopDirectory
     intake: Intake
     worker: Worker
+    balances: BalanceReader
     wake_worker: asyncio.Event = field(default_factory=asyncio.Event)
 
     @classmethod
@@ -40,5 +42,6 @@ class AppState:
             shops=shops,
             intake=Intake(db, on_accepted=wake.set),
             worker=Worker(db, shops, settings),
+            balances=BalanceReader(db),
             wake_worker=wake,
         )

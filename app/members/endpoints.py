@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from app.auth import current_shop
 from app.ledger import service as ledger
 from app.members import service
+from app.members.balances import Balance, balance_in
 from app.members.schemas import (
     AdjustmentIn,
     AdjustmentOut,
@@ -30,7 +31,7 @@ def _state(request: Request) -> AppState:
     return state
 
 
-def _member_out(b: service.Balance) -> MemberOut:
+def _member_out(b: Balance) -> MemberOut:
     return MemberOut(
         customer_id=b.customer_id,
         points=Points(available=b.available, pending=b.pending, lifetime_earned=b.lifetime_earned),
@@ -40,8 +41,7 @@ def _member_out(b: service.Balance) -> MemberOut:
 
 @router.get("/{customer_id}", response_model=MemberOut)
 async def get_member(customer_id: str, shop: Shop, request: Request) -> MemberOut:
-    async with _state(request).db.autocommit() as conn:
-        return _member_out(await service.balance(conn, shop.shop_id, customer_id))
+    return _member_out(await _state(request).balances.get(shop.shop_id, customer_id))
 
 
 @router.get("/{customer_id}/entries", response_model=EntriesOut)
@@ -91,7 +91,7 @@ async def adjust(
             key=f"manual:{body.idempotency_key}",
             reason=body.reason,
         )
-        member = await service.balance(session, shop.shop_id, customer_id)
+        member = await balance_in(session, shop.shop_id, customer_id)
     if not posted.created:
         response.status_code = 200
     return AdjustmentOut(

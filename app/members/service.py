@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.connectors.base import CustomerSnapshot
 from app.db import insert_ignore
 from app.errors import MemberNotFound
-from app.ledger.models import Account, AccountKind, LedgerTransaction
+from app.ledger.models import LedgerTransaction
 from app.members.models import Member
 from app.orm import table_of
 
@@ -34,41 +34,6 @@ async def apply_customer(session: AsyncSession, shop_id: int, snap: CustomerSnap
     member.birthday = snap.birthday
     member.accepts_marketing = snap.accepts_marketing
     member.profile_updated_at = snap.updated_at or seen
-
-
-@dataclass(frozen=True, slots=True)
-class Balance:
-    customer_id: str
-    available: int
-    pending: int
-    lifetime_earned: int
-    tier: str | None
-
-
-# Built once: composing the construct costs more than the indexed lookup itself.
-_BALANCE = (
-    select(Member.lifetime_earned, Member.tier, Account.kind, Account.balance)
-    .outerjoin(
-        Account,
-        (Account.shop_id == Member.shop_id) & (Account.owner == Member.customer_id),
-    )
-    .where(Member.shop_id == bindparam("shop_id"), Member.customer_id == bindparam("customer_id"))
-)
-
-
-async def balance(conn: AsyncSession | AsyncConnection, shop_id: int, customer_id: str) -> Balance:
-    """One indexed lookup: the member row joined to its two materialized balances."""
-    rows = (await conn.execute(_BALANCE, {"shop_id": shop_id, "customer_id": customer_id})).all()
-    if not rows:
-        raise MemberNotFound(f"no member with customer id {customer_id!r} in this shop")
-    by_kind = {row.kind: row.balance for row in rows if row.kind is not None}
-    return Balance(
-        customer_id=customer_id,
-        available=by_kind.get(AccountKind.AVAILABLE, 0),
-        pending=by_kind.get(AccountKind.PENDING, 0),
-        lifetime_earned=rows[0].lifetime_earned,
-        tier=rows[0].tier,
-    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,70 +8,40 @@ outcome. Nobody is answered before the commit that holds their row."""
 
 from __future__ import annotations
 
-import asyncio
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Table
 
+from app.batching import Batcher
 from app.db import Database, insert_ignore
 
 MAX_ROWS = 200
 MAX_BYTES = 8 * 1024 * 1024
 
 
-@dataclass(slots=True)
-class _Waiting:
-    row: dict[str, Any]
-    future: asyncio.Future[int | None]
+def _group_size(rows: Sequence[dict[str, Any]]) -> int:
+    size = 0
+    for count, row in enumerate(rows):
+        size += len(row["body"])
+        if count and (count >= MAX_ROWS or size > MAX_BYTES):
+            return count
+    return len(rows)
 
 
 class GroupWriter:
     def __init__(self, db: Database, table: Table) -> None:
         self._db = db
         self._table = table
-        self._queue: list[_Waiting] = []
-        self._task: asyncio.Task[None] | None = None
+        self._batches: Batcher[dict[str, Any], int | None] = Batcher(self._write, take=_group_size)
 
     async def insert(self, row: dict[str, Any]) -> int | None:
         """Store ``row`` unless its (shop_id, dedupe_key) exists: returns its new id, or None
         for a duplicate."""
-        future: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Waiting(row, future))
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._drain())
-        return await future
+        return await self._batches.submit(row)
 
     async def close(self) -> None:
-        if self._task is not None:
-            await self._task
-
-    async def _drain(self) -> None:
-        while self._queue:
-            group = self._take()
-            try:
-                ids = await self._write([w.row for w in group])
-            except BaseException as exc:
-                for waiting in group:
-                    if not waiting.future.done():
-                        waiting.future.set_exception(exc)
-                if isinstance(exc, asyncio.CancelledError):
-                    raise
-                continue
-            for waiting, event_id in zip(group, ids, strict=True):
-                if not waiting.future.done():  # a caller that went away needs no answer
-                    waiting.future.set_result(event_id)
-
-    def _take(self) -> list[_Waiting]:
-        size = 0
-        count = 0
-        for waiting in self._queue:
-            size += len(waiting.row["body"])
-            if count and (count >= MAX_ROWS or size > MAX_BYTES):
-                break
-            count += 1
-        group, self._queue = self._queue[:count], self._queue[count:]
-        return group
+        await self._batches.close()
 
     async def _write(self, rows: list[dict[str, Any]]) -> list[int | None]:
         # Two deliveries of one event in the same group: only the first is inserted.

@@ -1,0 +1,73 @@
+"""Requests that arrive while a database round trip is under way ride together on the next one.
+
+The database does the same work for one row or for fifty in a statement, and a round trip (a
+commit, an fsync, the driver's and SQLAlchemy's per-statement cost) is the expensive part. So
+one batch runs at a time: whatever queued up during it goes in the next, which starts at once.
+A request is never answered from a batch that started before it arrived (a read sees every
+commit that preceded the request; a write is durable before its caller hears of it), and
+nobody waits for a timer: an idle batcher runs a lone request immediately.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+In = TypeVar("In")
+Out = TypeVar("Out")
+
+
+@dataclass(slots=True)
+class _Waiting(Generic[In, Out]):
+    item: In
+    future: asyncio.Future[Out]
+
+
+class Batcher(Generic[In, Out]):
+    def __init__(
+        self,
+        run: Callable[[list[In]], Awaitable[Sequence[Out]]],
+        *,
+        take: Callable[[Sequence[In]], int],
+    ) -> None:
+        """``run`` answers a batch, one result per item in order (or raises for all of them);
+        ``take`` says how many of the queued items (at least one) the next batch holds."""
+        self._run = run
+        self._take = take
+        self._queue: list[_Waiting[In, Out]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def submit(self, item: In) -> Out:
+        future: asyncio.Future[Out] = asyncio.get_running_loop().create_future()
+        self._queue.append(_Waiting(item, future))
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._drain())
+        return await future
+
+    async def close(self) -> None:
+        """Wait for the batches under way (callers already queued are answered)."""
+        if self._task is not None:
+            await self._task
+
+    async def _drain(self) -> None:
+        while self._queue:
+            count = max(1, self._take([w.item for w in self._queue]))
+            batch, self._queue = self._queue[:count], self._queue[count:]
+            try:
+                results = await self._run([w.item for w in batch])
+            except BaseException as exc:
+                for waiting in batch:
+                    if not waiting.future.done():
+                        waiting.future.set_exception(exc)
+                if isinstance(exc, asyncio.CancelledError):
+                    # Shutting down: nobody is left waiting for a batch that will not run.
+                    for waiting in self._queue:
+                        waiting.future.cancel()
+                    self._queue = []
+                    raise
+                continue
+            for waiting, result in zip(batch, results, strict=True):
+                if not waiting.future.done():  # a caller that went away needs no answer
+                    waiting.future.set_result(result)

@@ -1,0 +1,126 @@
+"""Reading a member's balance: the hot path of the storefront widget and the admin API.
+
+One indexed lookup, the member row joined to its two materialized accounts, run on the driver
+itself (:meth:`app.db.Database.fetch_plain`). On PostgreSQL, lookups that arrive while one is
+under way are answered together by the next, one statement for the whole group
+(:mod:`app.batching`): each still sees every commit made before it was asked. On SQLite a
+lookup costs microseconds on the event loop and needs no batching.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import BigInteger, String, and_, bindparam, column, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.batching import Batcher
+from app.db import Database
+from app.errors import MemberNotFound
+from app.ledger.models import Account, AccountKind
+from app.members.models import Member
+
+MAX_BATCH = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    customer_id: str
+    available: int
+    pending: int
+    lifetime_earned: int
+    tier: str | None
+
+
+_ACCOUNTS_OF_MEMBER = (Account.shop_id == Member.shop_id) & (Account.owner == Member.customer_id)
+
+# Built once: composing the construct costs more than the indexed lookup itself.
+_ONE = (
+    select(Member.lifetime_earned, Member.tier, Account.kind, Account.balance)
+    .outerjoin(Account, _ACCOUNTS_OF_MEMBER)
+    .where(Member.shop_id == bindparam("shop_id"), Member.customer_id == bindparam("customer_id"))
+)
+
+# PostgreSQL: many (shop, customer) keys in one statement, each row naming its key.
+_KEYS = (
+    func.unnest(
+        bindparam("shop_ids", type_=ARRAY(BigInteger)),
+        bindparam("customer_ids", type_=ARRAY(String)),
+    )
+    .table_valued(column("shop_id", BigInteger), column("customer_id", String))
+    .render_derived(name="keys")
+)
+_MANY = (
+    select(
+        _KEYS.c.shop_id,
+        _KEYS.c.customer_id,
+        Member.lifetime_earned,
+        Member.tier,
+        Account.kind,
+        Account.balance,
+    )
+    .join_from(
+        _KEYS,
+        Member,
+        and_(Member.shop_id == _KEYS.c.shop_id, Member.customer_id == _KEYS.c.customer_id),
+    )
+    .outerjoin(Account, _ACCOUNTS_OF_MEMBER)
+)
+
+_Key = tuple[int, str]
+
+
+class BalanceReader:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._batches: Batcher[_Key, list[tuple[Any, ...]]] | None = None
+        if db.dialect == "postgresql":
+            self._batches = Batcher(self._read_many, take=lambda keys: min(len(keys), MAX_BATCH))
+
+    async def get(self, shop_id: int, customer_id: str) -> Balance:
+        if self._batches is not None:
+            rows = await self._batches.submit((shop_id, customer_id))
+        else:
+            params = {"shop_id": shop_id, "customer_id": customer_id}
+            rows = await self._db.fetch_plain(_ONE, params)
+        return _balance_of(customer_id, rows)
+
+    async def close(self) -> None:
+        if self._batches is not None:
+            await self._batches.close()
+
+    async def _read_many(self, keys: list[_Key]) -> list[list[tuple[Any, ...]]]:
+        unique = list(dict.fromkeys(keys))
+        params = {
+            "shop_ids": [shop_id for shop_id, _ in unique],
+            "customer_ids": [customer_id for _, customer_id in unique],
+        }
+        found: dict[_Key, list[tuple[Any, ...]]] = {}
+        for shop_id, customer_id, *row in await self._db.fetch_plain(_MANY, params):
+            found.setdefault((shop_id, customer_id), []).append(tuple(row))
+        return [found.get(key, []) for key in keys]
+
+
+async def balance_in(session: AsyncSession, shop_id: int, customer_id: str) -> Balance:
+    """The balance as the session's transaction sees it (after an adjustment, before commit)."""
+    params = {"shop_id": shop_id, "customer_id": customer_id}
+    rows = (await session.execute(_ONE, params)).all()
+    return _balance_of(customer_id, [tuple(row) for row in rows])
+
+
+def _balance_of(customer_id: str, rows: Sequence[tuple[Any, ...]]) -> Balance:
+    """``rows``: (lifetime_earned, tier, account kind, balance) per account of the member."""
+    if not rows:
+        raise MemberNotFound(f"no member with customer id {customer_id!r} in this shop")
+    lifetime_earned, tier = rows[0][0], rows[0][1]
+    by_kind = {kind: points for _, _, kind, points in rows if kind is not None}
+    return Balance(
+        customer_id=customer_id,
+        available=by_kind.get(AccountKind.AVAILABLE, 0),
+        pending=by_kind.get(AccountKind.PENDING, 0),
+        lifetime_earned=lifetime_earned,
+        tier=tier,
+    )

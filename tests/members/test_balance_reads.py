@@ -1,0 +1,134 @@
+"""Balance reads on the hot path: run on the driver, batched on PostgreSQL, never mixed up."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from app.db import Database
+from app.members.models import Member
+from app.plain_reads import PlainReads
+from app.state import AppState
+from tests.conftest import ShopifyShop, make_shopify_shop
+
+
+async def _give(client: httpx.AsyncClient, shop: ShopifyShop, customer: str, points: int) -> None:
+    r = await client.post(
+        f"/api/v1/members/{customer}/adjustments",
+        json={"points": points, "reason": "welcome gift", "idempotency_key": f"gift-{customer}"},
+        headers=shop.auth,
+    )
+    assert r.status_code == 201, r.text
+
+
+async def test_many_concurrent_reads_each_get_their_own_member_of_their_own_shop(
+    client: httpx.AsyncClient, state: AppState, shopify_shop: ShopifyShop
+) -> None:
+    other = await make_shopify_shop(state, domain="other-shop.myshopify.com")
+    for n in range(1, 21):
+        await _give(client, shopify_shop, str(n), n)
+        await _give(client, other, str(n), 1000 + n)  # same customer ids, another shop
+    asks = [(shop, str(n)) for n in range(1, 23) for shop in (shopify_shop, other)]
+
+    answers = await asyncio.gather(
+        *[client.get(f"/api/v1/members/{customer}", headers=shop.auth) for shop, customer in asks]
+    )
+
+    for (shop, customer), answer in zip(asks, answers, strict=True):
+        if int(customer) > 20:
+            assert answer.status_code == 404
+            assert answer.json()["error"]["code"] == "member_not_found"
+            continue
+        expected = int(customer) + (1000 if shop is other else 0)
+        assert answer.status_code == 200
+        assert answer.json()["customer_id"] == customer
+        assert answer.json()["points"]["available"] == expected
+
+
+async def test_a_read_after_an_adjustment_sees_it(
+    client: httpx.AsyncClient, shopify_shop: ShopifyShop
+) -> None:
+    for n in range(5):
+        await _give(client, shopify_shop, "77", 1) if n == 0 else None
+        r = await client.post(
+            "/api/v1/members/77/adjustments",
+            json={"points": 3, "reason": "bonus", "idempotency_key": f"bonus-{n}"},
+            headers=shopify_shop.auth,
+        )
+        assert r.status_code == 201
+        reads = await asyncio.gather(
+            *[client.get("/api/v1/members/77", headers=shopify_shop.auth) for _ in range(5)]
+        )
+        assert {r.json()["points"]["available"] for r in reads} == {1 + 3 * (n + 1)}
+
+
+def _sqlite_file(tmp_path: Path) -> Path:
+    path = tmp_path / "plain.db"
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(
+        "CREATE TABLE members (id INTEGER PRIMARY KEY, shop_id INTEGER, customer_id TEXT,"
+        " email TEXT, first_name TEXT, last_name TEXT, birthday DATE, accepts_marketing BOOL,"
+        " tier TEXT, lifetime_earned INTEGER, profile_updated_at TIMESTAMP, created_at TIMESTAMP)"
+    )
+    conn.execute("INSERT INTO members (shop_id, customer_id, lifetime_earned) VALUES (1, 'a', 5)")
+    conn.commit()
+    conn.close()
+    return path
+
+
+_LIFETIME = select(Member.lifetime_earned).where(Member.shop_id == 1, Member.customer_id == "a")
+
+
+async def test_sqlite_read_waits_through_the_engine_when_the_file_is_locked(
+    tmp_path: Path,
+) -> None:
+    # A writer in exclusive locking mode makes every other connection's read SQLITE_BUSY. The
+    # read on the event loop must not fail (nor block the loop): it goes through the engine's
+    # own thread, which waits for the lock.
+    path = _sqlite_file(tmp_path)
+    locked = threading.Event()
+    unlock = threading.Event()
+
+    def hold_exclusive_lock() -> None:
+        conn = sqlite3.connect(path, isolation_level=None)
+        conn.execute("PRAGMA locking_mode=EXCLUSIVE")
+        conn.execute("BEGIN EXCLUSIVE")
+        conn.execute("UPDATE members SET lifetime_earned = 6")
+        locked.set()
+        unlock.wait(10)
+        conn.execute("COMMIT")
+        conn.close()
+
+    holder = threading.Thread(target=hold_exclusive_lock)
+    holder.start()
+    db = Database(f"sqlite+aiosqlite:///{path}")
+    try:
+        assert await asyncio.to_thread(locked.wait, 10)
+        with pytest.raises(sqlite3.OperationalError, match="locked"):  # what the fast path meets
+            sqlite3.connect(path, timeout=0).execute("SELECT 1 FROM members").fetchall()
+        read = asyncio.create_task(db.fetch_plain(_LIFETIME, {}))
+        await asyncio.sleep(0.3)
+        assert not read.done()  # waiting in the engine's thread while the loop runs on
+        unlock.set()
+        assert await asyncio.wait_for(read, 10) == [(6,)]
+        assert await db.fetch_plain(_LIFETIME, {}) == [(6,)]  # and the fast path again
+    finally:
+        unlock.set()
+        await asyncio.to_thread(holder.join)
+        await db.dispose()
+
+
+async def test_a_statement_needing_type_conversion_is_refused(tmp_path: Path) -> None:
+    db = Database(f"sqlite+aiosqlite:///{_sqlite_file(tmp_path)}")
+    try:
+        with pytest.raises(TypeError, match="not a plain read"):
+            await PlainReads(db.reader).fetch(select(Member.created_at), {})
+    finally:
+        await db.dispose()

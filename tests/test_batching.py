@@ -1,0 +1,111 @@
+"""The batcher behind group commit and batched balance reads."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from app.batching import Batcher
+
+
+class Recorder:
+    """A batch runner that records each batch and can be held mid-batch."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[int]] = []
+        self.release = asyncio.Event()
+        self.release.set()
+        self.fail_next = False
+
+    async def run(self, items: list[int]) -> list[int]:
+        self.batches.append(list(items))
+        await self.release.wait()
+        if self.fail_next:
+            self.fail_next = False
+            raise RuntimeError("the database went away")
+        return [item * 10 for item in items]
+
+
+async def test_a_lone_request_runs_at_once_and_gets_its_own_answer() -> None:
+    rec = Recorder()
+    batcher = Batcher(rec.run, take=len)
+    assert await asyncio.wait_for(batcher.submit(4), 1) == 40
+    assert rec.batches == [[4]]
+
+
+async def test_requests_arriving_during_a_batch_wait_for_the_next_one() -> None:
+    # This is what makes a batched read as fresh as a lone one: an answer never comes from a
+    # statement that started before the request arrived.
+    rec = Recorder()
+    batcher = Batcher(rec.run, take=len)
+    rec.release.clear()
+    first = asyncio.create_task(batcher.submit(1))
+    await asyncio.sleep(0)  # the first batch is under way, held
+    later = [asyncio.create_task(batcher.submit(n)) for n in (2, 3, 4)]
+    await asyncio.sleep(0)
+    assert rec.batches == [[1]]
+    rec.release.set()
+    assert await first == 10
+    assert [await t for t in later] == [20, 30, 40]
+    assert rec.batches == [[1], [2, 3, 4]]
+
+
+async def test_take_bounds_the_batch_size() -> None:
+    rec = Recorder()
+    batcher = Batcher(rec.run, take=lambda queued: min(len(queued), 2))
+    rec.release.clear()
+    first = asyncio.create_task(batcher.submit(0))
+    await asyncio.sleep(0)
+    rest = [asyncio.create_task(batcher.submit(n)) for n in range(1, 6)]
+    await asyncio.sleep(0)
+    rec.release.set()
+    assert [await t for t in [first, *rest]] == [0, 10, 20, 30, 40, 50]
+    assert rec.batches == [[0], [1, 2], [3, 4], [5]]
+
+
+async def test_a_failed_batch_fails_its_callers_and_the_next_batch_still_runs() -> None:
+    rec = Recorder()
+    batcher = Batcher(rec.run, take=len)
+    rec.release.clear()
+    rec.fail_next = True
+    doomed = [asyncio.create_task(batcher.submit(n)) for n in (1, 2)]
+    await asyncio.sleep(0)
+    later = asyncio.create_task(batcher.submit(3))
+    rec.release.set()
+    for task in doomed:
+        with pytest.raises(RuntimeError, match="went away"):
+            await task
+    assert await later == 30
+
+
+async def test_a_caller_that_goes_away_does_not_disturb_the_others() -> None:
+    rec = Recorder()
+    batcher = Batcher(rec.run, take=len)
+    rec.release.clear()
+    first = asyncio.create_task(batcher.submit(1))
+    await asyncio.sleep(0)
+    gone = asyncio.create_task(batcher.submit(2))
+    stays = asyncio.create_task(batcher.submit(3))
+    await asyncio.sleep(0)
+    gone.cancel()
+    rec.release.set()
+    assert await first == 10
+    assert await stays == 30
+    assert gone.cancelled()
+
+
+async def test_shutting_down_cancels_callers_still_queued() -> None:
+    rec = Recorder()
+    batcher = Batcher(rec.run, take=len)
+    rec.release.clear()
+    running = asyncio.create_task(batcher.submit(1))
+    await asyncio.sleep(0)
+    queued = asyncio.create_task(batcher.submit(2))
+    await asyncio.sleep(0)
+    assert batcher._task is not None
+    batcher._task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    with pytest.raises(asyncio.CancelledError):
+        await queued
