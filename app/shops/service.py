@@ -200,10 +200,14 @@ class ShopDirectory:
         self._ttl = ttl
         self._by_id: dict[int, tuple[float, ShopContext | None]] = {}
         self._by_domain: dict[tuple[str, str], tuple[float, int | None]] = {}
+        # Admin keys already checked (valid ones only, so a stranger cannot fill it): the API
+        # hot path then skips parsing and hashing the key on every request.
+        self._by_admin_key: dict[str, tuple[float, ShopContext]] = {}
 
     def forget(self) -> None:
         self._by_id.clear()
         self._by_domain.clear()
+        self._by_admin_key.clear()
 
     def _context(self, shop: Shop) -> ShopContext:
         creds = self._vault.open(shop.credentials)
@@ -244,6 +248,9 @@ class ShopDirectory:
         return await self.by_id(hit[1]) if hit[1] is not None else None
 
     async def by_admin_key(self, key: str) -> ShopContext | None:
+        hit = self._by_admin_key.get(key)
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
         if not key.startswith(ADMIN_KEY_PREFIX):
             return None
         shop_part, _, secret = key[len(ADMIN_KEY_PREFIX) :].partition("_")
@@ -252,4 +259,5 @@ class ShopDirectory:
         ctx = await self.by_id(int(shop_part))
         if ctx is None or ctx.status != "active" or not ctx.admin_key_matches(key):
             return None
+        self._by_admin_key[key] = (self._by_id[ctx.shop_id][0], ctx)  # expires with the shop's
         return ctx

@@ -5,7 +5,11 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+from sqlalchemy import update
 
+from app.config import Settings
+from app.db import Database
+from app.shops.models import Shop
 from app.state import AppState
 from tests.conftest import ShopifyShop, make_shopify_shop
 
@@ -170,3 +174,23 @@ class TestHealth:
     async def test_openapi_is_served(self, client: httpx.AsyncClient) -> None:
         r = await client.get("/openapi.json")
         assert "/api/v1/members/{customer_id}/adjustments" in r.json()["paths"]
+
+
+class TestAdminKeyCache:
+    async def test_a_cached_key_stops_working_when_its_shop_entry_expires(
+        self, settings: Settings, db: Database
+    ) -> None:
+        # With a shop cache, a checked key is served from memory; a shop uninstalled meanwhile
+        # is refused once its cached entry expires, and a wrong key is never remembered.
+        state = AppState.build(settings.model_copy(update={"shop_cache_seconds": 0.5}), db)
+        shop = await make_shopify_shop(state)
+        key = shop.admin_api_key
+        assert await state.shops.by_admin_key(key) is not None
+        forged = key[:-4] + "abcd"
+        assert await state.shops.by_admin_key(forged) is None
+        async with db.write() as session:
+            await session.execute(update(Shop).values(status="uninstalled"))
+        assert await state.shops.by_admin_key(key) is not None  # still cached
+        assert await state.shops.by_admin_key(forged) is None
+        await asyncio.sleep(0.6)
+        assert await state.shops.by_admin_key(key) is None
