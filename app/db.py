@@ -57,7 +57,12 @@ def make_engine(url: str, *, readonly: bool = False, **kwargs: Any) -> AsyncEngi
         # returned, and opening PostgreSQL connections at request rate costs more than serving.
         kwargs.setdefault("pool_size", 30)
         kwargs.setdefault("max_overflow", 10)
-        return create_async_engine(url, **kwargs)
+        engine = create_async_engine(url, **kwargs)
+        # A bulk INSERT (executemany) as multi-row VALUES statements, as SQLAlchemy already does
+        # when it needs RETURNING: asyncpg's own executemany sends one Bind/Execute per row,
+        # and the server's per-statement cost then dominates a batch of ledger postings.
+        engine.dialect.use_insertmanyvalues_wo_returning = True
+        return engine
     # A fixed set of connections, each with its own driver thread: an overflow connection
     # would be opened (a thread, the PRAGMAs) and closed again for every burst of requests.
     # Writers take turns anyway (one SQLite writer), readers share WAL snapshots.

@@ -83,7 +83,7 @@ async def wait_until_settled(url: str, shop_id: int, procs: list[Process], secon
                     return
                 if any(proc.poll() is not None for proc in procs):
                     raise RuntimeError("a worker exited during the run")
-                await asyncio.sleep(0.1)
+                await asyncio.sleep(0.5)
     except TimeoutError as exc:
         raise RuntimeError(f"events still pending after {seconds} s") from exc
     finally:

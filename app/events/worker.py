@@ -27,6 +27,7 @@ from app.connectors.registry import parse_body
 from app.db import Database
 from app.errors import InvalidPayload
 from app.events.apply import Parsed, apply_batch
+from app.events.statistics import StatisticsKeeper
 from app.ledger import locks
 from app.ledger import service as ledger
 from app.ledger.models import AccountKind, PointLot
@@ -53,6 +54,7 @@ class Worker:
         self.db = db
         self.shops = shops
         self.settings = settings
+        self.statistics = StatisticsKeeper(db)
 
     # -- events -------------------------------------------------------------------------------
 
@@ -252,6 +254,7 @@ class Worker:
                     log.exception("scheduled jobs failed")
             try:
                 processed = await self.run_once()
+                await self.statistics.after_batch(processed)
             except Exception:  # the loop must survive a database hiccup
                 log.exception("worker iteration failed")
                 processed = 0
@@ -262,6 +265,7 @@ class Worker:
                     await asyncio.wait_for(signal.wait(), self.settings.worker_idle_sleep_seconds)
                 if wake is not None:
                     wake.clear()
+        await self.statistics.close()
         log.info("worker stopped")
 
 

@@ -1,0 +1,64 @@
+"""The worker keeps planner statistics fresh when PostgreSQL's autovacuum is off."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+
+import pytest
+from sqlalchemy import text
+
+from app.db import Database
+from app.events import statistics
+from app.events.statistics import StatisticsKeeper
+
+
+async def _autovacuum(db: Database) -> str | None:
+    if db.dialect != "postgresql":
+        return None
+    async with db.reader.connect() as conn:
+        return str(await conn.scalar(text("SELECT current_setting('autovacuum')")))
+
+
+async def _last_analyzed(db: Database) -> datetime | None:
+    async with db.reader.connect() as conn:
+        value = await conn.scalar(
+            text("SELECT last_analyze FROM pg_stat_user_tables WHERE relname = 'postings'")
+        )
+    return value if isinstance(value, datetime) else None
+
+
+async def test_tables_are_analyzed_as_they_grow_only_when_autovacuum_is_off(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(statistics, "MIN_GROWTH", 50)
+    keeper = StatisticsKeeper(db)
+    autovacuum = await _autovacuum(db)
+    if autovacuum != "off":
+        # SQLite has no planner statistics to keep; with autovacuum on, PostgreSQL keeps them.
+        for _ in range(3):
+            await keeper.after_batch(100)
+        assert keeper._enabled is False
+        return
+
+    before = await _last_analyzed(db)
+    await keeper.after_batch(30)  # 30 < 50 events: not yet
+    await asyncio.sleep(0.3)
+    assert await _last_analyzed(db) == before
+    await keeper.after_batch(30)  # 60 ≥ 50: analyzed, beside the worker
+    first = await _analyzed_after(db, before)
+    await keeper.after_batch(49)  # the ledger is empty: the next is after MIN_GROWTH again
+    await asyncio.sleep(0.3)
+    assert await _last_analyzed(db) == first
+    await keeper.after_batch(1)
+    await _analyzed_after(db, first)
+    await keeper.close()
+
+
+async def _analyzed_after(db: Database, previous: datetime | None) -> datetime:
+    for _ in range(100):
+        value = await _last_analyzed(db)
+        if value is not None and (previous is None or value > previous):
+            return value
+        await asyncio.sleep(0.05)
+    raise AssertionError("the tables were not analyzed")
