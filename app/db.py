@@ -140,6 +140,14 @@ class Database:
             yield conn
 
     @asynccontextmanager
+    async def driver(self) -> AsyncIterator[Any]:
+        """PostgreSQL: asyncpg's own connection from the writer pool, in autocommit, for a
+        single-statement write below SQLAlchemy (see :mod:`app.plain_writes`). SQLAlchemy's
+        reset on return finds no transaction of its own to end."""
+        async with self.writer.connect() as conn:
+            yield (await conn.get_raw_connection()).driver_connection
+
+    @asynccontextmanager
     async def _serialized(self) -> AsyncIterator[None]:
         if self._write_lock is None:
             yield

@@ -22,9 +22,15 @@ def require_obj(value: object, where: str) -> JsonObj:
     return value
 
 
+# The getters below check before they format a path: an order touches hundreds of fields, and
+# building every path eagerly cost more than the checks themselves (a third of parsing time).
+
+
 def get_obj(obj: JsonObj, key: str, where: str) -> JsonObj | None:
     value = obj.get(key)
-    return None if value is None else require_obj(value, f"{where}.{key}")
+    if value is None or isinstance(value, dict):
+        return value
+    return require_obj(value, f"{where}.{key}")
 
 
 def get_objs(obj: JsonObj, key: str, where: str) -> list[JsonObj]:
@@ -34,7 +40,10 @@ def get_objs(obj: JsonObj, key: str, where: str) -> list[JsonObj]:
         return []
     if not isinstance(value, list):
         raise InvalidPayload(f"{where}.{key} must be a list, got {_kind(value)}")
-    return [require_obj(item, f"{where}.{key}[{i}]") for i, item in enumerate(value)]
+    for i, item in enumerate(value):
+        if not isinstance(item, dict):
+            require_obj(item, f"{where}.{key}[{i}]")
+    return value
 
 
 def get_str(obj: JsonObj, key: str, where: str) -> str | None:

@@ -306,7 +306,8 @@ class TestGroupCommit:
             raise ConnectionError("database unreachable")
             yield  # pragma: no cover
 
-        monkeypatch.setattr(state.db, "connect", broken)
+        monkeypatch.setattr(state.db, "connect", broken)  # SQLite's way to store
+        monkeypatch.setattr(state.db, "driver", broken)  # PostgreSQL's
         app = create_app(state.settings, state)
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://vafa.test") as c:
