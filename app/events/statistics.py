@@ -8,13 +8,14 @@ Measured on a fresh database (bench/processing.py, one worker): 373–483 events
 statistics, 1,284 with them.
 
 Autovacuum is on by default and then does this itself. When an operator has turned it off,
-the worker warns once and analyzes its tables after ``MIN_GROWTH`` events, then each time the
-ledger has doubled since (an ``ANALYZE`` of all of them costs ~0.7 s of PostgreSQL time on a
-small ledger, so a tenth, autovacuum's step, would be too often; for lookups by unique keys the
-distribution barely changes as a table grows, and the planner scales row counts by the
-table's current size itself). ``ANALYZE`` reads a fixed-size sample, takes no lock that blocks
-reads or writes, and ``SKIP_LOCKED`` lets a second worker skip a table the first is already
-analyzing.
+the worker warns once and analyzes its tables: at once if they never were (a restored or
+bulk-loaded database), else after ``MIN_GROWTH`` events, then each time the ledger has doubled
+since. An ``ANALYZE`` of all of them costs ~0.7 s of PostgreSQL time even on a small ledger, so
+autovacuum's step (a tenth) would be too often; for lookups by unique keys the distribution
+barely changes as a table grows, and the planner scales row counts by a table's current size
+itself. ``ANALYZE`` reads a fixed-size sample, takes no lock that blocks reads or writes, runs
+beside the worker on a connection of its own, and ``SKIP_LOCKED`` lets a second worker skip a
+table the first is already analyzing.
 """
 
 from __future__ import annotations
@@ -57,6 +58,8 @@ class StatisticsKeeper:
         """Count ``events`` just processed; analyze when the tables have grown enough."""
         if self._enabled is None:
             self._enabled = await self._autovacuum_is_off()
+            if self._enabled and await self._never_analyzed():
+                self._threshold = 0  # e.g. a database restored or bulk-loaded: at once
         if not self._enabled:
             return
         self._grown += events
@@ -76,15 +79,16 @@ class StatisticsKeeper:
         try:
             async with self._db.reader.connect() as conn:  # autocommit: ANALYZE runs on its own
                 await conn.execute(text(f"ANALYZE (SKIP_LOCKED) {', '.join(TABLES)}"))
-                rows = await conn.scalar(
-                    text(
-                        "SELECT reltuples FROM pg_class WHERE oid = 'ledger_transactions'::regclass"
-                    )
-                )
+                rows = await conn.scalar(text(_LEDGER_ROWS))
         except Exception:
             log.exception("analyzing the worker's tables failed; trying again later")
             return
         self._threshold = max(MIN_GROWTH, int(rows or 0))
+
+    async def _never_analyzed(self) -> bool:
+        async with self._db.reader.connect() as conn:
+            rows = await conn.scalar(text(_LEDGER_ROWS))
+        return rows is not None and rows < 0  # PostgreSQL's "never analyzed or vacuumed"
 
     async def _autovacuum_is_off(self) -> bool:
         if self._db.dialect != "postgresql":

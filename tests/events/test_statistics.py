@@ -41,6 +41,8 @@ async def test_tables_are_analyzed_as_they_grow_only_when_autovacuum_is_off(
         assert keeper._enabled is False
         return
 
+    async with db.reader.connect() as conn:  # analyzed before: counting starts from here
+        await conn.execute(text("ANALYZE ledger_transactions"))
     before = await _last_analyzed(db)
     await keeper.after_batch(30)  # 30 < 50 events: not yet
     await asyncio.sleep(0.3)
@@ -62,3 +64,21 @@ async def _analyzed_after(db: Database, previous: datetime | None) -> datetime:
             return value
         await asyncio.sleep(0.05)
     raise AssertionError("the tables were not analyzed")
+
+
+async def test_a_ledger_never_analyzed_is_analyzed_at_the_first_batch(db: Database) -> None:
+    if await _autovacuum(db) != "off":  # SQLite, or autovacuum on: nothing for the keeper
+        keeper = StatisticsKeeper(db)
+        await keeper.after_batch(1)
+        assert keeper._enabled is False
+        return
+    # As a restored or bulk-loaded database is: no statistics at all (PostgreSQL's -1).
+    async with db.reader.connect() as conn:
+        await conn.execute(
+            text("UPDATE pg_class SET reltuples = -1 WHERE oid = 'ledger_transactions'::regclass")
+        )
+    before = await _last_analyzed(db)
+    keeper = StatisticsKeeper(db)
+    await keeper.after_batch(1)
+    await _analyzed_after(db, before)
+    await keeper.close()
