@@ -53,21 +53,25 @@ class Batcher(Generic[In, Out]):
 
     async def _drain(self) -> None:
         while self._queue:
-            count = max(1, self._take([w.item for w in self._queue]))
-            batch, self._queue = self._queue[:count], self._queue[count:]
+            batch: list[_Waiting[In, Out]] = []
             try:
+                count = max(1, self._take([w.item for w in self._queue]))
+                batch, self._queue = self._queue[:count], self._queue[count:]
                 results = await self._run([w.item for w in batch])
+                answers = list(zip(batch, results, strict=True))
             except BaseException as exc:
-                for waiting in batch:
-                    if not waiting.future.done():
-                        waiting.future.set_exception(exc)
                 if isinstance(exc, asyncio.CancelledError):
                     # Shutting down: nobody is left waiting for a batch that will not run.
-                    for waiting in self._queue:
+                    for waiting in [*batch, *self._queue]:
                         waiting.future.cancel()
                     self._queue = []
                     raise
+                for waiting in batch or self._queue:  # ``take`` itself failed: all of them
+                    if not waiting.future.done():
+                        waiting.future.set_exception(exc)
+                if not batch:
+                    self._queue = []
                 continue
-            for waiting, result in zip(batch, results, strict=True):
+            for waiting, result in answers:
                 if not waiting.future.done():  # a caller that went away needs no answer
                     waiting.future.set_result(result)

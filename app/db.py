@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.schema import Table
 
-from app.plain_reads import AnySelect, PlainReads, Row
+from app.plain_reads import AnySelect, PlainReads, Row, driver_connection
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -144,8 +144,8 @@ class Database:
         """PostgreSQL: asyncpg's own connection from the writer pool, in autocommit, for a
         single-statement write below SQLAlchemy (see :mod:`app.plain_writes`). SQLAlchemy's
         reset on return finds no transaction of its own to end."""
-        async with self.writer.connect() as conn:
-            yield (await conn.get_raw_connection()).driver_connection
+        async with driver_connection(self.writer) as driver:
+            yield driver
 
     @asynccontextmanager
     async def _serialized(self) -> AsyncIterator[None]:

@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
         # Everything built so far (modules, routes, SQLAlchemy's mappers) lives as long as the
         # process: move it out of the collector's sight, so that its full collections do not
         # walk it again and again while requests wait (tens of milliseconds each).
+        gc.collect()  # start-up's own garbage is not kept forever
         gc.freeze()
         stop = asyncio.Event()
         task: asyncio.Task[None] | None = None

@@ -19,16 +19,21 @@ plain integers and strings (nothing for a type processor to convert).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeAlias
 
+import asyncpg
 from sqlalchemy import ARRAY, Integer, String, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Select
 from sqlalchemy.types import TypeEngine
 
 Row = tuple[Any, ...]
+_SQLITE_TRY_LATER = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_PROTOCOL)
+_DISCONNECTED = (OSError, asyncpg.exceptions.ConnectionDoesNotExistError, asyncpg.InterfaceError)
+_READ_ATTEMPTS = 3
 AnySelect: TypeAlias = Select[*tuple[Any, ...]]
 _Compiled: TypeAlias = tuple[str, tuple[str, ...], dict[str, Any]]
 
@@ -55,15 +60,21 @@ class PlainReads:
             try:
                 return self._sqlite_connection().execute(sql, args).fetchall()
             except sqlite3.OperationalError as exc:
-                if exc.sqlite_errorcode not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                # Python reports extended codes (SQLITE_BUSY_RECOVERY is BUSY | 1 << 8).
+                if exc.sqlite_errorcode & 0xFF not in _SQLITE_TRY_LATER:
                     raise
         elif self._dialect == "postgresql":
-            # Checked out and back in through SQLAlchemy's connection, which also closes an
-            # overflow connection properly (that needs I/O, done in its greenlet).
-            async with self._reader.connect() as conn:
-                driver = (await conn.get_raw_connection()).driver_connection
-                records = await driver.fetch(sql, *args)  # type: ignore[union-attr]
-            return [tuple(record) for record in records]
+            # A connection the server dropped (a restart, a failover) is found on use; it is
+            # invalidated, and the read, which changes nothing, is tried on another.
+            for attempt in range(1, _READ_ATTEMPTS + 1):
+                try:
+                    async with driver_connection(self._reader) as driver:
+                        records = await driver.fetch(sql, *args)
+                    return [tuple(record) for record in records]
+                except _DISCONNECTED:
+                    if attempt == _READ_ATTEMPTS:
+                        raise
+            raise AssertionError("unreachable")
         async with self._reader.connect() as conn:
             return [tuple(row) for row in await conn.execute(statement, dict(params))]
 
@@ -102,6 +113,25 @@ class PlainReads:
         found = (str(compiled), names, compiled.params)
         self._compiled[id(statement)] = (statement, found)
         return found
+
+
+@asynccontextmanager
+async def driver_connection(engine: AsyncEngine) -> AsyncIterator[Any]:
+    """The driver's own connection (asyncpg), from SQLAlchemy's pool and back into it.
+
+    Used below SQLAlchemy's transaction layer: the driver is in autocommit, and the pool's
+    reset on return finds no transaction of its own to end. Going through SQLAlchemy's
+    connection also closes an overflow connection properly (that needs I/O in its greenlet).
+    As SQLAlchemy never sees an error raised here, a connection found dead is invalidated
+    here, so that the pool does not hand it out again."""
+    async with engine.connect() as conn:
+        driver = (await conn.get_raw_connection()).driver_connection
+        try:
+            yield driver
+        except BaseException as exc:
+            if isinstance(exc, _DISCONNECTED) or getattr(driver, "is_closed", lambda: False)():
+                await conn.invalidate(exc if isinstance(exc, Exception) else None)
+            raise
 
 
 def _plain(type_: TypeEngine[Any]) -> bool:

@@ -241,6 +241,13 @@ class Worker:
 
     async def run_forever(self, stop: asyncio.Event, wake: asyncio.Event | None = None) -> None:
         log.info("worker started", batch_size=self.settings.batch_size)
+        try:
+            await self._loop(stop, wake)
+        finally:  # also when cancelled (the app's shutdown): no ANALYZE left running
+            await self.statistics.close()
+        log.info("worker stopped")
+
+    async def _loop(self, stop: asyncio.Event, wake: asyncio.Event | None) -> None:
         next_scheduled = 0.0
         loop = asyncio.get_running_loop()
         while not stop.is_set():
@@ -254,10 +261,13 @@ class Worker:
                     log.exception("scheduled jobs failed")
             try:
                 processed = await self.run_once()
-                await self.statistics.after_batch(processed)
             except Exception:  # the loop must survive a database hiccup
                 log.exception("worker iteration failed")
                 processed = 0
+            try:
+                await self.statistics.after_batch(processed)
+            except Exception:
+                log.exception("checking the tables' statistics failed")
             if processed == 0:
                 # Sleep until the next poll, or until intake in this process accepts an event.
                 signal = wake or stop
@@ -265,8 +275,6 @@ class Worker:
                     await asyncio.wait_for(signal.wait(), self.settings.worker_idle_sleep_seconds)
                 if wake is not None:
                     wake.clear()
-        await self.statistics.close()
-        log.info("worker stopped")
 
 
 async def _mark(

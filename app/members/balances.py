@@ -71,37 +71,55 @@ _MANY = (
 )
 
 _Key = tuple[int, str]
+_Rows = list[tuple[Any, ...]]
 
 
 class BalanceReader:
     def __init__(self, db: Database) -> None:
         self._db = db
-        self._batches: Batcher[_Key, list[tuple[Any, ...]]] | None = None
+        self._batches: Batcher[_Key, _Rows | Exception] | None = None
         if db.dialect == "postgresql":
             self._batches = Batcher(self._read_many, take=lambda keys: min(len(keys), MAX_BATCH))
 
     async def get(self, shop_id: int, customer_id: str) -> Balance:
-        if self._batches is not None:
-            rows = await self._batches.submit((shop_id, customer_id))
-        else:
-            params = {"shop_id": shop_id, "customer_id": customer_id}
-            rows = await self._db.fetch_plain(_ONE, params)
-        return _balance_of(customer_id, rows)
+        if self._batches is None:
+            return _balance_of(customer_id, await self._read_one((shop_id, customer_id)))
+        found = await self._batches.submit((shop_id, customer_id))
+        if isinstance(found, Exception):
+            raise found
+        return _balance_of(customer_id, found)
 
     async def close(self) -> None:
         if self._batches is not None:
             await self._batches.close()
 
-    async def _read_many(self, keys: list[_Key]) -> list[list[tuple[Any, ...]]]:
+    async def _read_one(self, key: _Key) -> list[tuple[Any, ...]]:
+        return await self._db.fetch_plain(_ONE, {"shop_id": key[0], "customer_id": key[1]})
+
+    async def _read_many(self, keys: list[_Key]) -> list[_Rows | Exception]:
         unique = list(dict.fromkeys(keys))
         params = {
             "shop_ids": [shop_id for shop_id, _ in unique],
             "customer_ids": [customer_id for _, customer_id in unique],
         }
-        found: dict[_Key, list[tuple[Any, ...]]] = {}
-        for shop_id, customer_id, *row in await self._db.fetch_plain(_MANY, params):
+        try:
+            rows = await self._db.fetch_plain(_MANY, params)
+        except Exception:
+            if len(unique) == 1:
+                raise
+            # One request's key must not fail the others' (a shop's bad input, another
+            # shop's answer): each key alone, each with its own outcome.
+            return [await self._outcome(key) for key in keys]
+        found: dict[_Key, _Rows] = {}
+        for shop_id, customer_id, *row in rows:
             found.setdefault((shop_id, customer_id), []).append(tuple(row))
         return [found.get(key, []) for key in keys]
+
+    async def _outcome(self, key: _Key) -> _Rows | Exception:
+        try:
+            return await self._read_one(key)
+        except Exception as exc:
+            return exc
 
 
 async def balance_in(session: AsyncSession, shop_id: int, customer_id: str) -> Balance:

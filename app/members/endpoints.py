@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from app.auth import current_shop
 from app.ledger import service as ledger
@@ -24,6 +24,9 @@ from app.state import AppState
 
 router = APIRouter(prefix="/api/v1/members", tags=["members"])
 Shop = Annotated[ShopContext, Depends(current_shop)]
+# The platform's customer id, as stored (64 characters at most); control characters (NUL, which
+# PostgreSQL cannot hold in text) are refused with 422 before any query.
+CustomerId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")]
 
 
 def _state(request: Request) -> AppState:
@@ -40,13 +43,13 @@ def _member_out(b: Balance) -> MemberOut:
 
 
 @router.get("/{customer_id}", response_model=MemberOut)
-async def get_member(customer_id: str, shop: Shop, request: Request) -> MemberOut:
+async def get_member(customer_id: CustomerId, shop: Shop, request: Request) -> MemberOut:
     return _member_out(await _state(request).balances.get(shop.shop_id, customer_id))
 
 
 @router.get("/{customer_id}/entries", response_model=EntriesOut)
 async def get_entries(
-    customer_id: str,
+    customer_id: CustomerId,
     shop: Shop,
     request: Request,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
@@ -77,7 +80,7 @@ async def get_entries(
 
 @router.post("/{customer_id}/adjustments", response_model=AdjustmentOut, status_code=201)
 async def adjust(
-    customer_id: str, body: AdjustmentIn, shop: Shop, request: Request, response: Response
+    customer_id: CustomerId, body: AdjustmentIn, shop: Shop, request: Request, response: Response
 ) -> AdjustmentOut:
     """Add or remove points by hand. Sending the same idempotency key again returns the first
     result (200) and changes nothing; the same key with other content is a 409."""

@@ -188,6 +188,7 @@ class TestAdminKeyCache:
         assert await state.shops.by_admin_key(key) is not None
         forged = key[:-4] + "abcd"
         assert await state.shops.by_admin_key(forged) is None
+        assert list(state.shops._by_admin_key) == [key]  # the wrong key is not remembered
         async with db.write() as session:
             await session.execute(update(Shop).values(status="uninstalled"))
         assert await state.shops.by_admin_key(key) is not None  # still cached
