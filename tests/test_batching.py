@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Sequence
 
 import pytest
 
@@ -27,6 +28,18 @@ class Recorder:
         return [item * 10 for item in items]
 
 
+async def _held_first_batch(
+    item: int, take: Callable[[Sequence[int]], int] = len
+) -> tuple[Recorder, Batcher[int, int], asyncio.Task[int]]:
+    """A batcher whose first batch (of ``item``) is under way and held until released."""
+    rec = Recorder()
+    batcher = Batcher(rec.run, take=take)
+    rec.release.clear()
+    first = asyncio.create_task(batcher.submit(item))
+    await asyncio.sleep(0)
+    return rec, batcher, first
+
+
 async def test_a_lone_request_runs_at_once_and_gets_its_own_answer() -> None:
     rec = Recorder()
     batcher = Batcher(rec.run, take=len)
@@ -37,11 +50,7 @@ async def test_a_lone_request_runs_at_once_and_gets_its_own_answer() -> None:
 async def test_requests_arriving_during_a_batch_wait_for_the_next_one() -> None:
     # This is what makes a batched read as fresh as a lone one: an answer never comes from a
     # statement that started before the request arrived.
-    rec = Recorder()
-    batcher = Batcher(rec.run, take=len)
-    rec.release.clear()
-    first = asyncio.create_task(batcher.submit(1))
-    await asyncio.sleep(0)  # the first batch is under way, held
+    rec, batcher, first = await _held_first_batch(1)
     later = [asyncio.create_task(batcher.submit(n)) for n in (2, 3, 4)]
     await asyncio.sleep(0)
     assert rec.batches == [[1]]
@@ -52,11 +61,7 @@ async def test_requests_arriving_during_a_batch_wait_for_the_next_one() -> None:
 
 
 async def test_take_bounds_the_batch_size() -> None:
-    rec = Recorder()
-    batcher = Batcher(rec.run, take=lambda queued: min(len(queued), 2))
-    rec.release.clear()
-    first = asyncio.create_task(batcher.submit(0))
-    await asyncio.sleep(0)
+    rec, batcher, first = await _held_first_batch(0, take=lambda queued: min(len(queued), 2))
     rest = [asyncio.create_task(batcher.submit(n)) for n in range(1, 6)]
     await asyncio.sleep(0)
     rec.release.set()
@@ -80,11 +85,7 @@ async def test_a_failed_batch_fails_its_callers_and_the_next_batch_still_runs() 
 
 
 async def test_a_caller_that_goes_away_does_not_disturb_the_others() -> None:
-    rec = Recorder()
-    batcher = Batcher(rec.run, take=len)
-    rec.release.clear()
-    first = asyncio.create_task(batcher.submit(1))
-    await asyncio.sleep(0)
+    rec, batcher, first = await _held_first_batch(1)
     gone = asyncio.create_task(batcher.submit(2))
     stays = asyncio.create_task(batcher.submit(3))
     await asyncio.sleep(0)
@@ -96,11 +97,7 @@ async def test_a_caller_that_goes_away_does_not_disturb_the_others() -> None:
 
 
 async def test_shutting_down_cancels_callers_still_queued() -> None:
-    rec = Recorder()
-    batcher = Batcher(rec.run, take=len)
-    rec.release.clear()
-    running = asyncio.create_task(batcher.submit(1))
-    await asyncio.sleep(0)
+    rec, batcher, running = await _held_first_batch(1)
     queued = asyncio.create_task(batcher.submit(2))
     await asyncio.sleep(0)
     assert batcher._task is not None
