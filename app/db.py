@@ -11,7 +11,7 @@ snapshot.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -27,7 +27,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.schema import Table
 
-from app.plain_reads import AnySelect, PlainReads, Row, driver_connection
+from app.plain_reads import AnySelect, PlainReads, Row
+from app.plain_writes import PlainWrites
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -112,6 +113,7 @@ class Database:
         self._write_lock: asyncio.Lock | None = asyncio.Lock() if self.is_sqlite else None
         self._read_sessions = async_sessionmaker(self.reader, expire_on_commit=False)
         self._plain = PlainReads(self.reader)
+        self._writes = PlainWrites(self.writer, configure_sqlite=_sqlite_pragmas)
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
@@ -139,13 +141,25 @@ class Database:
         async with self._serialized(), self.writer.begin() as conn:
             yield conn
 
-    @asynccontextmanager
-    async def driver(self) -> AsyncIterator[Any]:
-        """PostgreSQL: asyncpg's own connection from the writer pool, in autocommit, for a
-        single-statement write below SQLAlchemy (see :mod:`app.plain_writes`). SQLAlchemy's
-        reset on return finds no transaction of its own to end."""
-        async with driver_connection(self.writer) as driver:
-            yield driver
+    async def insert_ignore_returning(
+        self,
+        table: Table,
+        rows: Sequence[Mapping[str, Any]],
+        conflict: Sequence[str],
+        returning: Sequence[str],
+    ) -> list[tuple[Any, ...]]:
+        """Insert ``rows`` in one transaction, skipping those that conflict on ``conflict``;
+        the ``returning`` columns of the rows inserted. On the driver itself where it can be
+        (:mod:`app.plain_writes`), else through SQLAlchemy (an in-memory SQLite database)."""
+        if self._writes.available:
+            async with self._serialized():
+                return await self._writes.insert_ignore_returning(table, rows, conflict, returning)
+        async with self.connect() as conn:
+            # An executemany, which SQLAlchemy sends as one multi-row statement.
+            statement = insert_ignore(table, conn.dialect.name).returning(
+                *(table.c[name] for name in returning)
+            )
+            return [tuple(row) for row in await conn.execute(statement, list(rows))]
 
     @asynccontextmanager
     async def _serialized(self) -> AsyncIterator[None]:
@@ -157,6 +171,7 @@ class Database:
 
     async def dispose(self) -> None:
         self._plain.close()
+        await self._writes.close()
         await self.writer.dispose()
         await self.reader.dispose()
 

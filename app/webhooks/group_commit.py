@@ -3,8 +3,8 @@
 Each delivery must be durable before it is acknowledged, and a commit costs an fsync (SQLite)
 or a round trip and a WAL flush (PostgreSQL). Deliveries that arrive while a write is under way
 are written together by the next one: one multi-row ``INSERT … ON CONFLICT DO NOTHING
-RETURNING`` and one commit for the whole group (on PostgreSQL a single statement on the driver,
-see :mod:`app.plain_writes`), after which each waiting request learns its own outcome. Nobody
+RETURNING`` and one commit for the whole group (on the driver itself, see
+:mod:`app.plain_writes`), after which each waiting request learns its own outcome. Nobody
 is answered before the commit that holds their row."""
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from typing import Any
 from sqlalchemy import Table
 
 from app.batching import Batcher
-from app.db import Database, insert_ignore
-from app.plain_writes import InsertIgnoreReturning
+from app.db import Database
 
 MAX_ROWS = 200
 MAX_BYTES = 8 * 1024 * 1024
+_RETURNING = ("shop_id", "dedupe_key", "id")
 
 
 def _group_size(rows: Sequence[dict[str, Any]]) -> int:
@@ -36,7 +36,6 @@ class GroupWriter:
         self._db = db
         self._table = table
         self._batches: Batcher[dict[str, Any], int | None] = Batcher(self._write, take=_group_size)
-        self._bulk: dict[tuple[str, ...], InsertIgnoreReturning] = {}
 
     async def insert(self, row: dict[str, Any]) -> int | None:
         """Store ``row`` unless its (shop_id, dedupe_key) exists: returns its new id, or None
@@ -47,22 +46,9 @@ class GroupWriter:
         await self._batches.close()
 
     async def _insert(self, rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
-        returning = ("shop_id", "dedupe_key", "id")
-        if self._db.dialect == "postgresql":
-            columns = tuple(rows[0])  # every row of intake carries the same columns
-            bulk = self._bulk.get(columns)
-            if bulk is None:
-                bulk = self._bulk[columns] = InsertIgnoreReturning(
-                    self._table, columns, ("shop_id", "dedupe_key"), returning
-                )
-            async with self._db.driver() as driver:
-                return await bulk.run(driver, rows)
-        async with self._db.connect() as conn:
-            # An executemany, which SQLAlchemy sends as one multi-row statement.
-            statement = insert_ignore(self._table, conn.dialect.name).returning(
-                *(self._table.c[name] for name in returning)
-            )
-            return [tuple(row) for row in await conn.execute(statement, rows)]
+        return await self._db.insert_ignore_returning(
+            self._table, rows, conflict=("shop_id", "dedupe_key"), returning=_RETURNING
+        )
 
     async def _write(self, rows: list[dict[str, Any]]) -> list[int | None]:
         # Two deliveries of one event in the same group: only the first is inserted.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -293,21 +292,16 @@ class TestGroupCommit:
         monkeypatch: pytest.MonkeyPatch,
         capfd: pytest.CaptureFixture[str],
     ) -> None:
-        from contextlib import asynccontextmanager
-
         from app.main import create_app
         from tests.conftest import make_shopify_shop
 
         secret = "s3cr3t-never-logged"
         shop = await make_shopify_shop(state, domain="quiet-shop.myshopify.com", secret=secret)
 
-        @asynccontextmanager
-        async def broken(*_: object) -> AsyncIterator[None]:
+        async def broken(*_: object, **__: object) -> list[tuple[object, ...]]:
             raise ConnectionError("database unreachable")
-            yield  # pragma: no cover
 
-        monkeypatch.setattr(state.db, "connect", broken)  # SQLite's way to store
-        monkeypatch.setattr(state.db, "driver", broken)  # PostgreSQL's
+        monkeypatch.setattr(state.db, "insert_ignore_returning", broken)
         app = create_app(state.settings, state)
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://vafa.test") as c:
