@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from app.money import MoneyError, currency_exponent, from_minor, to_minor
 
@@ -76,3 +78,21 @@ def test_shop_override_wins() -> None:
     assert currency_exponent("irr", {"IRR": 2}) == 2
     assert currency_exponent("USD", {"USD": 0}) == 0
     assert currency_exponent("EUR", {"IRR": 0}) == 2  # overrides touch only their own code
+
+
+@given(
+    st.integers(0, 6).flatmap(
+        lambda places: st.decimals(allow_nan=False, allow_infinity=False, places=places)
+    ),
+    st.sampled_from([0, 2, 3, 4]),
+)
+def test_to_minor_agrees_with_decimal_rounding_half_even(value: Decimal, exponent: int) -> None:
+    # Plain amounts are read from their digits; this checks it gives what Decimal gives.
+    text = f"{value:f}"
+    try:
+        expected = int(value.scaleb(exponent).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+    except ArithmeticError:
+        with pytest.raises(MoneyError):
+            to_minor(text, exponent)
+        return
+    assert to_minor(text, exponent) == expected
