@@ -31,7 +31,7 @@ from sqlalchemy.sql import Select
 from sqlalchemy.types import TypeEngine
 
 Row = tuple[Any, ...]
-_SQLITE_TRY_LATER = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_PROTOCOL)
+SQLITE_TRY_LATER = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_PROTOCOL)
 _DISCONNECTED = (OSError, asyncpg.exceptions.ConnectionDoesNotExistError, asyncpg.InterfaceError)
 _READ_ATTEMPTS = 3
 AnySelect: TypeAlias = Select[*tuple[Any, ...]]
@@ -61,7 +61,7 @@ class PlainReads:
                 return self._sqlite_connection().execute(sql, args).fetchall()
             except sqlite3.OperationalError as exc:
                 # Python reports extended codes (SQLITE_BUSY_RECOVERY is BUSY | 1 << 8).
-                if exc.sqlite_errorcode & 0xFF not in _SQLITE_TRY_LATER:
+                if exc.sqlite_errorcode & 0xFF not in SQLITE_TRY_LATER:
                     raise
         elif self._dialect == "postgresql":
             # A connection the server dropped (a restart, a failover) is found on use; it is

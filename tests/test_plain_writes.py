@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import sqlite3
+import threading
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -12,6 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from app.orm import table_of
+from app.plain_writes import SqliteWriter
 from app.state import AppState
 from app.webhooks.models import EventStatus, WebhookEvent
 from tests.conftest import USES_POSTGRES, ShopifyShop
@@ -99,3 +105,76 @@ async def test_a_bulk_insert_beside_an_open_write_transaction(
         assert bulk.done() is USES_POSTGRES
     await bulk
     assert [e.dedupe_key for e in await _stored(state)] == ["from-the-orm", "bulk"]
+
+
+class TestSqliteWriter:
+    """Where SQLite writes run: on the event loop while the disk keeps up, else on a thread."""
+
+    @staticmethod
+    def _writer(tmp_path: Path) -> SqliteWriter:
+        path = tmp_path / "w.db"
+        with sqlite3.connect(path) as setup:
+            setup.execute("PRAGMA journal_mode=WAL")
+            setup.execute("CREATE TABLE t (n INTEGER)")
+        # As the engine's connections are set up: a writer waits up to 30 s for a lock.
+        return SqliteWriter(str(path), configure=lambda c: c.execute("PRAGMA busy_timeout=30000"))
+
+    @staticmethod
+    def _insert(n: int, ran_on: list[str]) -> Callable[[sqlite3.Connection], list[Any]]:
+        def work(conn: sqlite3.Connection) -> list[Any]:
+            conn.execute("BEGIN IMMEDIATE")
+            ran_on.append(threading.current_thread().name)
+            conn.execute("INSERT INTO t VALUES (?)", (n,))
+            conn.execute("COMMIT")
+            return [(n,)]
+
+        return work
+
+    async def test_a_quick_disk_writes_on_the_loop(self, tmp_path: Path) -> None:
+        writer = self._writer(tmp_path)
+        ticks = iter(itertools.count(0, 1e-6))  # every write "takes" 1 µs
+        writer.clock = lambda: next(ticks)
+        ran_on: list[str] = []
+        for n in range(20):
+            assert await writer.run(self._insert(n, ran_on)) == [(n,)]
+        await writer.close()
+        assert set(ran_on) == {threading.main_thread().name}
+
+    async def test_a_slow_disk_sends_writes_to_the_thread_and_the_loop_tries_again(
+        self, tmp_path: Path
+    ) -> None:
+        writer = self._writer(tmp_path)
+        ticks = iter(itertools.count(0, 0.05))  # every write on the loop "takes" 50 ms
+        writer.clock = lambda: next(ticks)
+        ran_on: list[str] = []
+        for n in range(SqliteWriter.THREAD_TURNS + 2):
+            await writer.run(self._insert(n, ran_on))
+        await writer.close()
+        loop_thread = threading.main_thread().name
+        # One slow write moves the average past the budget (50 ms × 0.1 > 2 ms) …
+        assert ran_on[0] == loop_thread
+        # … the next ones run on the thread, then the loop is tried again.
+        assert set(ran_on[1 : SqliteWriter.THREAD_TURNS + 1]) == {"vafa-sqlite-write_0"}
+        assert ran_on[SqliteWriter.THREAD_TURNS + 1] == loop_thread
+        with sqlite3.connect(tmp_path / "w.db") as check:
+            assert check.execute("SELECT count(*) FROM t").fetchone() == (len(ran_on),)
+
+    async def test_a_database_locked_by_another_process_is_waited_for_off_the_loop(
+        self, tmp_path: Path
+    ) -> None:
+        writer = self._writer(tmp_path)
+        other = sqlite3.connect(tmp_path / "w.db", isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # a `vafa` command in the middle of a write
+        ran_on: list[str] = []
+        started = time.monotonic()
+        write = asyncio.create_task(writer.run(self._insert(1, ran_on)))
+        for _ in range(5):  # the loop keeps running while the write waits for the lock …
+            await asyncio.sleep(0.01)
+        assert not write.done()
+        # … instead of standing still in the busy timeout (30 s) of a write made on the loop.
+        assert time.monotonic() - started < 10
+        other.execute("COMMIT")
+        assert await write == [(1,)]
+        await writer.close()
+        other.close()
+        assert ran_on == ["vafa-sqlite-write_0"]
