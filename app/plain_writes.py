@@ -63,9 +63,8 @@ class _Shape:
     ) -> None:
         self.columns = tuple(columns)
         self.head = f"INSERT INTO {table.name} ({', '.join(self.columns)}) "
-        self.tail = (
-            f" ON CONFLICT ({', '.join(conflict)}) DO NOTHING RETURNING {', '.join(returning)}"
-        )
+        self.on_conflict = f" ON CONFLICT ({', '.join(conflict)}) DO NOTHING"
+        self.returning = f" RETURNING {', '.join(returning)}"
         self.processors: list[Callable[[Any], Any] | None] = [
             table.c[name].type.bind_processor(dialect) for name in self.columns
         ]
@@ -86,7 +85,7 @@ class _PostgresInsert:
             f"${i}::{table.c[name].type.compile(dialect=_PG)}[]"
             for i, name in enumerate(shape.columns, start=1)
         )
-        self.sql = f"{shape.head}SELECT * FROM unnest({casts}){shape.tail}"
+        self.sql = f"{shape.head}SELECT * FROM unnest({casts}){shape.on_conflict}{shape.returning}"
 
     async def run(self, driver: Any, rows: Rows) -> Returned:
         records = await driver.fetch(self.sql, *self.shape.column_values(rows))
@@ -97,12 +96,11 @@ class _SqliteInsert:
     """``INSERT … VALUES (…), (…) ON CONFLICT DO NOTHING``, and the rows it inserted read back
     as one JSON value.
 
-    Not ``RETURNING``: the driver thread gives up and takes back the GIL around every step of
-    a statement, one per returned row, and each time it takes it back the event loop, busy
-    parsing requests, is made to stop and wait (measured: a tenth of the loop's time lost,
-    the acknowledgement rate 0.49× the bare endpoint's against 0.53× with no thread). Inside
-    ``BEGIN IMMEDIATE`` no one else writes, so the rows inserted are exactly those whose
-    ``id`` is above the largest before the insert: a transaction of five steps, whatever
+    Not ``RETURNING``, which yields its rows one step at a time: run on a thread, each step
+    gives up the GIL and takes it back, and each time it takes it back the event loop, busy
+    parsing requests, has to stop and wait. Inside ``BEGIN IMMEDIATE`` no one else writes,
+    and SQLite gives a new row an id above the largest, so the rows inserted are exactly
+    those whose ``id`` is above the largest before the insert: five steps in all, whatever
     the number of rows."""
 
     def __init__(self, shape: _Shape, table: Table, returning: Sequence[str]) -> None:
@@ -125,15 +123,13 @@ class _SqliteInsert:
         count = len(rows)
         sql = self._sql.get(count)
         if sql is None:
-            tail = self.shape.tail[: self.shape.tail.index(" RETURNING ")]
-            sql = self._sql[count] = (
-                f"{self.shape.head}VALUES {', '.join([self._row] * count)}{tail}"
-            )
+            values = ", ".join([self._row] * count)
+            sql = self._sql[count] = f"{self.shape.head}VALUES {values}{self.shape.on_conflict}"
         columns = self.shape.column_values(rows)
         return sql, [value for row in zip(*columns, strict=True) for value in row]
 
     def run(self, conn: sqlite3.Connection, rows: Rows) -> Returned:
-        """On the write thread, in a transaction of its own."""
+        """One transaction on ``conn`` (see :class:`SqliteWriter` for where it runs)."""
         sql, params = self.statement(rows)
         conn.execute("BEGIN IMMEDIATE")
         try:
