@@ -99,10 +99,14 @@ async def test_a_bulk_insert_beside_an_open_write_transaction(
         bulk = asyncio.create_task(
             state.db.insert_ignore_returning(TABLE, [_row(shop, "bulk")], CONFLICT, RETURNING)
         )
-        await asyncio.sleep(0.05)
-        # SQLite has one writer: the bulk insert queues on the process's write lock (instead of
-        # failing "database is locked"); PostgreSQL writes it at once, beside the transaction.
-        assert bulk.done() is USES_POSTGRES
+        if USES_POSTGRES:
+            # Written at once, beside the open transaction (a hang here fails the test).
+            await asyncio.wait_for(asyncio.shield(bulk), timeout=30)
+        else:
+            # SQLite has one writer: the bulk insert queues on the process's write lock
+            # (instead of failing "database is locked") until the transaction commits.
+            await asyncio.sleep(0.05)
+            assert not bulk.done()
     await bulk
     assert [e.dedupe_key for e in await _stored(state)] == ["from-the-orm", "bulk"]
 
