@@ -14,7 +14,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from app.orm import table_of
 from app.plain_writes import SqliteWriter
@@ -70,6 +70,13 @@ async def test_rows_are_stored_as_the_orm_reads_them_and_conflicts_are_skipped(
     assert stored[0].body == body
     assert stored[0].body != stored[2].body  # the skipped duplicate changed nothing
     assert {e.received_at for e in stored} == {WHEN}  # aware UTC, to the microsecond
+    if USES_POSTGRES:  # migration 0002: bodies compressed with lz4 where the server has it
+        async with state.db.read() as session:
+            method = await session.scalar(
+                text("SELECT pg_column_compression(body) FROM webhook_events WHERE id = :id"),
+                {"id": stored[0].id},
+            )
+        assert method == "lz4"
 
 
 async def test_a_failing_group_stores_none_of_its_rows_and_the_next_group_works(
