@@ -150,7 +150,8 @@ class Database:
     ) -> list[tuple[Any, ...]]:
         """Insert ``rows`` in one transaction, skipping those that conflict on ``conflict``;
         the ``returning`` columns of the rows inserted. On the driver itself where it can be
-        (:mod:`app.plain_writes`), else through SQLAlchemy (an in-memory SQLite database)."""
+        (:mod:`app.plain_writes`), else through SQLAlchemy (an in-memory or ``file:`` URI SQLite
+        database)."""
         if self._writes.available:
             async with self._serialized():
                 return await self._writes.insert_ignore_returning(table, rows, conflict, returning)
@@ -171,9 +172,11 @@ class Database:
 
     async def dispose(self) -> None:
         self._plain.close()
-        await self._writes.close()
-        await self.writer.dispose()
-        await self.reader.dispose()
+        try:
+            await self._writes.close()
+        finally:
+            await self.writer.dispose()
+            await self.reader.dispose()
 
 
 def insert_ignore(table: Table, dialect_name: str) -> Any:

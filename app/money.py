@@ -21,6 +21,7 @@ _EXPONENTS: dict[str, int] = {
 # A plain ASCII amount such as "181.09" or "-5", the platforms' usual form, read without Decimal
 # (larger or finer amounts take the Decimal path, which also bounds their size).
 _PLAIN = re.compile(r"(-?)([0-9]{1,15})(?:\.([0-9]{1,4}))?")
+_PLAIN_EXPONENTS = 4  # real currencies have 0 to 4; a shop's odd setting goes the Decimal way
 
 
 class MoneyError(ValueError):
@@ -36,7 +37,11 @@ def currency_exponent(currency: str, overrides: Mapping[str, int] | None = None)
 
 def to_minor(amount: str | int | Decimal, exponent: int) -> int:
     """``"181.09"`` at exponent 2 → ``18109``. Finer amounts round half to even."""
-    if isinstance(amount, str) and (plain := _PLAIN.fullmatch(amount)) is not None:
+    if (
+        isinstance(amount, str)
+        and 0 <= exponent <= _PLAIN_EXPONENTS
+        and (plain := _PLAIN.fullmatch(amount)) is not None
+    ):
         # No more decimals than the currency has: the digits themselves are the minor units,
         # exact, at a fifth of Decimal's cost (every amount of every order comes through here).
         sign, whole, fraction = plain.groups()

@@ -99,14 +99,18 @@ class _SqliteInsert:
     Not ``RETURNING``, which yields its rows one step at a time: run on a thread, each step
     gives up the GIL and takes it back, and each time it takes it back the event loop, busy
     parsing requests, has to stop and wait. Inside ``BEGIN IMMEDIATE`` no one else writes,
-    and SQLite gives a new row an id above the largest, so the rows inserted are exactly
-    those whose ``id`` is above the largest before the insert: five steps in all, whatever
-    the number of rows."""
+    and SQLite gives a new row an id above the largest (until the largest is 2⁶³−1), so the
+    rows inserted are exactly those whose ``id`` is above the largest before the insert: five
+    steps in all, whatever the number of rows."""
 
     def __init__(self, shape: _Shape, table: Table, returning: Sequence[str]) -> None:
         id_column = table.c.get("id")
-        if id_column is None or not id_column.primary_key or not id_column.autoincrement:
-            raise ValueError(f"{table.name} has no auto-increment primary key id")
+        if (
+            id_column is None
+            or not id_column.primary_key
+            or not isinstance(id_column.type.dialect_impl(_SQLITE), Integer)
+        ):
+            raise ValueError(f"{table.name} has no INTEGER PRIMARY KEY id (a rowid)")
         for name in returning:
             if not isinstance(table.c[name].type, Integer | String):
                 raise ValueError(f"{table.name}.{name} is not an integer or a string")
@@ -171,23 +175,32 @@ class SqliteWriter:
         self._on_thread: sqlite3.Connection | None = None
         self._thread_turns = 0
         self._average = 0.0
+        self._closed = False
         self.clock: Callable[[], float] = time.perf_counter
 
     def _connect(self, *, waits: bool) -> sqlite3.Connection:
         """A connection with the engine's settings; with ``waits`` false, one that never waits
-        for a lock (it answers SQLITE_BUSY at once)."""
-        conn = sqlite3.connect(self._path, isolation_level=None, cached_statements=512)
-        self._configure(conn)
-        if not waits:
-            conn.execute("PRAGMA busy_timeout=0")
+        for a lock (it answers SQLITE_BUSY at once, its set-up included)."""
+        conn = sqlite3.connect(
+            self._path, isolation_level=None, cached_statements=512, timeout=30 if waits else 0
+        )
+        try:
+            self._configure(conn)
+            if not waits:
+                conn.execute("PRAGMA busy_timeout=0")  # the engine's settings set one
+        except BaseException:
+            conn.close()
+            raise
         return conn
 
     async def run(self, work: Callable[[sqlite3.Connection], Returned]) -> Returned:
+        if self._closed:
+            raise RuntimeError("the SQLite writer is closed")
         if self._thread_turns == 0:
-            if self._on_loop is None:
-                self._on_loop = self._connect(waits=False)
             started = self.clock()
             try:
+                if self._on_loop is None:
+                    self._on_loop = self._connect(waits=False)
                 result = work(self._on_loop)
             except sqlite3.OperationalError as exc:
                 # Python reports extended codes (SQLITE_BUSY_RECOVERY is BUSY | 1 << 8).
@@ -202,6 +215,8 @@ class SqliteWriter:
                 return result
         else:
             self._thread_turns -= 1
+        # A caller cancelled here lets the process's write lock go while the thread finishes
+        # its transaction; the next writer then waits on SQLite's own lock (busy timeout).
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self._on_thread_run, work)
 
@@ -211,6 +226,9 @@ class SqliteWriter:
         return work(self._on_thread)
 
     async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
         if self._on_loop is not None:
             self._on_loop.close()
             self._on_loop = None
@@ -253,6 +271,8 @@ class PlainWrites:
         """Insert ``rows`` (every row with the same keys: the columns) in one transaction,
         skipping those that conflict on ``conflict``; the ``returning`` columns of the rows
         inserted. On SQLite the caller must hold the process's write lock."""
+        if not rows:
+            raise ValueError("no rows to insert")
         key = (table.name, tuple(rows[0]), tuple(conflict), tuple(returning))
         statement = self._statements.get(key)
         if self._sqlite is not None:

@@ -67,8 +67,7 @@ async def test_rows_are_stored_as_the_orm_reads_them_and_conflicts_are_skipped(
     assert [(e.dedupe_key, e.id) for e in stored] == sorted(
         [(k, i) for _, k, i in first + second], key=lambda pair: pair[1]
     )
-    assert stored[0].body == body
-    assert stored[0].body != stored[2].body  # the skipped duplicate changed nothing
+    assert stored[0].body == body  # read after the second insert: its "a" changed nothing
     assert {e.received_at for e in stored} == {WHEN}  # aware UTC, to the microsecond
     if USES_POSTGRES:  # migration 0002: bodies compressed with lz4 where the server has it
         async with state.db.read() as session:
@@ -110,12 +109,16 @@ async def test_a_bulk_insert_beside_an_open_write_transaction(
             # Written at once, beside the open transaction (a hang here fails the test).
             await asyncio.wait_for(asyncio.shield(bulk), timeout=30)
         else:
-            # SQLite has one writer: the bulk insert queues on the process's write lock
-            # (instead of failing "database is locked") until the transaction commits.
+            # SQLite has one writer: the bulk insert waits until the transaction commits
+            # (instead of failing "database is locked").
             await asyncio.sleep(0.05)
             assert not bulk.done()
     await bulk
     assert [e.dedupe_key for e in await _stored(state)] == ["from-the-orm", "bulk"]
+
+
+def _as_the_engine_does(conn: sqlite3.Connection) -> None:
+    conn.execute("PRAGMA busy_timeout=30000")  # a writer waits up to 30 s for a lock
 
 
 class TestSqliteWriter:
@@ -127,8 +130,7 @@ class TestSqliteWriter:
         with sqlite3.connect(path) as setup:
             setup.execute("PRAGMA journal_mode=WAL")
             setup.execute("CREATE TABLE t (n INTEGER)")
-        # As the engine's connections are set up: a writer waits up to 30 s for a lock.
-        return SqliteWriter(str(path), configure=lambda c: c.execute("PRAGMA busy_timeout=30000"))
+        return SqliteWriter(str(path), configure=_as_the_engine_does)
 
     @staticmethod
     def _insert(n: int, ran_on: list[str]) -> Callable[[sqlite3.Connection], list[Any]]:
@@ -189,3 +191,13 @@ class TestSqliteWriter:
         await writer.close()
         other.close()
         assert ran_on == ["vafa-sqlite-write_0"]
+
+    async def test_closing_twice_is_harmless_and_a_closed_writer_refuses_work(
+        self, tmp_path: Path
+    ) -> None:
+        writer = self._writer(tmp_path)
+        await writer.run(self._insert(1, []))
+        await writer.close()
+        await writer.close()
+        with pytest.raises(RuntimeError, match="closed"):
+            await writer.run(self._insert(2, []))
