@@ -31,7 +31,7 @@ from sqlalchemy.sql import Select
 from sqlalchemy.types import TypeEngine
 
 Row = tuple[Any, ...]
-SQLITE_TRY_LATER = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_PROTOCOL)
+_SQLITE_TRY_LATER = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_PROTOCOL)
 _DISCONNECTED = (OSError, asyncpg.exceptions.ConnectionDoesNotExistError, asyncpg.InterfaceError)
 _READ_ATTEMPTS = 3
 AnySelect: TypeAlias = Select[*tuple[Any, ...]]
@@ -46,11 +46,7 @@ class PlainReads:
         # holds the statement too, so that its id cannot be reused by another while cached.
         self._compiled: dict[int, tuple[AnySelect, _Compiled]] = {}
         self._sqlite: sqlite3.Connection | None = None
-        self._sqlite_path: str | None = None
-        if self._dialect == "sqlite":
-            database = make_url(str(reader.url)).database
-            if database and database != ":memory:" and not database.startswith("file:"):
-                self._sqlite_path = database
+        self._sqlite_path = sqlite_file(reader)
 
     async def fetch(self, statement: AnySelect, params: Mapping[str, Any]) -> list[Row]:
         """The rows of ``statement``, as tuples in its column order."""
@@ -60,8 +56,7 @@ class PlainReads:
             try:
                 return self._sqlite_connection().execute(sql, args).fetchall()
             except sqlite3.OperationalError as exc:
-                # Python reports extended codes (SQLITE_BUSY_RECOVERY is BUSY | 1 << 8).
-                if exc.sqlite_errorcode & 0xFF not in SQLITE_TRY_LATER:
+                if not sqlite_try_later(exc):
                     raise
         elif self._dialect == "postgresql":
             # A connection the server dropped (a restart, a failover) is found on use; it is
@@ -132,6 +127,23 @@ async def driver_connection(engine: AsyncEngine) -> AsyncIterator[Any]:
             if isinstance(exc, _DISCONNECTED) or getattr(driver, "is_closed", lambda: False)():
                 await conn.invalidate(exc if isinstance(exc, Exception) else None)
             raise
+
+
+def sqlite_file(engine: AsyncEngine) -> str | None:
+    """The path of the engine's SQLite database file; None for another engine, an in-memory
+    database or a ``file:`` URI (which plain ``sqlite3`` connections do not open alike)."""
+    if engine.dialect.name != "sqlite":
+        return None
+    database = make_url(str(engine.url)).database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        return database
+    return None
+
+
+def sqlite_try_later(exc: sqlite3.OperationalError) -> bool:
+    """The database is busy or locked for now (Python reports extended codes:
+    SQLITE_BUSY_RECOVERY is BUSY | 1 << 8)."""
+    return exc.sqlite_errorcode & 0xFF in _SQLITE_TRY_LATER
 
 
 def _plain(type_: TypeEngine[Any]) -> bool:

@@ -35,12 +35,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import orjson
-from sqlalchemy import Integer, String, Table, make_url
+from sqlalchemy import Integer, String, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.plain_reads import SQLITE_TRY_LATER, driver_connection
+from app.plain_reads import driver_connection, sqlite_file, sqlite_try_later
 
 Rows = Sequence[Mapping[str, Any]]
 Returned = list[tuple[Any, ...]]
@@ -203,8 +203,7 @@ class SqliteWriter:
                     self._on_loop = self._connect(waits=False)
                 result = work(self._on_loop)
             except sqlite3.OperationalError as exc:
-                # Python reports extended codes (SQLITE_BUSY_RECOVERY is BUSY | 1 << 8).
-                if exc.sqlite_errorcode & 0xFF not in SQLITE_TRY_LATER:
+                if not sqlite_try_later(exc):
                     raise
             else:
                 took = self.clock() - started
@@ -250,12 +249,10 @@ class PlainWrites:
     ) -> None:
         self._writer = writer
         self._dialect = writer.dialect.name
-        self._sqlite: SqliteWriter | None = None
-        self._statements: dict[_Key, _PostgresInsert | _SqliteInsert] = {}
-        if self._dialect == "sqlite":
-            database = make_url(str(writer.url)).database
-            if database and database != ":memory:" and not database.startswith("file:"):
-                self._sqlite = SqliteWriter(database, configure_sqlite)
+        path = sqlite_file(writer)
+        self._sqlite = SqliteWriter(path, configure_sqlite) if path is not None else None
+        self._sqlite_statements: dict[_Key, _SqliteInsert] = {}
+        self._pg_statements: dict[_Key, _PostgresInsert] = {}
 
     @property
     def available(self) -> bool:
@@ -274,20 +271,18 @@ class PlainWrites:
         if not rows:
             raise ValueError("no rows to insert")
         key = (table.name, tuple(rows[0]), tuple(conflict), tuple(returning))
-        statement = self._statements.get(key)
         if self._sqlite is not None:
-            if statement is None:
-                statement = self._statements[key] = _SqliteInsert(
+            insert = self._sqlite_statements.get(key)
+            if insert is None:
+                insert = self._sqlite_statements[key] = _SqliteInsert(
                     _Shape(table, key[1], conflict, returning, _SQLITE), table, returning
                 )
-            assert isinstance(statement, _SqliteInsert)
-            insert = statement
             return await self._sqlite.run(lambda conn: insert.run(conn, rows))
+        statement = self._pg_statements.get(key)
         if statement is None:
-            statement = self._statements[key] = _PostgresInsert(
+            statement = self._pg_statements[key] = _PostgresInsert(
                 _Shape(table, key[1], conflict, returning, _PG), table
             )
-        assert isinstance(statement, _PostgresInsert)
         async with driver_connection(self._writer) as driver:
             return await statement.run(driver, rows)
 
