@@ -150,6 +150,31 @@ def run_pgbench(server_url: str, scale: int, clients: int, threads: int, seconds
     return float(match.group(1))
 
 
+SERVER_ACTIVITY = """
+SELECT w.wal_records, w.wal_fpi, w.wal_bytes::bigint,
+       d.blks_read, d.blks_hit, d.xact_commit,
+       b.checkpoints_timed + b.checkpoints_req, b.buffers_checkpoint + b.buffers_clean,
+       b.buffers_backend
+FROM pg_stat_wal w, pg_stat_bgwriter b, pg_stat_database d
+WHERE d.datname = current_database()
+"""
+ACTIVITY_NAMES = (
+    "wal_records", "wal_full_page_images", "wal_bytes", "blocks_read", "blocks_hit",
+    "commits", "checkpoints", "buffers_written_bg", "buffers_written_backend",
+)  # fmt: skip
+
+
+def server_activity(url: str) -> dict[str, int] | None:
+    """PostgreSQL's cumulative counters for WAL, buffers and checkpoints (the statistics are
+    flushed by backends about once a second, hence the pause), to say per event what the server
+    did: the large database's slower runs are explained here or not at all."""
+    if is_sqlite(url):
+        return None
+    time.sleep(1.5)
+    row = query(url, SERVER_ACTIVITY)[0]
+    return {name: int(value) for name, value in zip(ACTIVITY_NAMES, row, strict=True)}
+
+
 def clear_pending(url: str) -> None:
     """Delete the events earlier runs left pending (the ack benchmarks' deliveries), so that
     only this run's are counted, then, on PostgreSQL, ``VACUUM ANALYZE`` the database as
@@ -229,6 +254,7 @@ def main() -> None:
     earlier = events - args.events
     also = f" ({args.events} inserted + {earlier} already pending)" if earlier else ""
     print(f"processing {events} events{also} with {args.workers} `vafa worker` process(es) …")
+    activity_before = server_activity(url)
     with tempfile.TemporaryDirectory(prefix="vafa-bench-") as tmp:
         log = Path(tmp) / "worker.log"
         launched = datetime.now(UTC)
@@ -240,6 +266,13 @@ def main() -> None:
         except RuntimeError as exc:
             raise SystemExit(f"{exc}\n{tail(log)}") from exc
 
+    activity_after = server_activity(url)
+    per_event: dict[str, float] = {}
+    if activity_before is not None and activity_after is not None:
+        per_event = {
+            name: round((activity_after[name] - activity_before[name]) / events, 2)
+            for name in ACTIVITY_NAMES
+        }
     started = scalar(
         url,
         "SELECT MIN(processed_at) FROM webhook_events WHERE shop_id = :s AND id >= :first "
@@ -312,6 +345,8 @@ def main() -> None:
         f"peak RSS {mib(verify.peak_rss_kib)}"
     )
     print("  peak RSS workers   " + ", ".join(mib(kib) for kib in worker_rss))
+    if per_event:
+        print("  server, per event  " + ", ".join(f"{k} {v:g}" for k, v in per_event.items()))
 
     ok = statuses == {"processed": events} and earns == args.events and verify.returncode == 0
     write_json(
@@ -332,6 +367,7 @@ def main() -> None:
             "ledger_verify_seconds": round(verify.seconds, 2),
             "ledger_verify_peak_rss_kib": verify.peak_rss_kib,
             "worker_peak_rss_kib": worker_rss,
+            "server_per_event": per_event,
         },
     )
     if not ok:
