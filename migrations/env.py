@@ -20,6 +20,7 @@ if config.config_file_name is not None and config.attributes.get("configure_logg
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
 target_metadata = Base.metadata
+MIGRATION_LOCK = 0x7661_6661  # "vafa": the advisory lock key that serializes migrations
 
 
 def _url() -> str:
@@ -42,6 +43,11 @@ def _run(connection: Connection) -> None:
         render_item=_render_item,
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # Processes that start together each run `vafa migrate` (containers, a worker
+            # beside the API): they take turns, and the later one finds the schema at head.
+            # Held until this transaction commits. (SQLite's BEGIN IMMEDIATE does the same.)
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
         context.run_migrations()
 
 

@@ -1,0 +1,73 @@
+"""`vafa migrate` as containers run it: several processes at once on an empty database."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from tests.conftest import ENV_URL, SECRET_KEY, USES_POSTGRES
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def _admin(url: str, statement: str) -> None:
+    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+async def _scalar(url: str, sql: str) -> object:
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return (await conn.execute(text(sql))).scalar_one()
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+def empty_database(tmp_path: Path) -> Iterator[str]:
+    """A database with nothing in it, of the engine under test."""
+    if not USES_POSTGRES:
+        yield f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
+        return
+    name = f"vafa_migrate_{uuid.uuid4().hex[:8]}"
+    asyncio.run(_admin(ENV_URL, f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(ENV_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        asyncio.run(_admin(ENV_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def test_three_processes_migrating_an_empty_database_at_once_all_succeed(
+    empty_database: str,
+) -> None:
+    env = {**os.environ, "VAFA_DATABASE_URL": empty_database, "VAFA_SECRET_KEY": SECRET_KEY}
+    command = [sys.executable, "-c", "from app.cli import cli; cli()", "migrate"]
+    procs = [
+        subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        for _ in range(3)
+    ]
+    outputs = [proc.communicate(timeout=120)[0].decode() for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0, 0], "\n---\n".join(outputs)
+    heads = subprocess.run(
+        [sys.executable, "-m", "alembic", "heads"], cwd=ROOT, capture_output=True, text=True,
+        check=True,
+    )  # fmt: skip
+    head = heads.stdout.split()[0]
+    assert asyncio.run(_scalar(empty_database, "SELECT version_num FROM alembic_version")) == head
