@@ -175,6 +175,20 @@ def server_activity(url: str) -> dict[str, int] | None:
     return {name: int(value) for name, value in zip(ACTIVITY_NAMES, row, strict=True)}
 
 
+RELATION_READS = """
+SELECT relname, heap_blks_read, COALESCE(toast_blks_read, 0) FROM pg_statio_user_tables
+UNION ALL
+SELECT indexrelname, idx_blks_read, 0 FROM pg_statio_user_indexes
+"""
+
+
+def relation_reads(url: str) -> dict[str, int]:
+    """Blocks each table and index had to read in (not found in shared buffers)."""
+    if is_sqlite(url):
+        return {}
+    return {name: int(heap) + int(toast) for name, heap, toast in query(url, RELATION_READS)}
+
+
 def clear_pending(url: str) -> None:
     """Delete the events earlier runs left pending (the ack benchmarks' deliveries), so that
     only this run's are counted, then, on PostgreSQL, ``VACUUM ANALYZE`` the database as
@@ -255,6 +269,7 @@ def main() -> None:
     also = f" ({args.events} inserted + {earlier} already pending)" if earlier else ""
     print(f"processing {events} events{also} with {args.workers} `vafa worker` process(es) …")
     activity_before = server_activity(url)
+    reads_before = relation_reads(url)
     with tempfile.TemporaryDirectory(prefix="vafa-bench-") as tmp:
         log = Path(tmp) / "worker.log"
         launched = datetime.now(UTC)
@@ -267,6 +282,11 @@ def main() -> None:
             raise SystemExit(f"{exc}\n{tail(log)}") from exc
 
     activity_after = server_activity(url)
+    reads_after = relation_reads(url)
+    reads = sorted(
+        ((reads_after[name] - reads_before.get(name, 0), name) for name in reads_after),
+        reverse=True,
+    )
     per_event: dict[str, float] = {}
     if activity_before is not None and activity_after is not None:
         per_event = {
@@ -347,6 +367,10 @@ def main() -> None:
     print("  peak RSS workers   " + ", ".join(mib(kib) for kib in worker_rss))
     if per_event:
         print("  server, per event  " + ", ".join(f"{k} {v:g}" for k, v in per_event.items()))
+        print(
+            "  blocks read in     "
+            + ", ".join(f"{name} {count / events:.2f}" for count, name in reads[:8] if count)
+        )
 
     ok = statuses == {"processed": events} and earns == args.events and verify.returncode == 0
     write_json(

@@ -9,13 +9,16 @@ statistics, 1,284 with them.
 
 Autovacuum is on by default and then does this itself. When an operator has turned it off,
 the worker warns once and analyzes its tables: at once if they never were (a restored or
-bulk-loaded database), else after ``MIN_GROWTH`` events, then each time the ledger has doubled
-since. An ``ANALYZE`` of all of them costs ~0.7 s of PostgreSQL time even on a small ledger, so
-autovacuum's step (a tenth) would be too often; for lookups by unique keys the distribution
-barely changes as a table grows, and the planner scales row counts by a table's current size
-itself. ``ANALYZE`` reads a fixed-size sample, takes no lock that blocks reads or writes, runs
-beside the worker on a connection of its own, and ``SKIP_LOCKED`` lets a second worker skip a
-table the first is already analyzing.
+bulk-loaded database), else each time the ledger has doubled (at least ``MIN_GROWTH`` events),
+counted from the size its statistics give when the worker starts. An ``ANALYZE`` of all of them
+costs ~0.7 s of PostgreSQL time even on a small ledger and reads a sample of up to 30,000 pages
+per table, so autovacuum's step (a tenth) would be too often; for lookups by unique keys the
+distribution barely changes as a table grows, and the planner scales row counts by a table's
+current size itself. (Counting from zero at each start instead had every worker started on a
+million-transaction ledger analyze it after 1,000 events: 1.5–2 pages read per event of
+postings, transactions and lots, measured with bench/processing.py.) ``ANALYZE`` takes no lock
+that blocks reads or writes, runs beside the worker on a connection of its own, and
+``SKIP_LOCKED`` lets a second worker skip a table the first is already analyzing.
 """
 
 from __future__ import annotations
@@ -58,8 +61,10 @@ class StatisticsKeeper:
         """Count ``events`` just processed; analyze when the tables have grown enough."""
         if self._enabled is None:
             self._enabled = await self._autovacuum_is_off()
-            if self._enabled and await self._never_analyzed():
-                self._threshold = 0  # e.g. a database restored or bulk-loaded: at once
+            if self._enabled:
+                rows = await self._ledger_rows()
+                # Never analyzed (PostgreSQL's -1; e.g. restored or bulk-loaded): at once.
+                self._threshold = 0 if rows < 0 else max(MIN_GROWTH, rows)
         if not self._enabled:
             return
         self._grown += events
@@ -85,10 +90,10 @@ class StatisticsKeeper:
             return
         self._threshold = max(MIN_GROWTH, int(rows or 0))
 
-    async def _never_analyzed(self) -> bool:
+    async def _ledger_rows(self) -> int:
         async with self._db.reader.connect() as conn:
             rows = await conn.scalar(text(_LEDGER_ROWS))
-        return rows is not None and rows < 0  # PostgreSQL's "never analyzed or vacuumed"
+        return int(rows) if rows is not None else -1
 
     async def _autovacuum_is_off(self) -> bool:
         if self._db.dialect != "postgresql":

@@ -82,3 +82,26 @@ async def test_a_ledger_never_analyzed_is_analyzed_at_the_first_batch(db: Databa
     await keeper.after_batch(1)
     await _analyzed_after(db, before)
     await keeper.close()
+
+
+async def test_a_worker_started_on_a_large_ledger_waits_for_it_to_double(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(statistics, "MIN_GROWTH", 50)
+    if await _autovacuum(db) != "off":  # SQLite, or autovacuum on: nothing for the keeper
+        return
+    # Statistics that say the ledger holds 300 transactions, as a large one's would.
+    async with db.reader.connect() as conn:
+        await conn.execute(text("ANALYZE ledger_transactions"))
+        await conn.execute(
+            text("UPDATE pg_class SET reltuples = 300 WHERE oid = 'ledger_transactions'::regclass")
+        )
+    before = await _last_analyzed(db)
+    keeper = StatisticsKeeper(db)
+    await keeper.after_batch(60)  # past MIN_GROWTH, but the ledger has not doubled
+    await keeper.after_batch(200)
+    await asyncio.sleep(0.3)
+    assert await _last_analyzed(db) == before
+    await keeper.after_batch(40)  # 300 events: it has
+    await _analyzed_after(db, before)
+    await keeper.close()
