@@ -6,6 +6,11 @@ one batch runs at a time: whatever queued up during it goes in the next, which s
 A request is never answered from a batch that started before it arrived (a read sees every
 commit that preceded the request; a write is durable before its caller hears of it), and
 nobody waits for a timer: an idle batcher runs a lone request immediately.
+
+Where the database can work on two batches at once (PostgreSQL, on two connections), a second
+batch may start while the first is under way (``concurrency``): otherwise the process sits idle
+for each commit's round trip and WAL flush (measured: 14 % of the API's time under a webhook
+load).
 """
 
 from __future__ import annotations
@@ -31,25 +36,34 @@ class Batcher(Generic[In, Out]):
         run: Callable[[list[In]], Awaitable[Sequence[Out]]],
         *,
         take: Callable[[Sequence[In]], int],
+        concurrency: int = 1,
     ) -> None:
         """``run`` answers a batch, one result per item in order (or raises for all of them);
-        ``take`` says how many of the queued items (at least one) the next batch holds."""
+        ``take`` says how many of the queued items (at least one) the next batch holds;
+        ``concurrency`` how many batches may be under way at once."""
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
         self._run = run
         self._take = take
+        self._concurrency = concurrency
         self._queue: list[_Waiting[In, Out]] = []
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def submit(self, item: In) -> Out:
         future: asyncio.Future[Out] = asyncio.get_running_loop().create_future()
         self._queue.append(_Waiting(item, future))
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._drain())
+        # A task that has just finished may not have left the set yet (its callback runs
+        # later): it must not count, or this request would wait for a batch that never runs.
+        if sum(1 for task in self._tasks if not task.done()) < self._concurrency:
+            task = asyncio.create_task(self._drain())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         return await future
 
     async def close(self) -> None:
         """Wait for the batches under way (callers already queued are answered)."""
-        if self._task is not None:
-            await self._task
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def _drain(self) -> None:
         while self._queue:

@@ -100,9 +100,35 @@ async def test_shutting_down_cancels_callers_still_queued() -> None:
     rec, batcher, running = await _held_first_batch(1)
     queued = asyncio.create_task(batcher.submit(2))
     await asyncio.sleep(0)
-    assert batcher._task is not None
-    batcher._task.cancel()
+    (task,) = batcher._tasks
+    task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await running
     with pytest.raises(asyncio.CancelledError):
         await queued
+
+
+async def test_with_concurrency_two_a_second_batch_runs_beside_a_held_one() -> None:
+    rec = Recorder()
+    batcher = Batcher(rec.run, take=len, concurrency=2)
+    rec.release.clear()
+    first = asyncio.create_task(batcher.submit(1))
+    await asyncio.sleep(0)
+    second = asyncio.create_task(batcher.submit(2))
+    third = asyncio.create_task(batcher.submit(3))
+    for _ in range(3):  # the submits run, then the second batch starts
+        await asyncio.sleep(0)
+    # Both batches are under way; the third request waits for whichever finishes first.
+    assert rec.batches == [[1], [2, 3]]
+    rec.release.set()
+    assert [await first, await second, await third] == [10, 20, 30]
+    fourth = await batcher.submit(4)
+    assert fourth == 40
+    assert rec.batches[-1] == [4]
+    await batcher.close()
+    assert not batcher._tasks
+
+
+def test_concurrency_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        Batcher(Recorder().run, take=len, concurrency=0)

@@ -5,7 +5,11 @@ or a round trip and a WAL flush (PostgreSQL). Deliveries that arrive while a wri
 are written together by the next one: one multi-row ``INSERT … ON CONFLICT DO NOTHING`` that
 reports the rows it inserted, and one commit, for the whole group (on the driver itself, see
 :mod:`app.plain_writes`), after which each waiting request learns its own outcome. Nobody
-is answered before the commit that holds their row."""
+is answered before the commit that holds their row.
+
+On PostgreSQL two groups may be under way at once, on two connections: one fills while the other
+commits. A delivery in one and its duplicate in the other are still stored once (the second
+insert waits for the first's commit on the unique key, then skips the row)."""
 
 from __future__ import annotations
 
@@ -35,7 +39,10 @@ class GroupWriter:
     def __init__(self, db: Database, table: Table) -> None:
         self._db = db
         self._table = table
-        self._batches: Batcher[dict[str, Any], int | None] = Batcher(self._write, take=_group_size)
+        # SQLite has one writer: a second group would only wait for the first's lock.
+        self._batches: Batcher[dict[str, Any], int | None] = Batcher(
+            self._write, take=_group_size, concurrency=1 if db.is_sqlite else 2
+        )
 
     async def insert(self, row: dict[str, Any]) -> int | None:
         """Store ``row`` unless its (shop_id, dedupe_key) exists: returns its new id, or None
