@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from app.auth import current_shop
@@ -16,7 +17,6 @@ from app.members.schemas import (
     EntriesOut,
     EntryOut,
     MemberOut,
-    Points,
     Source,
 )
 from app.shops.service import ShopContext
@@ -34,17 +34,27 @@ def _state(request: Request) -> AppState:
     return state
 
 
-def _member_out(b: Balance) -> MemberOut:
-    return MemberOut(
-        customer_id=b.customer_id,
-        points=Points(available=b.available, pending=b.pending, lifetime_earned=b.lifetime_earned),
-        tier=b.tier,
-    )
+def _member_document(b: Balance) -> dict[str, Any]:
+    """A member as the contract shows it (the shape of :class:`MemberOut`)."""
+    return {
+        "customer_id": b.customer_id,
+        "points": {
+            "available": b.available,
+            "pending": b.pending,
+            "lifetime_earned": b.lifetime_earned,
+        },
+        "tier": b.tier,
+    }
 
 
+# The storefront widget's read, the hottest route: its answer is encoded straight from what was
+# read, without building a pydantic model and having FastAPI validate it again (measured with
+# bench.balance_read on SQLite: 0.595–0.633 of the bare endpoint's rate instead of 0.557–0.568).
+# ``response_model`` still documents it in the OpenAPI schema.
 @router.get("/{customer_id}", response_model=MemberOut)
-async def get_member(customer_id: CustomerId, shop: Shop, request: Request) -> MemberOut:
-    return _member_out(await _state(request).balances.get(shop.shop_id, customer_id))
+async def get_member(customer_id: CustomerId, shop: Shop, request: Request) -> Response:
+    member = await _state(request).balances.get(shop.shop_id, customer_id)
+    return Response(orjson.dumps(_member_document(member)), media_type="application/json")
 
 
 @router.get("/{customer_id}/entries", response_model=EntriesOut)
@@ -98,5 +108,7 @@ async def adjust(
     if not posted.created:
         response.status_code = 200
     return AdjustmentOut(
-        transaction_id=posted.transaction_id, created=posted.created, member=_member_out(member)
+        transaction_id=posted.transaction_id,
+        created=posted.created,
+        member=MemberOut.model_validate(_member_document(member)),
     )

@@ -9,6 +9,7 @@ from sqlalchemy import update
 
 from app.config import Settings
 from app.db import Database
+from app.members.schemas import MemberOut
 from app.shops.models import Shop
 from app.state import AppState
 from tests.conftest import ShopifyShop, make_shopify_shop
@@ -65,10 +66,18 @@ class TestMembers:
     ) -> None:
         await _adjust(client, shopify_shop, "7", 25, "k1")
         r = await client.get("/api/v1/members/7", headers=shopify_shop.auth)
+        assert r.headers["content-type"] == "application/json"
         assert r.json() == {
             "customer_id": "7",
             "points": {"available": 25, "pending": 0, "lifetime_earned": 0},
             "tier": None,
+        }
+        # The schema the API documents for it says the same.
+        assert MemberOut.model_validate(r.json()).model_dump() == r.json()
+        spec = (await client.get("/openapi.json")).json()
+        answer = spec["paths"]["/api/v1/members/{customer_id}"]["get"]["responses"]["200"]
+        assert answer["content"]["application/json"]["schema"] == {
+            "$ref": "#/components/schemas/MemberOut"
         }
 
     async def test_entries_are_newest_first_and_page_by_id(
