@@ -171,7 +171,11 @@ def server_activity(url: str) -> dict[str, int] | None:
     if is_sqlite(url):
         return None
     time.sleep(1.5)
-    row = query(url, SERVER_ACTIVITY)[0]
+    try:
+        row = query(url, SERVER_ACTIVITY)[0]
+    except Exception as exc:  # e.g. PostgreSQL 17 moved checkpoints out of pg_stat_bgwriter
+        print(f"(no server statistics: {type(exc).__name__})")
+        return None
     return {name: int(value) for name, value in zip(ACTIVITY_NAMES, row, strict=True)}
 
 

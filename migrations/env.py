@@ -39,6 +39,9 @@ def _run(connection: Connection) -> None:
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
+        # SQLite can roll DDL back too: one transaction (BEGIN IMMEDIATE, the engine's) for the
+        # whole upgrade, so a second `vafa migrate` waits and then finds the schema at head.
+        transactional_ddl=True,
         compare_type=True,
         render_item=_render_item,
     )
@@ -46,7 +49,7 @@ def _run(connection: Connection) -> None:
         if connection.dialect.name == "postgresql":
             # Processes that start together each run `vafa migrate` (containers, a worker
             # beside the API): they take turns, and the later one finds the schema at head.
-            # Held until this transaction commits. (SQLite's BEGIN IMMEDIATE does the same.)
+            # Held until this transaction commits.
             connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
         context.run_migrations()
 

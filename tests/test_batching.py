@@ -132,3 +132,16 @@ async def test_with_concurrency_two_a_second_batch_runs_beside_a_held_one() -> N
 def test_concurrency_must_be_positive() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         Batcher(Recorder().run, take=len, concurrency=0)
+
+
+async def test_concurrency_two_runs_no_third_batch_until_one_ends() -> None:
+    rec = Recorder()
+    batcher = Batcher(rec.run, take=lambda queued: 1, concurrency=2)
+    rec.release.clear()
+    tasks = [asyncio.create_task(batcher.submit(n)) for n in (1, 2, 3, 4)]
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert rec.batches == [[1], [2]]  # two under way, the other two wait
+    rec.release.set()
+    assert [await t for t in tasks] == [10, 20, 30, 40]
+    assert rec.batches == [[1], [2], [3], [4]]

@@ -60,11 +60,14 @@ class StatisticsKeeper:
     async def after_batch(self, events: int) -> None:
         """Count ``events`` just processed; analyze when the tables have grown enough."""
         if self._enabled is None:
-            self._enabled = await self._autovacuum_is_off()
-            if self._enabled:
+            # Decided together, and only once both are known: a database that is not there
+            # yet (a worker started before `vafa migrate`) raises, and the next batch asks again.
+            enabled = await self._autovacuum_is_off()
+            if enabled:
                 rows = await self._ledger_rows()
                 # Never analyzed (PostgreSQL's -1; e.g. restored or bulk-loaded): at once.
                 self._threshold = 0 if rows < 0 else max(MIN_GROWTH, rows)
+            self._enabled = enabled
         if not self._enabled:
             return
         self._grown += events

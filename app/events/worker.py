@@ -35,7 +35,7 @@ from app.orm import utcnow
 from app.program import reconcile
 from app.shops.models import Shop
 from app.shops.service import ShopContext, ShopDirectory
-from app.webhooks.models import PENDING_ONLY, EventStatus, WebhookEvent
+from app.webhooks.models import PENDING_LITERAL, EventStatus, WebhookEvent
 
 log = structlog.get_logger(__name__)
 
@@ -88,7 +88,7 @@ class Worker:
         rows = await session.execute(
             select(ev.id, ev.shop_id, ev.topic, ev.body, ev.attempts)
             .where(
-                PENDING_ONLY,
+                ev.status == PENDING_LITERAL,
                 or_(ev.next_attempt_at.is_(None), ev.next_attempt_at <= now),
             )
             .order_by(ev.id)

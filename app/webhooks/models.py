@@ -10,9 +10,11 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    literal_column,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.expression import ColumnClause
 
 from app.orm import Base, IdType, UTCDateTime, utcnow
 
@@ -31,6 +33,9 @@ class EventStatus:
 # keeps a claim's cost that of the batch it takes: with every event in the index, each claim
 # walked past the events processed before it (10,000 heap pages for a claim of 200, measured).
 PENDING_ONLY = text("status = 'pending'")
+PENDING_LITERAL: ColumnClause[str] = literal_column(
+    "'pending'"
+)  # for queries: ``WebhookEvent.status == …``
 
 
 class WebhookEvent(Base):
