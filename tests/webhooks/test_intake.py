@@ -36,6 +36,7 @@ class TestShopifyIntake:
         headers = shopify_shop.headers(ORDER, "orders/paid", event_id="evt-1")
         r = await client.post("/webhooks/shopify", content=ORDER, headers=headers)
         assert r.status_code == 200
+        assert r.headers["content-type"] == "application/json"
         assert r.json() == {"status": "accepted"}
         [event] = await _events(state)
         assert event.body == ORDER  # the raw bytes, exactly as signed
@@ -360,3 +361,10 @@ class TestShopLookup:
         )
         assert r.status_code == 401
         assert await _events(state) == []
+
+
+async def test_the_webhook_answers_are_documented(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    for path in ("/webhooks/shopify", "/webhooks/woocommerce/{shop_id}"):
+        answer = spec["paths"][path]["post"]["responses"]["200"]["content"]["application/json"]
+        assert answer["schema"] == {"$ref": "#/components/schemas/Ack"}
