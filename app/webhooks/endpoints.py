@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from app.connectors.base import Platform, WebhookHeaders
 from app.errors import PayloadTooLarge, Unauthorized
 from app.state import AppState
-from app.webhooks.intake import PLATFORM_HEADERS, UNAUTHORIZED, is_woocommerce_ping
+from app.webhooks.intake import PLATFORM_HEADERS, UNAUTHORIZED, Outcome, is_woocommerce_ping
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 _SHOP_ID = re.compile(r"[0-9]{1,18}")  # ASCII digits that fit a BIGINT; anything else is unknown
@@ -28,9 +28,8 @@ def _ack(status: str) -> Response:
 
 
 _ACK_BODIES = {
-    status: orjson.dumps({"status": status})
-    for status in ("accepted", "duplicate", "ignored", "pong")
-}
+    status: orjson.dumps({"status": status}) for status in [*Outcome, "pong"]
+}  # every outcome intake can report, and the answer to WooCommerce's creation ping
 
 
 async def read_body(request: Request, limit: int) -> bytes:
