@@ -10,8 +10,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    column,
     literal_column,
-    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.expression import ColumnClause
@@ -32,10 +32,10 @@ class EventStatus:
 # below (a prepared statement with ``status = $1`` could not use it). Indexing only these rows
 # keeps a claim's cost that of the batch it takes: with every event in the index, each claim
 # walked past the events processed before it (10,000 heap pages for a claim of 200, measured).
-PENDING_ONLY = text("status = 'pending'")
-PENDING_LITERAL: ColumnClause[str] = literal_column(
-    "'pending'"
-)  # for queries: ``WebhookEvent.status == …``
+# Queries say ``WebhookEvent.status == PENDING_LITERAL`` (qualified by the table, so it stays
+# unambiguous beside another table's status column); the index's predicate is the same literal.
+PENDING_LITERAL: ColumnClause[str] = literal_column("'pending'")
+PENDING_ONLY = column("status") == PENDING_LITERAL
 
 
 class WebhookEvent(Base):

@@ -16,17 +16,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.conftest import ENV_URL, SECRET_KEY, USES_POSTGRES
+from tests.migration_check import _admin
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-async def _admin(url: str, statement: str) -> None:
-    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text(statement))
-    finally:
-        await engine.dispose()
 
 
 async def _scalar(url: str, sql: str) -> object:
