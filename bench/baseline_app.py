@@ -9,6 +9,10 @@ middleware, exception handlers and server:
 - ``POST /bench/bare-webhook`` reads the body and checks its Shopify HMAC with the secret in
   ``VAFA_BENCH_API_SECRET`` (401 if wrong), and answers as the webhook endpoint does. No shop
   lookup, no parsing, no database: the floor under ``POST /webhooks/shopify``.
+- ``POST /bench/bare-webhook-plain``: the same, served as the webhook endpoints are served
+  (a plain Starlette route ahead of the FastAPI routes, see :mod:`app.webhooks.endpoints`),
+  so that the intake's own cost can be told apart from the framework's. The issue's target is
+  against ``/bench/bare-webhook``; this second floor is reported beside it.
 - ``GET /bench/bare-json`` returns a constant member, through the same response model as
   ``GET /api/v1/members/{customer_id}``. No auth, no database: the floor under a balance read.
 """
@@ -17,7 +21,8 @@ from __future__ import annotations
 
 import os
 
-from fastapi import Request
+from fastapi import Request, Response
+from starlette.routing import Route
 
 from app.config import get_settings
 from app.connectors._webhooks import hmac_sha256_base64_matches
@@ -39,14 +44,28 @@ _MEMBER = MemberOut(
 app = create_app(_settings)
 
 
-@app.post("/bench/bare-webhook", tags=["bench"])
-async def bare_webhook(request: Request) -> Ack:
+async def _check_signature(request: Request) -> None:
     body = await request.body()
     if not hmac_sha256_base64_matches(
         body, request.headers.get("x-shopify-hmac-sha256"), [_SECRET]
     ):
         raise Unauthorized("the webhook signature is missing or invalid")
+
+
+@app.post("/bench/bare-webhook", tags=["bench"])
+async def bare_webhook(request: Request) -> Ack:
+    await _check_signature(request)
     return Ack(status="accepted")
+
+
+async def bare_webhook_plain(request: Request) -> Response:
+    await _check_signature(request)
+    return Response(b'{"status":"accepted"}', media_type="application/json")
+
+
+app.router.routes.insert(
+    0, Route("/bench/bare-webhook-plain", bare_webhook_plain, methods=["POST"])
+)
 
 
 @app.get("/bench/bare-json", tags=["bench"], response_model=MemberOut)

@@ -368,3 +368,27 @@ async def test_the_webhook_answers_are_documented(client: httpx.AsyncClient) -> 
     for path in ("/webhooks/shopify", "/webhooks/woocommerce/{shop_id}"):
         answer = spec["paths"][path]["post"]["responses"]["200"]["content"]["application/json"]
         assert answer["schema"] == {"$ref": "#/components/schemas/Ack"}
+
+
+async def test_the_documented_webhook_endpoints_are_the_ones_served(
+    client: httpx.AsyncClient,
+) -> None:
+    """The docs come from a FastAPI router, the requests are served by plain routes to the
+    same functions: every documented operation answers as the intake does, and nothing
+    else is served under /webhooks."""
+    spec = (await client.get("/openapi.json")).json()
+    documented = {
+        (method.upper(), path.replace("{shop_id}", "7"))
+        for path, operations in spec["paths"].items()
+        if path.startswith("/webhooks/")
+        for method in operations
+    }
+    assert documented == {("POST", "/webhooks/shopify"), ("POST", "/webhooks/woocommerce/7")}
+    for method, path in documented:
+        unsigned = await client.request(method, path, content=b"{}")
+        assert unsigned.status_code == 401
+        assert unsigned.json()["error"]["code"] == "unauthorized"
+        wrong_method = await client.get(path)
+        assert wrong_method.status_code == 405
+        assert wrong_method.headers["allow"] == method
+    assert (await client.post("/webhooks/other", content=b"{}")).status_code == 404
