@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
+import contextlib
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -122,56 +122,95 @@ def _as_the_engine_does(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA busy_timeout=30000")  # a writer waits up to 30 s for a lock
 
 
+@contextlib.asynccontextmanager
+async def _ticking() -> AsyncIterator[Callable[[], int]]:
+    """Counts the event loop's turns of 10 ms while the block runs: a loop stood still by a
+    blocking call counts none."""
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    ticker = asyncio.create_task(tick())
+    try:
+        yield lambda: ticks
+    finally:
+        ticker.cancel()
+
+
 class TestSqliteWriter:
-    """Where SQLite writes run: on the event loop while the disk keeps up, else on a thread."""
+    """Where SQLite writes run: the statements on the event loop, the COMMIT on a thread."""
 
     @staticmethod
-    def _writer(tmp_path: Path) -> SqliteWriter:
+    def _writer(
+        tmp_path: Path, configure: Callable[[sqlite3.Connection], None] = _as_the_engine_does
+    ) -> SqliteWriter:
         path = tmp_path / "w.db"
         with sqlite3.connect(path) as setup:
             setup.execute("PRAGMA journal_mode=WAL")
             setup.execute("CREATE TABLE t (n INTEGER)")
-        return SqliteWriter(str(path), configure=_as_the_engine_does)
+        return SqliteWriter(str(path), configure=configure)
 
     @staticmethod
     def _insert(n: int, ran_on: list[str]) -> Callable[[sqlite3.Connection], list[Any]]:
         def work(conn: sqlite3.Connection) -> list[Any]:
-            conn.execute("BEGIN IMMEDIATE")
             ran_on.append(threading.current_thread().name)
             conn.execute("INSERT INTO t VALUES (?)", (n,))
-            conn.execute("COMMIT")
             return [(n,)]
 
         return work
 
-    async def test_a_quick_disk_writes_on_the_loop(self, tmp_path: Path) -> None:
-        writer = self._writer(tmp_path)
-        ticks = iter(itertools.count(0, 1e-6))  # every write "takes" 1 µs
-        writer.clock = lambda: next(ticks)
-        ran_on: list[str] = []
-        for n in range(20):
-            assert await writer.run(self._insert(n, ran_on)) == [(n,)]
-        await writer.close()
-        assert set(ran_on) == {threading.main_thread().name}
+    @staticmethod
+    def _slow_commits(seconds: float) -> Callable[[sqlite3.Connection], None]:
+        """The engine's settings, and every COMMIT made slow, as on a slow disk."""
 
-    async def test_a_slow_disk_sends_writes_to_the_thread_and_the_loop_tries_again(
+        def configure(conn: sqlite3.Connection) -> None:
+            _as_the_engine_does(conn)
+            conn.set_trace_callback(lambda sql: time.sleep(seconds) if sql == "COMMIT" else None)
+
+        return configure
+
+    @staticmethod
+    def _stored(tmp_path: Path) -> list[int]:
+        with sqlite3.connect(tmp_path / "w.db") as check:
+            return [n for (n,) in check.execute("SELECT n FROM t ORDER BY n")]
+
+    async def test_a_slow_commit_leaves_the_loop_running_and_is_durable_on_return(
         self, tmp_path: Path
     ) -> None:
-        writer = self._writer(tmp_path)
-        ticks = iter(itertools.count(0, 0.05))  # every write on the loop "takes" 50 ms
-        writer.clock = lambda: next(ticks)
+        writer = self._writer(tmp_path, self._slow_commits(0.3))
         ran_on: list[str] = []
-        for n in range(SqliteWriter.THREAD_TURNS + 2):
-            await writer.run(self._insert(n, ran_on))
+        async with _ticking() as ticks:
+            assert await writer.run(self._insert(1, ran_on)) == [(1,)]
+        # Committed before the caller heard of it: another connection sees the row.
+        assert self._stored(tmp_path) == [1]
+        # The statements ran on the loop; the loop went on for the 0.3 s the COMMIT took
+        # (standing still, it would have ticked once at most).
+        assert ran_on == [threading.main_thread().name]
+        assert ticks() >= 10
         await writer.close()
-        loop_thread = threading.main_thread().name
-        # One slow write moves the average past the budget (50 ms × 0.1 > 2 ms) …
-        assert ran_on[0] == loop_thread
-        # … the next ones run on the thread, then the loop is tried again.
-        assert set(ran_on[1 : SqliteWriter.THREAD_TURNS + 1]) == {"vafa-sqlite-write_0"}
-        assert ran_on[SqliteWriter.THREAD_TURNS + 1] == loop_thread
-        with sqlite3.connect(tmp_path / "w.db") as check:
-            assert check.execute("SELECT count(*) FROM t").fetchone() == (len(ran_on),)
+
+    async def test_a_caller_gone_during_the_commit_leaves_the_next_write_working(
+        self, tmp_path: Path
+    ) -> None:
+        writer = self._writer(tmp_path, self._slow_commits(0.2))
+        first = asyncio.create_task(writer.run(self._insert(1, [])))
+        await asyncio.sleep(0.05)  # its COMMIT is under way on the thread
+        first.cancel()
+        # The next write waits for that COMMIT, then runs as usual on the loop (rather than
+        # beginning a transaction inside it, or on a connection in use on the thread); the
+        # first row is stored regardless.
+        ran_on: list[str] = []
+        async with _ticking() as ticks:
+            assert await writer.run(self._insert(2, ran_on)) == [(2,)]
+        assert ran_on == [threading.main_thread().name]
+        assert ticks() >= 5  # the loop ran on for the ~0.15 s left of that COMMIT
+        assert first.cancelled()
+        assert self._stored(tmp_path) == [1, 2]
+        await writer.close()
 
     async def test_a_database_locked_by_another_process_is_waited_for_off_the_loop(
         self, tmp_path: Path
@@ -192,6 +231,7 @@ class TestSqliteWriter:
         await writer.close()
         other.close()
         assert ran_on == ["vafa-sqlite-write_0"]
+        assert self._stored(tmp_path) == [1]
 
     async def test_closing_twice_is_harmless_and_a_closed_writer_refuses_work(
         self, tmp_path: Path
