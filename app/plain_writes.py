@@ -30,8 +30,8 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy import Integer, String, Table
@@ -42,6 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.plain_reads import driver_connection, sqlite_file, sqlite_try_later
 
 Rows = Sequence[Mapping[str, Any]]
+_T = TypeVar("_T")
 Returned = list[tuple[Any, ...]]
 _PG = postgresql.asyncpg.dialect()  # type: ignore[no-untyped-call]
 _SQLITE = sqlite.pysqlite.dialect()
@@ -163,9 +164,13 @@ class SqliteWriter:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vafa-sqlite-write")
         self._on_loop: sqlite3.Connection | None = None
         self._on_thread: sqlite3.Connection | None = None
-        # The last COMMIT handed to the thread: the loop's connection is not used again until
-        # it is over, even when its caller has gone away (cancelled) in the meantime.
-        self._committing: Future[None] | None = None
+        # The last work handed to the thread (a COMMIT on the loop's connection, or a whole
+        # transaction on the thread's): no write starts until it is over, even when its
+        # caller has gone away (cancelled) in the meantime.
+        self._on_thread_work: asyncio.Future[Any] | None = None
+        # Held by each write and by close(), so that close() cannot come between a write's
+        # wait for the thread and its use of the loop's connection.
+        self._turn = asyncio.Lock()
         self._closed = False
 
     def _connect(self, *, waits: bool) -> sqlite3.Connection:
@@ -190,47 +195,52 @@ class SqliteWriter:
 
     async def run(self, work: Callable[[sqlite3.Connection], Returned]) -> Returned:
         """``work`` in one write transaction, committed (durable) when this returns."""
-        if self._closed:
-            raise RuntimeError("the SQLite writer is closed")
-        await self._commit_done()
-        if self._on_loop is not None and self._on_loop.in_transaction:
-            # A COMMIT failed and so did its ROLLBACK: start again on a new connection.
-            self._on_loop.close()
-            self._on_loop = None
-        try:
-            if self._on_loop is None:
-                self._on_loop = self._connect(waits=False)
-            conn = self._on_loop
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            if not sqlite_try_later(exc):
+        async with self._turn:
+            await self._thread_idle()
+            if self._closed:
+                raise RuntimeError("the SQLite writer is closed")
+            if self._on_loop is not None and self._on_loop.in_transaction:
+                # A COMMIT failed and so did its ROLLBACK: start again on a new connection.
+                self._on_loop.close()
+                self._on_loop = None
+            try:
+                if self._on_loop is None:
+                    self._on_loop = self._connect(waits=False)
+                conn = self._on_loop
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                if not sqlite_try_later(exc):
+                    raise
+                return await self._to_thread(self._whole_on_thread, work)
+            try:
+                result = work(conn)
+            except BaseException:
+                _rollback(conn)
                 raise
-            # A caller cancelled here lets the process's write lock go while the thread
-            # finishes the transaction; the next writer then waits on SQLite's own lock.
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._executor, self._whole_on_thread, work)
-        try:
-            result = work(conn)
-        except BaseException:
-            _rollback(conn)
-            raise
-        self._committing = self._executor.submit(_commit, conn)
-        # Shielded: a caller that goes away must not cancel a COMMIT still queued, which would
-        # leave the transaction open.
-        await asyncio.shield(asyncio.wrap_future(self._committing))
-        return result
+            await self._to_thread(_commit, conn)
+            return result
 
-    async def _commit_done(self) -> None:
-        committing = self._committing
-        if committing is not None and not committing.done():
-            # Its outcome went to its own caller; this one only waits for the connection.
-            await asyncio.wait([asyncio.wrap_future(committing)])
+    async def _to_thread(self, function: Callable[..., _T], *args: Any) -> _T:
+        """``function(*args)`` on the thread. Shielded: a caller that goes away does not
+        cancel it (a COMMIT not yet started would leave the transaction open), and the next
+        write waits for it all the same."""
+        work = asyncio.wrap_future(self._executor.submit(function, *args))
+        # An outcome nobody is left to hear of (its caller went away) is not an error to log.
+        work.add_done_callback(lambda done: done.cancelled() or done.exception())
+        self._on_thread_work = work
+        return await asyncio.shield(work)
+
+    async def _thread_idle(self) -> None:
+        work = self._on_thread_work
+        if work is not None and not work.done():
+            # Its outcome went to its own caller; this one only waits for the thread.
+            await asyncio.wait([work])
 
     def _whole_on_thread(self, work: Callable[[sqlite3.Connection], Returned]) -> Returned:
         if self._on_thread is None:
             self._on_thread = self._connect(waits=True)
         conn = self._on_thread
-        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("BEGIN IMMEDIATE")  # waits (busy timeout) for the other process
         try:
             result = work(conn)
         except BaseException:
@@ -240,16 +250,17 @@ class SqliteWriter:
         return result
 
     async def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        await self._commit_done()
-        if self._on_loop is not None:
-            self._on_loop.close()
-            self._on_loop = None
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._executor, self._close_thread)
-        self._executor.shutdown(wait=True)
+        async with self._turn:
+            if self._closed:
+                return
+            self._closed = True
+            await self._thread_idle()
+            if self._on_loop is not None:
+                self._on_loop.close()
+                self._on_loop = None
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(self._executor, self._close_thread)
+            self._executor.shutdown(wait=True)
 
     def _close_thread(self) -> None:
         if self._on_thread is not None:

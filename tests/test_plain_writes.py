@@ -233,6 +233,41 @@ class TestSqliteWriter:
         assert ran_on == ["vafa-sqlite-write_0"]
         assert self._stored(tmp_path) == [1]
 
+    async def test_closing_while_a_write_waits_for_a_commit_loses_nothing(
+        self, tmp_path: Path
+    ) -> None:
+        writer = self._writer(tmp_path, self._slow_commits(0.2))
+        first = asyncio.create_task(writer.run(self._insert(1, [])))
+        await asyncio.sleep(0.05)
+        first.cancel()  # its COMMIT goes on, on the thread
+        second = asyncio.create_task(writer.run(self._insert(2, [])))  # waits for it
+        await asyncio.sleep(0.01)
+        # Shutting down meanwhile: the waiting write is let through (or refused), never run
+        # on a connection closed under it.
+        await writer.close()
+        assert await second == [(2,)]
+        assert self._stored(tmp_path) == [1, 2]
+
+    async def test_a_caller_gone_while_waiting_for_another_process_holds_up_no_one(
+        self, tmp_path: Path
+    ) -> None:
+        writer = self._writer(tmp_path)
+        other = sqlite3.connect(tmp_path / "w.db", isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # a `vafa` command in the middle of a write
+        first = asyncio.create_task(writer.run(self._insert(1, [])))  # waits on the thread
+        await asyncio.sleep(0.1)
+        first.cancel()
+        other.execute("COMMIT")
+        other.close()
+        # The next write waits for the first's transaction on the thread rather than taking
+        # the database first and leaving the two to wait on each other until the busy timeout
+        # gives up on the first (whose row was then lost).
+        ran_on: list[str] = []
+        assert await writer.run(self._insert(2, ran_on)) == [(2,)]
+        assert ran_on == [threading.main_thread().name]
+        assert self._stored(tmp_path) == [1, 2]
+        await writer.close()
+
     async def test_closing_twice_is_harmless_and_a_closed_writer_refuses_work(
         self, tmp_path: Path
     ) -> None:

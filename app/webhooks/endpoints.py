@@ -11,6 +11,7 @@ raised as :class:`app.errors.AppError` and answered by the app's handlers, as fo
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Awaitable, Callable
 
@@ -18,6 +19,7 @@ import orjson
 from fastapi import APIRouter, Request, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
+from starlette.convertors import StringConvertor
 from starlette.routing import Route
 
 from app.connectors.base import Platform, WebhookHeaders
@@ -108,12 +110,35 @@ async def woocommerce_webhook(shop_id: str, request: Request) -> Response:
 
 
 def plain_routes() -> list[Route]:
-    """Every endpoint of ``router``, at its path and methods, as a plain Starlette route."""
-    return [
-        Route(route.path, _plain(route.endpoint), methods=sorted(route.methods or ()))
-        for route in router.routes
-        if isinstance(route, APIRoute)
-    ]
+    """Every endpoint of ``router``, at its path, methods and name, as a plain Starlette route."""
+    routes = []
+    for route in router.routes:
+        if isinstance(route, APIRoute):
+            _check_plain(route)
+            routes.append(
+                Route(
+                    route.path,
+                    _plain(route.endpoint),
+                    methods=sorted(route.methods or ()),
+                    name=route.name,
+                )
+            )
+    return routes
+
+
+def _check_plain(route: APIRoute) -> None:
+    """A plain route passes the request and the path's strings, nothing else: an endpoint that
+    wants more (a dependency, a query or a body model, a converted path parameter) must stay a
+    FastAPI route, or it would get strings or a TypeError."""
+    parameters = inspect.signature(route.endpoint, eval_str=True).parameters
+    wanted = {"request": Request} | {
+        name: str
+        for name, convertor in route.param_convertors.items()
+        if isinstance(convertor, StringConvertor)
+    }
+    given = {name: parameter.annotation for name, parameter in parameters.items()}
+    if given != wanted or set(route.param_convertors) - set(wanted):
+        raise TypeError(f"{route.path} cannot be served as a plain route: it takes {given}")
 
 
 def _plain(

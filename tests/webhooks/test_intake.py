@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 import httpx
 import pytest
+from fastapi import APIRouter, Request, Response
 from sqlalchemy import func, select
+from starlette.routing import Match, Route
 
+from app.config import Settings
 from app.ledger.models import LedgerTransaction
+from app.main import create_app
 from app.state import AppState
+from app.webhooks import endpoints
 from app.webhooks.models import EventStatus, WebhookEvent
 from tests.conftest import ShopifyShop, WooShop, fixture_bytes
 from tests.payloads import dumps, woo_order
@@ -392,3 +398,33 @@ async def test_the_documented_webhook_endpoints_are_the_ones_served(
         assert wrong_method.status_code == 405
         assert wrong_method.headers["allow"] == method
     assert (await client.post("/webhooks/other", content=b"{}")).status_code == 404
+
+
+def test_the_webhooks_are_served_by_the_plain_routes(settings: Settings, state: AppState) -> None:
+    app = create_app(settings, state)
+    for path in ("/webhooks/shopify", "/webhooks/woocommerce/7"):
+        scope = {"type": "http", "method": "POST", "path": path, "root_path": ""}
+        served = next(r for r in app.router.routes if r.matches(scope)[0] == Match.FULL)
+        assert type(served) is Route  # not the FastAPI route that documents it
+
+
+async def _endpoint_with_a_query(request: Request, since: str) -> Response:
+    return Response()
+
+
+async def _endpoint_with_a_number(request: Request, n: int) -> Response:
+    return Response()
+
+
+@pytest.mark.parametrize(
+    ("path", "endpoint"),
+    [("/x", _endpoint_with_a_query), ("/x/{n:int}", _endpoint_with_a_number)],
+)
+def test_an_endpoint_that_wants_more_than_the_request_cannot_be_served_plain(
+    path: str, endpoint: Callable[..., Awaitable[Response]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    more = APIRouter()
+    more.add_api_route(path, endpoint, methods=["POST"])
+    monkeypatch.setattr(endpoints, "router", more)
+    with pytest.raises(TypeError, match="cannot be served as a plain route"):
+        endpoints.plain_routes()
