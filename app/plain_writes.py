@@ -42,8 +42,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.plain_reads import driver_connection, sqlite_file, sqlite_try_later
 
 Rows = Sequence[Mapping[str, Any]]
-_T = TypeVar("_T")
 Returned = list[tuple[Any, ...]]
+_T = TypeVar("_T")
 _PG = postgresql.asyncpg.dialect()  # type: ignore[no-untyped-call]
 _SQLITE = sqlite.pysqlite.dialect()
 _Key = tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...]]

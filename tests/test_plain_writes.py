@@ -173,6 +173,14 @@ class TestSqliteWriter:
 
         return configure
 
+    @classmethod
+    async def _cancelled_during_its_commit(cls, writer: SqliteWriter, n: int) -> asyncio.Task[Any]:
+        """A write whose caller goes away while its (slow) COMMIT is under way on the thread."""
+        write = asyncio.create_task(writer.run(cls._insert(n, [])))
+        await asyncio.sleep(0.05)
+        write.cancel()
+        return write
+
     @staticmethod
     def _stored(tmp_path: Path) -> list[int]:
         with sqlite3.connect(tmp_path / "w.db") as check:
@@ -197,9 +205,7 @@ class TestSqliteWriter:
         self, tmp_path: Path
     ) -> None:
         writer = self._writer(tmp_path, self._slow_commits(0.2))
-        first = asyncio.create_task(writer.run(self._insert(1, [])))
-        await asyncio.sleep(0.05)  # its COMMIT is under way on the thread
-        first.cancel()
+        first = await self._cancelled_during_its_commit(writer, 1)
         # The next write waits for that COMMIT, then runs as usual on the loop (rather than
         # beginning a transaction inside it, or on a connection in use on the thread); the
         # first row is stored regardless.
@@ -237,13 +243,11 @@ class TestSqliteWriter:
         self, tmp_path: Path
     ) -> None:
         writer = self._writer(tmp_path, self._slow_commits(0.2))
-        first = asyncio.create_task(writer.run(self._insert(1, [])))
-        await asyncio.sleep(0.05)
-        first.cancel()  # its COMMIT goes on, on the thread
+        await self._cancelled_during_its_commit(writer, 1)
         second = asyncio.create_task(writer.run(self._insert(2, [])))  # waits for it
         await asyncio.sleep(0.01)
-        # Shutting down meanwhile: the waiting write is let through (or refused), never run
-        # on a connection closed under it.
+        # Shutting down meanwhile: the write already waiting goes first, never on a
+        # connection closed under it.
         await writer.close()
         assert await second == [(2,)]
         assert self._stored(tmp_path) == [1, 2]
