@@ -21,7 +21,7 @@ from app.errors import AppError
 from app.logs import configure as configure_logs
 from app.members.endpoints import router as members_router
 from app.state import AppState
-from app.webhooks.endpoints import plain_routes as plain_webhook_routes
+from app.webhooks.endpoints import plain_routes
 from app.webhooks.endpoints import router as webhooks_router
 
 log = structlog.get_logger(__name__)
@@ -114,6 +114,6 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
         # Tests and embedders pass their own state; it is usable without running the lifespan.
         app.state.vafa = state
     app.include_router(webhooks_router)  # documents the webhook endpoints …
-    app.router.routes[:0] = plain_webhook_routes()  # … which these serve (see the module)
+    app.router.routes[:0] = plain_routes(webhooks_router)  # … which these serve (see the module)
     app.include_router(members_router)
     return app

@@ -182,6 +182,13 @@ class TestSqliteWriter:
         return write
 
     @staticmethod
+    def _another_process_writing(tmp_path: Path) -> sqlite3.Connection:
+        """A connection in the middle of a write transaction, as a `vafa` command would be."""
+        other = sqlite3.connect(tmp_path / "w.db", isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        return other
+
+    @staticmethod
     def _stored(tmp_path: Path) -> list[int]:
         with sqlite3.connect(tmp_path / "w.db") as check:
             return [n for (n,) in check.execute("SELECT n FROM t ORDER BY n")]
@@ -222,8 +229,7 @@ class TestSqliteWriter:
         self, tmp_path: Path
     ) -> None:
         writer = self._writer(tmp_path)
-        other = sqlite3.connect(tmp_path / "w.db", isolation_level=None)
-        other.execute("BEGIN IMMEDIATE")  # a `vafa` command in the middle of a write
+        other = self._another_process_writing(tmp_path)
         ran_on: list[str] = []
         started = time.monotonic()
         write = asyncio.create_task(writer.run(self._insert(1, ran_on)))
@@ -256,8 +262,7 @@ class TestSqliteWriter:
         self, tmp_path: Path
     ) -> None:
         writer = self._writer(tmp_path)
-        other = sqlite3.connect(tmp_path / "w.db", isolation_level=None)
-        other.execute("BEGIN IMMEDIATE")  # a `vafa` command in the middle of a write
+        other = self._another_process_writing(tmp_path)
         first = asyncio.create_task(writer.run(self._insert(1, [])))  # waits on the thread
         await asyncio.sleep(0.1)
         first.cancel()

@@ -35,7 +35,7 @@ class Ack(BaseModel):
     status: str  # accepted | duplicate | ignored | pong
 
 
-def _ack(status: str) -> Response:
+def ack(status: str) -> Response:
     """The :class:`Ack` document, encoded without building and validating the model: every
     delivery is answered with one of four fixed bodies (``response_model`` documents them)."""
     return Response(_ACK_BODIES[status], media_type="application/json")
@@ -83,7 +83,7 @@ async def shopify_webhook(request: Request) -> Response:
         extra=_extra(request, Platform.SHOPIFY),
     )
     result = await state.intake.accept(shop, headers, raw)
-    return _ack(result.outcome.value)
+    return ack(result.outcome.value)
 
 
 @router.post("/woocommerce/{shop_id}", summary="Receive a WooCommerce webhook", response_model=Ack)
@@ -98,7 +98,7 @@ async def woocommerce_webhook(shop_id: str, request: Request) -> Response:
     if is_woocommerce_ping(h.get("content-type", ""), raw, signature):
         if shop is None:
             raise Unauthorized(UNAUTHORIZED)
-        return _ack("pong")
+        return ack("pong")
     headers = WebhookHeaders(
         topic=h.get("x-wc-webhook-topic", ""),
         signature=signature,
@@ -106,13 +106,14 @@ async def woocommerce_webhook(shop_id: str, request: Request) -> Response:
         extra=_extra(request, Platform.WOOCOMMERCE),
     )
     result = await state.intake.accept(shop, headers, raw)
-    return _ack(result.outcome.value)
+    return ack(result.outcome.value)
 
 
-def plain_routes() -> list[Route]:
-    """Every endpoint of ``router``, at its path, methods and name, as a plain Starlette route."""
+def plain_routes(declared: APIRouter) -> list[Route]:
+    """Every endpoint of ``declared``, at its path, methods and name, as a plain Starlette
+    route."""
     routes = []
-    for route in router.routes:
+    for route in declared.routes:
         if isinstance(route, APIRoute):
             _check_plain(route)
             routes.append(

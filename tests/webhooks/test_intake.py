@@ -15,7 +15,7 @@ from app.config import Settings
 from app.ledger.models import LedgerTransaction
 from app.main import create_app
 from app.state import AppState
-from app.webhooks import endpoints
+from app.webhooks.endpoints import plain_routes
 from app.webhooks.models import EventStatus, WebhookEvent
 from tests.conftest import ShopifyShop, WooShop, fixture_bytes
 from tests.payloads import dumps, woo_order
@@ -421,10 +421,9 @@ async def _endpoint_with_a_number(request: Request, n: int) -> Response:
     [("/x", _endpoint_with_a_query), ("/x/{n:int}", _endpoint_with_a_number)],
 )
 def test_an_endpoint_that_wants_more_than_the_request_cannot_be_served_plain(
-    path: str, endpoint: Callable[..., Awaitable[Response]], monkeypatch: pytest.MonkeyPatch
+    path: str, endpoint: Callable[..., Awaitable[Response]]
 ) -> None:
     more = APIRouter()
     more.add_api_route(path, endpoint, methods=["POST"])
-    monkeypatch.setattr(endpoints, "router", more)
     with pytest.raises(TypeError, match="cannot be served as a plain route"):
-        endpoints.plain_routes()
+        plain_routes(more)
