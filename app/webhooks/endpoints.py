@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from time import perf_counter
 
 import orjson
 from fastapi import APIRouter, Request, Response
@@ -23,7 +25,10 @@ from starlette.convertors import StringConvertor
 from starlette.routing import Route
 
 from app.connectors.base import Platform, WebhookHeaders
+from app.connectors.registry import connector_for
 from app.errors import PayloadTooLarge, Unauthorized
+from app.logs import note_shop
+from app.metrics import record_webhook
 from app.state import AppState
 from app.webhooks.intake import PLATFORM_HEADERS, UNAUTHORIZED, Outcome, is_woocommerce_ping
 
@@ -32,12 +37,12 @@ _SHOP_ID = re.compile(r"[0-9]{1,18}")  # ASCII digits that fit a BIGINT; anythin
 
 
 class Ack(BaseModel):
-    status: str  # accepted | duplicate | ignored | pong
+    status: str  # accepted | duplicate | ignored | rejected | pong
 
 
 def ack(status: str) -> Response:
     """The :class:`Ack` document, encoded without building and validating the model: every
-    delivery is answered with one of four fixed bodies (``response_model`` documents them)."""
+    delivery is answered with one of five fixed bodies (``response_model`` documents them)."""
     return Response(_ACK_BODIES[status], media_type="application/json")
 
 
@@ -68,45 +73,85 @@ def _extra(request: Request, platform: Platform) -> dict[str, str]:
     }
 
 
+class _Answer:
+    """What a delivery came to, for the metrics (None: nothing to count, the creation ping)."""
+
+    __slots__ = ("outcome",)
+
+    def __init__(self) -> None:
+        self.outcome: str | None = None
+
+
+@contextmanager
+def _counted(platform: Platform, topic: str) -> Iterator[_Answer]:
+    """Count the delivery by outcome and time its answer. Only the topics Vafa acts on are
+    labels of their own: a topic header is not signed, so any other value would be a new
+    series."""
+    started = perf_counter()
+    answer = _Answer()
+    try:
+        yield answer
+    except Unauthorized:
+        answer.outcome = "unauthorized"
+        raise
+    except PayloadTooLarge:
+        answer.outcome = "too_large"
+        raise
+    except Exception:
+        answer.outcome = "error"
+        raise
+    finally:
+        if answer.outcome is not None:
+            label = topic if topic in connector_for(platform).topics() else "other"
+            record_webhook(platform.value, label, answer.outcome, perf_counter() - started)
+
+
 @router.post("/shopify", summary="Receive a Shopify webhook", response_model=Ack)
 async def shopify_webhook(request: Request) -> Response:
-    state: AppState = request.app.state.vafa
-    raw = await read_body(request, state.settings.webhook_max_body_bytes)
     h = request.headers
-    domain = (h.get("x-shopify-shop-domain") or "").strip().lower()
-    shop = await state.shops.by_domain(Platform.SHOPIFY, domain) if domain else None
-    headers = WebhookHeaders(
-        topic=h.get("x-shopify-topic", ""),
-        signature=h.get("x-shopify-hmac-sha256"),
-        shop_domain=domain,
-        event_id=h.get("x-shopify-event-id"),
-        extra=_extra(request, Platform.SHOPIFY),
-    )
-    result = await state.intake.accept(shop, headers, raw)
-    return ack(result.outcome.value)
+    with _counted(Platform.SHOPIFY, h.get("x-shopify-topic", "")) as answer:
+        state: AppState = request.app.state.vafa
+        raw = await read_body(request, state.settings.webhook_max_body_bytes)
+        domain = (h.get("x-shopify-shop-domain") or "").strip().lower()
+        shop = await state.shops.by_domain(Platform.SHOPIFY, domain) if domain else None
+        headers = WebhookHeaders(
+            topic=h.get("x-shopify-topic", ""),
+            signature=h.get("x-shopify-hmac-sha256"),
+            shop_domain=domain,
+            event_id=h.get("x-shopify-event-id"),
+            extra=_extra(request, Platform.SHOPIFY),
+        )
+        result = await state.intake.accept(Platform.SHOPIFY, shop, headers, raw)
+        note_shop(request, result.shop_id)
+        answer.outcome = result.outcome.value
+        return ack(result.outcome.value)
 
 
 @router.post("/woocommerce/{shop_id}", summary="Receive a WooCommerce webhook", response_model=Ack)
 async def woocommerce_webhook(shop_id: str, request: Request) -> Response:
-    state: AppState = request.app.state.vafa
-    raw = await read_body(request, state.settings.webhook_max_body_bytes)
     h = request.headers
-    shop = await state.shops.by_id(int(shop_id)) if _SHOP_ID.fullmatch(shop_id) else None
-    if shop is not None and (shop.platform != Platform.WOOCOMMERCE or shop.status != "active"):
-        shop = None
-    signature = h.get("x-wc-webhook-signature")
-    if is_woocommerce_ping(h.get("content-type", ""), raw, signature):
-        if shop is None:
-            raise Unauthorized(UNAUTHORIZED)
-        return ack("pong")
-    headers = WebhookHeaders(
-        topic=h.get("x-wc-webhook-topic", ""),
-        signature=signature,
-        event_id=None,
-        extra=_extra(request, Platform.WOOCOMMERCE),
-    )
-    result = await state.intake.accept(shop, headers, raw)
-    return ack(result.outcome.value)
+    with _counted(Platform.WOOCOMMERCE, h.get("x-wc-webhook-topic", "")) as answer:
+        state: AppState = request.app.state.vafa
+        raw = await read_body(request, state.settings.webhook_max_body_bytes)
+        shop = await state.shops.by_id(int(shop_id)) if _SHOP_ID.fullmatch(shop_id) else None
+        if shop is not None and (shop.platform != Platform.WOOCOMMERCE or shop.status != "active"):
+            shop = None
+        signature = h.get("x-wc-webhook-signature")
+        if is_woocommerce_ping(h.get("content-type", ""), raw, signature):
+            if shop is None:
+                raise Unauthorized(UNAUTHORIZED)
+            note_shop(request, shop.shop_id)
+            return ack("pong")
+        headers = WebhookHeaders(
+            topic=h.get("x-wc-webhook-topic", ""),
+            signature=signature,
+            event_id=None,
+            extra=_extra(request, Platform.WOOCOMMERCE),
+        )
+        result = await state.intake.accept(Platform.WOOCOMMERCE, shop, headers, raw)
+        note_shop(request, result.shop_id)
+        answer.outcome = result.outcome.value
+        return ack(result.outcome.value)
 
 
 def plain_routes(declared: APIRouter) -> list[Route]:

@@ -126,6 +126,35 @@ class TestShopifyIntake:
         assert r1.status_code == 401
         assert await _events(state) == []
 
+    async def test_an_unknown_shop_costs_the_same_hmac_as_a_known_one(
+        self,
+        client: httpx.AsyncClient,
+        shopify_shop: ShopifyShop,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        import hmac
+
+        signed: list[bytes] = []
+        real_new = hmac.new
+
+        def spy(key: bytes, msg: bytes | None = None, digestmod: object = None) -> hmac.HMAC:
+            if msg == ORDER:
+                signed.append(key)
+            return real_new(key, msg, digestmod)  # type: ignore[arg-type]
+
+        deliveries = [  # signed before the spy is in place: only the intake's HMACs count
+            shopify_headers(ORDER, secret="wrong", topic="orders/paid", domain=domain)
+            for domain in (shopify_shop.domain, "nobody.myshopify.com")
+        ]
+        monkeypatch.setattr(hmac, "new", spy)
+        for headers in deliveries:
+            r = await client.post("/webhooks/shopify", content=ORDER, headers=headers)
+            assert r.status_code == 401
+        # One HMAC of the body each: the known shop's secret, then a stand-in for no shop.
+        assert len(signed) == 2
+        assert signed[0] == shopify_shop.secret.encode()
+        assert signed[1] != signed[0]
+
     async def test_body_over_5_mib_is_413_and_not_stored(
         self, client: httpx.AsyncClient, state: AppState, shopify_shop: ShopifyShop
     ) -> None:
@@ -137,31 +166,105 @@ class TestShopifyIntake:
         assert r.json()["error"]["code"] == "payload_too_large"
         assert await _events(state) == []
 
-    async def test_signed_malformed_json_is_400_kept_as_rejected_and_credits_nothing(
+    async def test_signed_malformed_json_is_200_kept_as_rejected_and_credits_nothing(
         self, client: httpx.AsyncClient, state: AppState, shopify_shop: ShopifyShop
     ) -> None:
         broken = ORDER[: len(ORDER) // 2]
         r = await client.post(
             "/webhooks/shopify", content=broken, headers=shopify_shop.headers(broken, "orders/paid")
         )
-        assert r.status_code == 400
-        assert r.json()["error"]["code"] == "invalid_payload"
+        # A non-2xx answer to a signed delivery counts toward Shopify dropping the subscription.
+        assert r.status_code == 200
+        assert r.json() == {"status": "rejected"}
         [event] = await _events(state)
         assert event.status == EventStatus.REJECTED
-        assert event.last_error
+        assert event.last_error is not None
+        assert "not valid JSON" in event.last_error
+        # What processing needs to replay it once the parser is fixed: the raw body, its topic.
+        assert (event.body, event.topic) == (broken, "orders/paid")
         await state.worker.drain()
         assert await _transactions(state) == 0
 
-    async def test_signed_json_that_is_not_an_order_is_400(
+    async def test_signed_json_that_is_not_an_order_is_200_and_rejected_with_its_reason(
         self, client: httpx.AsyncClient, state: AppState, shopify_shop: ShopifyShop
     ) -> None:
         body = b'{"hello": "world"}'
         r = await client.post(
             "/webhooks/shopify", content=body, headers=shopify_shop.headers(body, "orders/paid")
         )
-        assert r.status_code == 400
+        assert r.status_code == 200
+        assert r.json() == {"status": "rejected"}
         [event] = await _events(state)
         assert event.status == EventStatus.REJECTED
+        assert event.last_error is not None
+        assert "id" in event.last_error  # names the field the order lacks
+
+    async def test_a_redelivered_rejected_body_is_stored_once(
+        self, client: httpx.AsyncClient, state: AppState, shopify_shop: ShopifyShop
+    ) -> None:
+        body = b"not json at all"
+        answers = []
+        for event_id in ("r-1", "r-1", "r-2"):  # Shopify's retries, then a new event id
+            headers = shopify_shop.headers(body, "orders/paid", event_id=event_id)
+            r = await client.post("/webhooks/shopify", content=body, headers=headers)
+            answers.append((r.status_code, r.json()["status"]))
+        assert answers == [(200, "rejected"), (200, "duplicate"), (200, "duplicate")]
+        assert [e.status for e in await _events(state)] == [EventStatus.REJECTED]
+
+    async def test_a_signed_delivery_without_a_topic_is_kept_as_rejected(
+        self, client: httpx.AsyncClient, state: AppState, shopify_shop: ShopifyShop
+    ) -> None:
+        headers = shopify_shop.headers(ORDER, "orders/paid")
+        del headers["X-Shopify-Topic"]
+        r = await client.post("/webhooks/shopify", content=ORDER, headers=headers)
+        assert (r.status_code, r.json()) == (200, {"status": "rejected"})
+        [event] = await _events(state)
+        assert (event.status, event.last_error) == (
+            EventStatus.REJECTED,
+            "the delivery names no topic",
+        )
+
+    async def test_a_parser_that_crashes_still_keeps_the_delivery_and_answers_200(
+        self,
+        client: httpx.AsyncClient,
+        state: AppState,
+        shopify_shop: ShopifyShop,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        from app.connectors.shopify import ShopifyConnector
+
+        def crash(*_: object) -> list[object]:
+            raise KeyError("customer@example.com")  # a message that quotes the body
+
+        monkeypatch.setattr(ShopifyConnector, "parse", crash)
+        headers = shopify_shop.headers(ORDER, "orders/paid")
+        r = await client.post("/webhooks/shopify", content=ORDER, headers=headers)
+        assert (r.status_code, r.json()) == (200, {"status": "rejected"})
+        [event] = await _events(state)
+        assert event.status == EventStatus.REJECTED
+        assert event.last_error is not None
+        assert event.last_error.startswith("the parser failed: KeyError at ")
+        assert "example.com" not in event.last_error
+
+    async def test_a_rejected_delivery_is_logged_without_its_body(
+        self,
+        client: httpx.AsyncClient,
+        state: AppState,
+        shopify_shop: ShopifyShop,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        body = b'{"id": "not-a-number", "email": "jane@example.com"}'
+        r = await client.post(
+            "/webhooks/shopify", content=body, headers=shopify_shop.headers(body, "orders/paid")
+        )
+        assert r.json() == {"status": "rejected"}
+        [event] = await _events(state)
+        [line] = [ln for ln in capsys.readouterr().err.splitlines() if "webhook rejected" in ln]
+        assert f"event_id={event.id}" in line
+        assert f"shop_id={shopify_shop.shop_id}" in line
+        assert "topic=orders/paid" in line
+        assert "jane@example.com" not in line
+        assert "not-a-number" not in line
 
     async def test_unknown_topic_is_200_and_kept_as_ignored(
         self, client: httpx.AsyncClient, state: AppState, shopify_shop: ShopifyShop
@@ -243,6 +346,18 @@ class TestWooCommerceIntake:
             )
             statuses.append(r.json()["status"])
         assert statuses == ["accepted", "duplicate", "duplicate"]
+
+    async def test_signed_body_that_is_not_an_order_is_200_and_rejected(
+        self, client: httpx.AsyncClient, state: AppState, woo_shop: WooShop
+    ) -> None:
+        body = b'["an", "array"]'
+        r = await client.post(
+            woo_shop.webhook_url, content=body, headers=woo_shop.headers(body, "order.updated")
+        )
+        assert (r.status_code, r.json()) == (200, {"status": "rejected"})
+        [event] = await _events(state)
+        assert event.status == EventStatus.REJECTED
+        assert event.last_error
 
     async def test_wrong_signature_is_401(
         self, client: httpx.AsyncClient, state: AppState, woo_shop: WooShop
