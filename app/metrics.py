@@ -90,6 +90,7 @@ class QueueState:
 
 
 _COUNTED = (EventStatus.FAILED, EventStatus.REJECTED)
+JOBS_TABLE = "jobs"  # app/jobs' queue; absent until its migration has run
 
 
 async def read_queue(db: Database) -> QueueState:
@@ -133,11 +134,12 @@ async def _read_events(conn: AsyncConnection, state: QueueState) -> None:
 
 async def _read_jobs(conn: AsyncConnection) -> dict[str, int] | None:
     """Jobs waiting and parked, where the jobs table exists."""
-    if not await conn.run_sync(lambda sync: inspect(sync).has_table("jobs")):
+    table = JOBS_TABLE
+    if not await conn.run_sync(lambda sync: inspect(sync).has_table(table)):
         return None
     rows = await conn.execute(
         text(
-            "SELECT status, count(*) FROM jobs WHERE status IN ('pending', 'failed') "
+            f"SELECT status, count(*) FROM {table} WHERE status IN ('pending', 'failed') "
             "GROUP BY status"
         )
     )
