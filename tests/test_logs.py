@@ -58,7 +58,8 @@ class TestJsonLogs:
         assert (app_line["level"], app_line["shop_id"]) == ("warning", 7)
         assert server_line["event"] == "Started server process [4242]"
         assert (server_line["level"], server_line["logger"]) == ("info", "uvicorn.error")
-        assert app_line["timestamp"].endswith("Z") and server_line["timestamp"].endswith("Z")
+        assert app_line["timestamp"].endswith("Z")
+        assert server_line["timestamp"].endswith("Z")
 
 
 class TestServedByUvicorn:
@@ -75,8 +76,11 @@ class TestServedByUvicorn:
         config = uvicorn.Config(app, log_level="info", **uvicorn_options())
         server = uvicorn.Server(config)
         task = asyncio.create_task(server.serve(sockets=[sock]))
-        while not server.started:
+        for _ in range(500):  # at most 5 s
+            if server.started or task.done():
+                break
             await asyncio.sleep(0.01)
+        assert server.started
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
             yield client
         server.should_exit = True
