@@ -136,13 +136,18 @@ def configure(level: str = "info", json: bool = False) -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(numeric)
-    for name in ("uvicorn", "uvicorn.error"):  # through the root handler, not their own
-        logging.getLogger(name).handlers = []
-        logging.getLogger(name).propagate = True
     # Their INFO line per outbound call names URLs, whose query strings may hold personal data.
     for name in ("httpx", "httpcore"):
         logging.getLogger(name).setLevel(max(numeric, logging.WARNING))
-    # The access line is ours (RequestLog): uvicorn's would be a second line per request.
+    _claim_server_loggers()
+
+
+def _claim_server_loggers() -> None:
+    """uvicorn's loggers through the root handler, and no access log of its own: the access
+    line is :class:`RequestLog`'s, uvicorn's would be a second line per request."""
+    for name in ("uvicorn", "uvicorn.error"):
+        logging.getLogger(name).handlers = []
+        logging.getLogger(name).propagate = True
     access = logging.getLogger("uvicorn.access")
     access.handlers = []
     access.propagate = False
@@ -184,6 +189,10 @@ class RequestLog:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
+            if scope["type"] == "lifespan":
+                # A server started without uvicorn_options() set up its own handlers after
+                # the app was built: take its loggers back before the first request.
+                _claim_server_loggers()
             await self.app(scope, receive, send)
             return
         started = perf_counter()

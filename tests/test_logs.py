@@ -63,17 +63,24 @@ class TestJsonLogs:
 
 
 class TestServedByUvicorn:
-    @pytest.fixture
+    @pytest.fixture(params=["vafa options", "uvicorn defaults"])
     async def served(
-        self, json_settings: Settings, state: AppState
+        self,
+        request: pytest.FixtureRequest,
+        json_settings: Settings,
+        state: AppState,
+        capsys: pytest.CaptureFixture[str],  # first, so that it captures uvicorn's own streams
     ) -> AsyncIterator[httpx.AsyncClient]:
-        """The app under a real uvicorn server, started as ``vafa serve`` starts it."""
+        """The app under a real uvicorn server, started with :func:`uvicorn_options` or with
+        uvicorn's own logging set-up (its handlers, its access log), which the app takes back
+        when it starts."""
+        options = uvicorn_options() if request.param == "vafa options" else {}
         app = create_app(json_settings, state)
         _add_failing_route(app)
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-        config = uvicorn.Config(app, log_level="info", **uvicorn_options())
+        config = uvicorn.Config(app, log_level="info", **options)
         server = uvicorn.Server(config)
         task = asyncio.create_task(server.serve(sockets=[sock]))
         for _ in range(500):  # at most 5 s
@@ -81,6 +88,11 @@ class TestServedByUvicorn:
                 break
             await asyncio.sleep(0.01)
         assert server.started
+        started = _output(capsys)
+        if request.param == "vafa options":
+            # Every line from the first: with uvicorn's defaults, the two it writes before the
+            # app starts ("Started server process", "Waiting for application startup.") are its.
+            assert "Started server process" in _lines(started)[0]["event"]
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
             yield client
         server.should_exit = True
