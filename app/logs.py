@@ -212,7 +212,7 @@ class RequestLog:
         error: str | None = None
         try:
             await self.app(scope, receive, send_with_id)
-        except Exception as exc:
+        except BaseException as exc:
             error = type(exc).__name__  # the kind only: the message may hold bound values
             raise
         finally:

@@ -57,8 +57,21 @@ LEDGER_TRANSACTIONS = Counter(
 
 
 def record_webhook(platform: str, topic: str, outcome: str, seconds: float) -> None:
-    WEBHOOKS.labels(platform, topic, outcome).inc()
-    ACK_SECONDS.labels(platform).observe(seconds)
+    """On every delivery: the labelled series are looked up once (``labels()`` takes a lock
+    and builds a key each time). The label values are few: callers bound the topics."""
+    key = (platform, topic, outcome)
+    counter = _WEBHOOK_SERIES.get(key)
+    if counter is None:
+        counter = _WEBHOOK_SERIES[key] = WEBHOOKS.labels(*key)
+    timer = _ACK_SERIES.get(platform)
+    if timer is None:
+        timer = _ACK_SERIES[platform] = ACK_SECONDS.labels(platform)
+    counter.inc()
+    timer.observe(seconds)
+
+
+_WEBHOOK_SERIES: dict[tuple[str, str, str], Counter] = {}
+_ACK_SERIES: dict[str, Histogram] = {}
 
 
 def record_event_outcome(status: str, n: int = 1) -> None:
