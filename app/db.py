@@ -38,8 +38,8 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 POOL_SIZE = 8
 POOL_MAX_OVERFLOW = 2
 # A request that waits longer than this for a connection is answered 503 with Retry-After: a
-# platform's webhook timeout is about 5 s, and a queue that long is better shed than grown.
-POOL_TIMEOUT_SECONDS = 3.0
+# burst queues and is served, an overload that lasts is shed instead of growing without end.
+POOL_TIMEOUT_SECONDS = 10.0
 
 
 def is_sqlite_url(url: str) -> bool:
