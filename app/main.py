@@ -20,7 +20,13 @@ from app.api import errors as api_errors
 from app.api.deps import State
 from app.api.errors import ErrorOut, error_response, error_responses
 from app.config import Settings, get_settings
-from app.errors import InvalidPayload, PayloadTooLarge, Unauthorized, ValidationFailed
+from app.errors import (
+    DatabaseBusy,
+    InvalidPayload,
+    PayloadTooLarge,
+    Unauthorized,
+    ValidationFailed,
+)
 from app.logs import configure as configure_logs
 from app.members.endpoints import router as members_router
 from app.state import AppState
@@ -101,12 +107,14 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
     if state is not None:
         # Tests and embedders pass their own state; it is usable without running the lifespan.
         app.state.vafa = state
-    # Documents the webhook endpoints …
+    # Documents the webhook endpoints … (the 422 that FastAPI documents for a path parameter
+    # is given the error schema too)
     webhook_errors = error_responses(
         Unauthorized,
         InvalidPayload,
         PayloadTooLarge,
         ValidationFailed,
+        DatabaseBusy,
         examples={Unauthorized: UNAUTHORIZED},
     )
     app.include_router(webhooks_router, responses=webhook_errors)
