@@ -7,6 +7,8 @@ from functools import lru_cache
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.db import POOL_MAX_OVERFLOW, POOL_SIZE, POOL_TIMEOUT_SECONDS
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="VAFA_", extra="ignore")
@@ -14,9 +16,12 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///vafa.db"
     # Fernet key (urlsafe base64 of 32 bytes) that encrypts stored platform credentials.
     secret_key: str = ""
-    # PostgreSQL connections per process (kept open) and how many more a burst may open.
-    db_pool_size: int = Field(default=30, ge=1)
-    db_max_overflow: int = Field(default=10, ge=0)
+    # PostgreSQL connections per pool, kept open, and how many more a burst may open: a process
+    # has two pools (writer and reader), so it may open 2 × (size + overflow). See README.md.
+    db_pool_size: int = Field(default=POOL_SIZE, ge=1)
+    db_max_overflow: int = Field(default=POOL_MAX_OVERFLOW, ge=0)
+    # How long a request waits for a free connection before it is answered 503 (both engines).
+    db_pool_timeout_seconds: float = Field(default=POOL_TIMEOUT_SECONDS, gt=0)
     log_level: str = "info"
     log_json: bool = False
 

@@ -32,6 +32,15 @@ from app.plain_writes import PlainWrites
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
+# PostgreSQL pools: a process has two (writer, reader), so it opens up to 2 × (8 + 2) = 20
+# connections; two `vafa serve` and two `vafa worker` stay within 80 of the server's default
+# max_connections of 100. One process is bound by one core long before 10 connections per pool.
+POOL_SIZE = 8
+POOL_MAX_OVERFLOW = 2
+# A request that waits longer than this for a connection is answered 503 with Retry-After: a
+# burst queues and is served, an overload that lasts is shed instead of growing without end.
+POOL_TIMEOUT_SECONDS = 10.0
+
 
 def is_sqlite_url(url: str) -> bool:
     return url.startswith("sqlite")
@@ -53,11 +62,12 @@ def make_engine(url: str, *, readonly: bool = False, **kwargs: Any) -> AsyncEngi
         # Reads run in autocommit: no transaction is left to roll back when a connection goes
         # back to the pool, so no ROLLBACK is sent (a hop to SQLite's thread, a round trip).
         kwargs["pool_reset_on_return"] = None
+    kwargs.setdefault("pool_timeout", POOL_TIMEOUT_SECONDS)
     if not is_sqlite_url(url):
-        # Sized for the expected concurrency: an overflow connection is closed when it is
-        # returned, and opening PostgreSQL connections at request rate costs more than serving.
-        kwargs.setdefault("pool_size", 30)
-        kwargs.setdefault("max_overflow", 10)
+        # Most connections are kept (an overflow one is closed when it is returned, and opening
+        # PostgreSQL connections at request rate costs more than serving).
+        kwargs.setdefault("pool_size", POOL_SIZE)
+        kwargs.setdefault("max_overflow", POOL_MAX_OVERFLOW)
         engine = create_async_engine(url, **kwargs)
         # A bulk INSERT (executemany) as multi-row VALUES statements, as SQLAlchemy already does
         # when it needs RETURNING: asyncpg's own executemany sends one Bind/Execute per row,
@@ -69,7 +79,6 @@ def make_engine(url: str, *, readonly: bool = False, **kwargs: Any) -> AsyncEngi
     # Writers take turns anyway (one SQLite writer), readers share WAL snapshots.
     kwargs["pool_size"] = 8 if readonly else 4
     kwargs["max_overflow"] = 0
-    kwargs.setdefault("pool_timeout", 60)
 
     engine = create_async_engine(
         url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs
@@ -92,10 +101,22 @@ class Database:
     """The engines of one process: ``writer`` for transactions that change data, ``reader`` for
     reads (the same engine on PostgreSQL)."""
 
-    def __init__(self, url: str, *, pool_size: int = 30, max_overflow: int = 10) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = POOL_SIZE,
+        max_overflow: int = POOL_MAX_OVERFLOW,
+        pool_timeout: float = POOL_TIMEOUT_SECONDS,
+    ) -> None:
         self.url = url
         self.is_sqlite = is_sqlite_url(url)
-        self.writer = make_engine(url, pool_size=pool_size, max_overflow=max_overflow)
+        pools: dict[str, Any] = {
+            "pool_size": pool_size,
+            "max_overflow": max_overflow,
+            "pool_timeout": pool_timeout,
+        }
+        self.writer = make_engine(url, **pools)
         self.dialect: str = self.writer.dialect.name
         # Reads are single statements in autocommit (no BEGIN/COMMIT round trips); on
         # PostgreSQL a separate pool that is autocommit from the start, so no connection has
@@ -104,8 +125,7 @@ class Database:
             url,
             readonly=True,
             **({} if self.is_sqlite else {"isolation_level": "AUTOCOMMIT"}),
-            pool_size=pool_size,
-            max_overflow=max_overflow,
+            **pools,
         )
         self._write_sessions = async_sessionmaker(self.writer, expire_on_commit=False)
         # SQLite has one writer at a time. Queueing writers here, in order, is fairer and faster

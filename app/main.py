@@ -9,15 +9,23 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import structlog
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import text
 
 from app import __version__
+from app.api import docs
+from app.api import errors as api_errors
+from app.api.deps import State
+from app.api.errors import ErrorOut, error_response, error_responses
 from app.config import Settings, get_settings
-from app.errors import AppError
+from app.errors import (
+    DatabaseBusy,
+    PayloadTooLarge,
+    Unauthorized,
+    ValidationFailed,
+)
 from app.logs import RequestLog
 from app.logs import configure as configure_logs
 from app.members.endpoints import router as members_router
@@ -25,12 +33,9 @@ from app.metrics import metrics_endpoint
 from app.state import AppState
 from app.webhooks.endpoints import plain_routes
 from app.webhooks.endpoints import router as webhooks_router
+from app.webhooks.intake import UNAUTHORIZED
 
 log = structlog.get_logger(__name__)
-
-
-def _error(status: int, code: str, message: str, **extra: object) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message, **extra}}, status_code=status)
 
 
 class Health(BaseModel):
@@ -71,51 +76,48 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
         title="Vafa",
         version=__version__,
         summary="Customer club (loyalty points) for Shopify and WooCommerce stores",
+        description='Errors are always `{"error": {"code": …, "message": …}}` with the '
+        "matching HTTP status. The admin API (`/api/v1/…`) takes the shop's admin API key as "
+        "`Authorization: Bearer <key>`.",
         lifespan=lifespan,
+        docs_url=None,  # served from local files below
+        redoc_url=None,
     )
+    api_errors.install(app)
+    docs.install(app)
 
-    @app.exception_handler(AppError)
-    async def app_error(_: Request, exc: AppError) -> JSONResponse:
-        return _error(exc.status_code, exc.code, exc.message)
-
-    @app.exception_handler(Exception)
-    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
-        # Nothing was acknowledged: a platform retries, an API caller may retry with its key.
-        log.exception("request failed", error=repr(exc))
-        return _error(500, "internal_error", "the request could not be completed; try again")
-
-    @app.exception_handler(RequestValidationError)
-    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = [
-            {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()
-        ]
-        first = problems[0] if problems else {"field": "", "message": "invalid request"}
-        return _error(
-            422,
-            "validation_error",
-            f"{first['field']}: {first['message']}",
-            details=problems,
-        )
-
-    @app.get("/healthz", tags=["health"])
+    @app.get("/healthz", tags=["health"], summary="The process is up")
     async def healthz() -> Health:
         return Health(status="ok")
 
-    @app.get("/readyz", tags=["health"], responses={503: {"description": "database unreachable"}})
-    async def readyz(request: Request) -> JSONResponse:
-        vafa: AppState = request.app.state.vafa
+    @app.get(
+        "/readyz",
+        tags=["health"],
+        summary="The database can be reached",
+        responses={503: {"model": ErrorOut, "description": "database_unavailable"}},
+    )
+    async def readyz(vafa: State) -> JSONResponse:
         try:
             async with vafa.db.reader.connect() as conn:
                 await conn.execute(text("SELECT 1"))
         except Exception as exc:  # any failure to reach the database means not ready
-            log.warning("readiness check failed", error=repr(exc))
-            return _error(503, "database_unavailable", "the database cannot be reached")
+            log.warning("readiness check failed", error=type(exc).__name__)
+            return error_response(503, "database_unavailable", "the database cannot be reached")
         return JSONResponse({"status": "ready"})
 
     if state is not None:
         # Tests and embedders pass their own state; it is usable without running the lifespan.
         app.state.vafa = state
-    app.include_router(webhooks_router)  # documents the webhook endpoints …
+    # Documents the webhook endpoints … (the 422 that FastAPI documents for a path parameter
+    # is given the error schema too)
+    webhook_errors = error_responses(
+        Unauthorized,
+        PayloadTooLarge,
+        ValidationFailed,
+        DatabaseBusy,
+        examples={Unauthorized: UNAUTHORIZED},
+    )
+    app.include_router(webhooks_router, responses=webhook_errors)
     app.router.routes[:0] = plain_routes(webhooks_router)  # … which these serve (see the module)
     app.include_router(members_router)
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)

@@ -31,6 +31,7 @@ class AppState:
             settings.database_url,
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_max_overflow,
+            pool_timeout=settings.db_pool_timeout_seconds,
         )
         vault = Vault(settings.secret_key)
         shops = ShopDirectory(db, vault, settings.shop_cache_seconds)

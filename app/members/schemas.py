@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class Points(BaseModel):
@@ -40,10 +40,44 @@ class EntriesOut(BaseModel):
     next_before_id: int | None = Field(description="pass as before_id for the next, older page")
 
 
+# The most one adjustment may add or remove: far above any real correction, far below where
+# sums of them could leave a 64-bit account.
+MAX_ADJUSTMENT_POINTS = 10**12
+
+
 class AdjustmentIn(BaseModel):
-    points: int = Field(description="positive to add points, negative to remove them")
-    reason: str = Field(min_length=1, max_length=1000)
-    idempotency_key: str = Field(min_length=1, max_length=200)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "points": 50,
+                    "reason": "goodwill after a late delivery",
+                    "idempotency_key": "ticket-1042",
+                }
+            ]
+        }
+    )
+
+    points: int = Field(
+        ge=-MAX_ADJUSTMENT_POINTS,
+        le=MAX_ADJUSTMENT_POINTS,
+        description="positive to add points, negative to remove them; not 0, at most 10^12 "
+        "either way",
+    )
+    # Text as the store owner types it: tabs and line breaks, no other control characters
+    # (PostgreSQL cannot store NUL).
+    reason: str = Field(
+        min_length=1,
+        max_length=1000,
+        pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]+$",
+        description="why, as the member's ledger shows it",
+    )
+    idempotency_key: str = Field(
+        min_length=1,
+        max_length=200,
+        pattern=r"^[^\x00-\x1f\x7f]+$",
+        description="the same key again returns the first result instead of posting twice",
+    )
 
 
 class AdjustmentOut(BaseModel):

@@ -96,6 +96,18 @@ class TestMembers:
         )
         assert [e["points"] for e in r.json()["entries"]] == [3, 2]
 
+    async def test_before_id_past_64_bits_is_a_422(
+        self, client: httpx.AsyncClient, shopify_shop: ShopifyShop
+    ) -> None:
+        await _adjust(client, shopify_shop, "7", 5, "k1")
+        url = "/api/v1/members/7/entries?before_id="
+        r = await client.get(f"{url}9223372036854775808", headers=shopify_shop.auth)
+        assert r.status_code == 422
+        assert r.json()["error"]["code"] == "validation_error"
+        assert "before_id" in r.json()["error"]["message"]
+        r = await client.get(f"{url}9223372036854775807", headers=shopify_shop.auth)
+        assert [e["points"] for e in r.json()["entries"]] == [5]
+
     async def test_bad_query_is_a_422_in_the_error_shape(
         self, client: httpx.AsyncClient, shopify_shop: ShopifyShop
     ) -> None:
@@ -137,6 +149,31 @@ class TestAdjustments:
         r = await client.get("/api/v1/members/9", headers=shopify_shop.auth)
         assert r.json()["points"]["available"] == 40
 
+    async def test_same_key_with_another_reason_is_a_conflict(
+        self, client: httpx.AsyncClient, shopify_shop: ShopifyShop
+    ) -> None:
+        await _adjust(client, shopify_shop, "9", 40, "same")
+        r = await client.post(
+            "/api/v1/members/9/adjustments",
+            json={"points": 40, "reason": "another reason", "idempotency_key": "same"},
+            headers=shopify_shop.auth,
+        )
+        assert r.status_code == 409
+        assert r.json()["error"]["code"] == "idempotency_conflict"
+        r = await client.get("/api/v1/members/9/entries", headers=shopify_shop.auth)
+        assert [e["reason"] for e in r.json()["entries"]] == ["goodwill after a late delivery"]
+        # The same reason, only spaced differently (the ledger keeps it trimmed), is a retry.
+        r = await client.post(
+            "/api/v1/members/9/adjustments",
+            json={
+                "points": 40,
+                "reason": " goodwill after a late delivery ",
+                "idempotency_key": "same",
+            },
+            headers=shopify_shop.auth,
+        )
+        assert r.status_code == 200
+
     async def test_removing_more_than_available_is_refused(
         self, client: httpx.AsyncClient, shopify_shop: ShopifyShop
     ) -> None:
@@ -171,6 +208,41 @@ class TestAdjustments:
         )
         assert r.status_code == 422
         assert r.json()["error"]["code"] == "validation_error"
+
+    async def test_points_beyond_the_maximum_are_a_422_never_a_500(
+        self, client: httpx.AsyncClient, shopify_shop: ShopifyShop
+    ) -> None:
+        for points in [10**20, 2**64, -(2**63), 10**12 + 1, -(10**12) - 1]:
+            r = await _adjust(client, shopify_shop, "9", points, f"big-{points}")
+            assert r.status_code == 422, points
+            assert r.json()["error"]["code"] == "validation_error"
+            assert "points" in r.json()["error"]["message"]
+        r = await client.get("/api/v1/members/9", headers=shopify_shop.auth)
+        assert r.status_code == 404  # nothing was posted, not even the member
+        r = await _adjust(client, shopify_shop, "9", 10**12, "the-maximum")
+        assert r.status_code == 201
+        assert r.json()["member"]["points"]["available"] == 10**12
+
+    async def test_control_characters_in_reason_or_key_are_a_422(
+        self, client: httpx.AsyncClient, shopify_shop: ShopifyShop
+    ) -> None:
+        for body in [
+            {"points": 5, "reason": "nul\x00inside", "idempotency_key": "k1"},
+            {"points": 5, "reason": "fine", "idempotency_key": "nul\x00inside"},
+            {"points": 5, "reason": "fine", "idempotency_key": "line\nbreak"},
+        ]:
+            r = await client.post(
+                "/api/v1/members/9/adjustments", json=body, headers=shopify_shop.auth
+            )
+            assert r.status_code == 422, body
+            assert r.json()["error"]["code"] == "validation_error"
+        # A reason may span lines, as a store owner types it.
+        r = await client.post(
+            "/api/v1/members/9/adjustments",
+            json={"points": 5, "reason": "late delivery\n\tand a refund", "idempotency_key": "k2"},
+            headers=shopify_shop.auth,
+        )
+        assert r.status_code == 201
 
 
 class TestHealth:
