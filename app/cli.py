@@ -96,6 +96,8 @@ def migrate() -> None:
     where = location(settings.database_url)
     try:
         run_migrations(settings.database_url)
+    except DatabaseNotReady as exc:
+        raise _fail(exc.message) from exc
     except (OSError, DBAPIError) as exc:
         raise _fail(f"cannot migrate the database at {where}: {error_reason(exc)}") from exc
     err.print(f"database is up to date ({where})")

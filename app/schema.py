@@ -53,6 +53,10 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(url: str) -> None:
+    """Bring the schema at ``url`` to head; a SQLite file is created if it does not exist."""
+    path = sqlite_file(url)
+    if path is not None and not path.parent.is_dir():
+        raise DatabaseNotReady(f"cannot create {path}: there is no directory {path.parent}")
     command.upgrade(alembic_config(url), "head")
 
 
