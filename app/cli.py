@@ -100,7 +100,7 @@ def migrate() -> None:
         raise _fail(exc.message) from exc
     except (OSError, DBAPIError) as exc:
         raise _fail(f"cannot migrate the database at {where}: {error_reason(exc)}") from exc
-    err.print(f"database is up to date ({where})")
+    err.print(f"database is up to date ({escape(where)})", soft_wrap=True)
 
 
 @cli.command()
