@@ -202,20 +202,24 @@ def _run(coro_fn: Any) -> Any:
 T = TypeVar("T")
 
 
-def _write(change: Callable[[AsyncSession, Vault], Awaitable[T]]) -> T:
-    """Run ``change`` in one write transaction, with the vault that seals credentials."""
+def _vault() -> Vault:
+    """What seals and opens credentials (only the commands that touch them need the key)."""
+    return Vault(get_settings().secret_key)
+
+
+def _write(change: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run ``change`` in one write transaction."""
 
     async def go(db: Database) -> T:
-        vault = Vault(get_settings().secret_key)
         async with db.write() as session:
-            return await change(session, vault)
+            return await change(session)
 
     result: T = _run(go)
     return result
 
 
 def _add_shop(create: Callable[[AsyncSession, Vault], Awaitable[NewShop]]) -> None:
-    _emit(_write(create).as_json())
+    _emit(_write(lambda session: create(session, _vault())).as_json())
 
 
 def _takes_effect() -> str:
@@ -307,7 +311,7 @@ def show_shop(shop_id: Annotated[int, typer.Argument(help="the shop's id")]) -> 
 def _set_status(shop_id: int, status: str) -> None:
     from app.shops import service
 
-    _write(lambda session, _vault: service.set_status(session, shop_id, status))
+    _write(lambda session: service.set_status(session, shop_id, status))
     refused = " (its webhooks and API requests get 401)" if status != service.ACTIVE else ""
     err.print(f"shop {shop_id} is {status}{refused}; {_takes_effect()}", soft_wrap=True)
 
@@ -345,7 +349,7 @@ def rotate_secret(
     from app.shops import service
     from app.shops.models import Shop
 
-    async def change(session: AsyncSession, vault: Vault) -> str | None:
+    async def change(session: AsyncSession) -> str | None:
         shop = await session.get(Shop, shop_id)
         if shop is None:
             raise _fail(f"no shop {shop_id}")
@@ -354,7 +358,7 @@ def rotate_secret(
                 "a Shopify shop's secret is its app's API secret key: give it with --secret"
             )
         new = secret or service.new_webhook_secret()
-        await service.rotate_webhook_secret(session, vault, shop_id, new)
+        await service.rotate_webhook_secret(session, _vault(), shop_id, new)
         return new if secret is None else None  # print only a secret Vafa made
 
     generated = _write(change)
@@ -372,7 +376,7 @@ def rotate_key(shop_id: Annotated[int, typer.Argument(help="the shop's id")]) ->
     """Give the shop a new admin API key, printed once as JSON; the old key stops working."""
     from app.shops import service
 
-    key = _write(lambda session, _vault: service.rotate_admin_key(session, shop_id))
+    key = _write(lambda session: service.rotate_admin_key(session, shop_id))
     _emit({"shop_id": shop_id, "admin_api_key": key})
     err.print(f"the old admin API key stops working: {_takes_effect()}", soft_wrap=True)
 
@@ -407,7 +411,7 @@ def shop_settings(
 
     changes = _parse_assignments(assignments or [])
 
-    async def change(session: AsyncSession, _vault: Vault) -> ProgramSettings:
+    async def change(session: AsyncSession) -> ProgramSettings:
         if changes:
             return await service.update_settings(session, shop_id, changes)
         shop = await session.get(Shop, shop_id)

@@ -64,10 +64,7 @@ def location(url: str) -> str:
     """Where ``url`` points, as an operator recognises it: a SQLite file's absolute path, else
     the URL without its password."""
     path = sqlite_file(url)
-    if path is not None:
-        return str(path)
-    parsed = make_url(url)
-    return parsed.render_as_string(hide_password=True) if parsed.password else str(parsed)
+    return str(path) if path is not None else make_url(url).render_as_string(hide_password=True)
 
 
 def sqlite_file(url: str) -> Path | None:

@@ -37,9 +37,6 @@ class ExpiringLRU(Generic[K, V]):
         while len(self._entries) > self.maxsize:
             self._entries.popitem(last=False)
 
-    def pop(self, key: K) -> None:
-        self._entries.pop(key, None)
-
     def clear(self) -> None:
         self._entries.clear()
 

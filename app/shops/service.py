@@ -242,8 +242,7 @@ async def update_settings(
         if key not in known:
             raise InvalidRequest(f"unknown setting {key!r}; the settings are: {', '.join(known)}")
     shop = await _locked(session, shop_id)
-    merged = {**ProgramSettings.from_json(shop.settings).to_json()}
-    merged.update({key: _setting_value(value) for key, value in changes.items()})
+    merged = {**(shop.settings or {}), **{key: _setting_value(v) for key, v in changes.items()}}
     try:
         settings = ProgramSettings.model_validate(merged)
     except ValidationError as exc:

@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from app.cli import cli
+from app.config import get_settings
 from tests.cli.test_cli import _fresh, _sql
 from tests.signing import shopify_headers, woocommerce_headers
 
@@ -236,3 +237,19 @@ class TestSettings:
         assert "Traceback" not in result.output
         assert message in result.output
         assert json.loads(_vafa("shop", "settings", shop_id).stdout)["expiry_days"] is None
+
+
+class TestWithoutTheSecretKey:
+    def test_commands_that_touch_no_credentials_work_without_it(
+        self, env: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        _fresh(env)
+        shop_id = str(_add_shopify()["shop_id"])
+        monkeypatch.delenv("VAFA_SECRET_KEY")
+        get_settings.cache_clear()
+        for args in (["show"], ["disable"], ["enable"], ["rotate-key"], ["settings"]):
+            result = _vafa("shop", *args, shop_id)
+            assert result.exit_code == 0, (args, result.output)
+        result = _vafa("shop", "rotate-secret", shop_id, "--secret", "s2")
+        assert result.exit_code == 1
+        assert "VAFA_SECRET_KEY is not set" in result.output
