@@ -2,11 +2,11 @@
 of the repository (where developers' `alembic` finds them), ship inside the package as
 app/_migrations, so `vafa migrate` works from an installed wheel in any directory."""
 
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, setup
 
 setup(
     packages=[
-        *find_packages(include=["app", "app.*"]),
+        *find_namespace_packages(include=["app", "app.*"]),  # as pyproject's find did
         "app._migrations",
         "app._migrations.versions",
     ],
