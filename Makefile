@@ -6,7 +6,7 @@ VAFA   := $(VENV)/bin/vafa
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test lint types migrate-check clean
+.PHONY: run test lint types migrate-check lock clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,13 @@ migrate-check: $(VENV)/.dev-installed
 
 test: lint types migrate-check
 	$(PY) -m pytest
+
+# Pins every runtime and build dependency, with hashes, into requirements.lock (what the Docker
+# image installs). Run it after changing the dependencies in pyproject.toml, and commit the lock.
+lock: $(VENV)/.installed
+	$(PY) -m pip install --quiet uv
+	$(PY) -m uv pip compile pyproject.toml --group build --universal --python-version 3.11 \
+		--generate-hashes --quiet --output-file requirements.lock
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

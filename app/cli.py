@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
-from collections.abc import Awaitable, Callable
-from pathlib import Path
-from typing import Annotated, Any
+from collections.abc import Awaitable, Callable, Mapping
+from importlib.metadata import version as package_version
+from typing import Annotated, Any, TypeVar
 
 import orjson
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 from sqlalchemy import select
@@ -22,10 +23,11 @@ from app.crypto import SecretKeyError, Vault, new_secret_key
 from app.db import Database
 from app.errors import AppError
 from app.logs import configure as configure_logs
+from app.schema import DatabaseNotReady, check_database, error_reason, location, upgrade
 from app.shops.service import NewShop
 
 cli = typer.Typer(no_args_is_help=True, add_completion=False, help="Vafa customer club.")
-shop_cli = typer.Typer(no_args_is_help=True, help="Add and list shops.")
+shop_cli = typer.Typer(no_args_is_help=True, help="Add, inspect and change shops.")
 ledger_cli = typer.Typer(no_args_is_help=True, help="Check the points ledger.")
 events_cli = typer.Typer(no_args_is_help=True, help="Inspect and replay webhook events.")
 cli.add_typer(shop_cli, name="shop")
@@ -33,7 +35,6 @@ cli.add_typer(ledger_cli, name="ledger")
 cli.add_typer(events_cli, name="events")
 
 err = Console(stderr=True)
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def _settings() -> Settings:
@@ -43,7 +44,7 @@ def _settings() -> Settings:
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}")
+    err.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)  # one line, as written
     return typer.Exit(code)
 
 
@@ -57,39 +58,65 @@ def secret_key() -> None:
     sys.stdout.write(new_secret_key() + "\n")
 
 
-def _project_root() -> Path:
-    """Where alembic.ini and migrations/ are: beside the package in a checkout (editable
-    install), else the working directory (an installed package, as in the Docker image)."""
-    for candidate in (ROOT, Path.cwd()):
-        if (candidate / "migrations" / "env.py").is_file():
-            return candidate
-    raise _fail("cannot find migrations/: run vafa from the project directory")
+def _show_version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"vafa {package_version('vafa')}\n")
+        raise typer.Exit()
+
+
+@cli.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_show_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Vafa customer club."""
 
 
 def run_migrations(url: str) -> None:
-    from alembic import command
-    from alembic.config import Config
+    """Bring the schema at ``url`` to head, with the migrations shipped in the package."""
+    upgrade(url)
 
-    root = _project_root()
-    config = Config(str(root / "alembic.ini"))
-    config.set_main_option("script_location", str(root / "migrations"))
-    config.set_main_option("sqlalchemy.url", url)
-    config.attributes["configure_logger"] = False
-    command.upgrade(config, "head")
+
+def _require_database(settings: Settings) -> None:
+    """Exit with one line unless the database exists, answers and is migrated."""
+    try:
+        asyncio.run(check_database(settings.database_url))
+    except DatabaseNotReady as exc:
+        raise _fail(exc.message) from exc
 
 
 @cli.command()
 def migrate() -> None:
-    """Bring the database schema up to date."""
+    """Bring the database schema up to date (creating a SQLite file if there is none)."""
+    from sqlalchemy.exc import DBAPIError
+
     settings = _settings()
-    run_migrations(settings.database_url)
-    err.print(f"database is up to date ({_redact(settings.database_url)})")
+    where = location(settings.database_url)
+    try:
+        run_migrations(settings.database_url)
+    except DatabaseNotReady as exc:
+        raise _fail(exc.message) from exc
+    except (OSError, DBAPIError) as exc:
+        raise _fail(f"cannot migrate the database at {where}: {error_reason(exc)}") from exc
+    err.print(f"database is up to date ({escape(where)})", soft_wrap=True)
 
 
 @cli.command()
 def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+    port: Annotated[int, typer.Option(envvar="PORT", help="port to listen on")] = 8000,
+    proxy_headers: Annotated[
+        bool, typer.Option(help="trust X-Forwarded-For/-Proto from --forwarded-allow-ips")
+    ] = True,
+    forwarded_allow_ips: Annotated[
+        str,
+        typer.Option(
+            envvar="VAFA_FORWARDED_ALLOW_IPS",
+            help="comma-separated proxy addresses (or *) whose forwarded headers are trusted",
+        ),
+    ] = "127.0.0.1",
 ) -> None:
     """Run the HTTP API (and, on SQLite, the worker in the same process)."""
     import uvicorn
@@ -101,6 +128,7 @@ def serve(
         Vault(settings.secret_key)
     except SecretKeyError as exc:
         raise _fail(str(exc)) from exc
+    _require_database(settings)
     base = f"http://{host}:{port}"
     worker = "in this process" if settings.run_worker_in_process else "run `vafa worker` too"
     err.print(
@@ -114,7 +142,14 @@ def serve(
         f"  webhooks go to {base}/webhooks/shopify and {base}/webhooks/woocommerce/<shop_id>",
         soft_wrap=True,  # commands a newcomer copies must not be broken across lines
     )
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level)
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level=settings.log_level,
+        proxy_headers=proxy_headers,
+        forwarded_allow_ips=forwarded_allow_ips,
+    )
 
 
 @cli.command()
@@ -123,6 +158,7 @@ def worker() -> None:
     from app.state import AppState
 
     settings = _settings()
+    _require_database(settings)
 
     async def main() -> None:
         state = AppState.build(settings)
@@ -147,6 +183,7 @@ def _redact(url: str) -> str:
 
 
 async def _with_db(settings: Settings, fn: Any) -> Any:
+    await check_database(settings.database_url)  # never creates a missing SQLite file
     db = Database(settings.database_url)
     try:
         return await fn(db)
@@ -158,18 +195,39 @@ def _run(coro_fn: Any) -> Any:
     settings = _settings()
     try:
         return asyncio.run(_with_db(settings, coro_fn))
-    except (AppError, SecretKeyError) as exc:
-        raise _fail(exc.message if isinstance(exc, AppError) else str(exc)) from exc
+    except (AppError, DatabaseNotReady, SecretKeyError) as exc:
+        raise _fail(str(exc)) from exc
+
+
+T = TypeVar("T")
+
+
+def _vault() -> Vault:
+    """What seals and opens credentials (only the commands that touch them need the key)."""
+    return Vault(get_settings().secret_key)
+
+
+def _write(change: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run ``change`` in one write transaction."""
+
+    async def go(db: Database) -> T:
+        async with db.write() as session:
+            return await change(session)
+
+    result: T = _run(go)
+    return result
 
 
 def _add_shop(create: Callable[[AsyncSession, Vault], Awaitable[NewShop]]) -> None:
-    async def go(db: Database) -> NewShop:
-        vault = Vault(get_settings().secret_key)
-        async with db.write() as session:
-            return await create(session, vault)
+    _emit(_write(lambda session: create(session, _vault())).as_json())
 
-    shop: NewShop = _run(go)
-    _emit(shop.as_json())
+
+def _takes_effect() -> str:
+    seconds = get_settings().shop_cache_seconds
+    return (
+        f"running servers and workers see it within {seconds:g} s "
+        "(their shop cache, VAFA_SHOP_CACHE_SECONDS)"
+    )
 
 
 @shop_cli.command("add-shopify")
@@ -232,6 +290,139 @@ def list_shops() -> None:
     for row in _run(go):
         table.add_row(str(row.id), row.platform, row.domain, row.status)
     Console().print(table)
+
+
+@shop_cli.command("show")
+def show_shop(shop_id: Annotated[int, typer.Argument(help="the shop's id")]) -> None:
+    """Print a shop as JSON: platform, domain, status, webhook URL, settings (never secrets)."""
+    from app.shops import service
+    from app.shops.models import Shop
+
+    async def go(db: Database) -> dict[str, Any]:
+        async with db.read() as session:
+            shop = await session.get(Shop, shop_id)
+            if shop is None:
+                raise _fail(f"no shop {shop_id}")
+            return service.describe(shop)
+
+    _emit(_run(go))
+
+
+def _set_status(shop_id: int, status: str) -> None:
+    from app.shops import service
+
+    _write(lambda session: service.set_status(session, shop_id, status))
+    refused = " (its webhooks and API requests get 401)" if status != service.ACTIVE else ""
+    err.print(f"shop {shop_id} is {status}{refused}; {_takes_effect()}", soft_wrap=True)
+
+
+@shop_cli.command("disable")
+def disable_shop(shop_id: Annotated[int, typer.Argument(help="the shop's id")]) -> None:
+    """Refuse the shop's webhooks and API requests (401) until `vafa shop enable`."""
+    from app.shops.service import DISABLED
+
+    _set_status(shop_id, DISABLED)
+
+
+@shop_cli.command("enable")
+def enable_shop(shop_id: Annotated[int, typer.Argument(help="the shop's id")]) -> None:
+    """Accept the shop's webhooks and API requests again."""
+    from app.shops.service import ACTIVE
+
+    _set_status(shop_id, ACTIVE)
+
+
+@shop_cli.command("rotate-secret")
+def rotate_secret(
+    shop_id: Annotated[int, typer.Argument(help="the shop's id")],
+    secret: Annotated[
+        str | None,
+        typer.Option(
+            help="the new secret: Shopify's new API secret key (required); for WooCommerce "
+            "one is generated if omitted"
+        ),
+    ] = None,
+) -> None:
+    """Make a new webhook signing secret current; the previous one keeps verifying until the
+    next rotation. WooCommerce: prints the new secret as JSON, to paste into the webhooks."""
+    from app.connectors.base import Platform
+    from app.shops import service
+    from app.shops.models import Shop
+
+    async def change(session: AsyncSession) -> str | None:
+        shop = await session.get(Shop, shop_id)
+        if shop is None:
+            raise _fail(f"no shop {shop_id}")
+        if shop.platform == Platform.SHOPIFY and not secret:
+            raise _fail(
+                "a Shopify shop's secret is its app's API secret key: give it with --secret"
+            )
+        new = secret or service.new_webhook_secret()
+        await service.rotate_webhook_secret(session, _vault(), shop_id, new)
+        return new if secret is None else None  # print only a secret Vafa made
+
+    generated = _write(change)
+    if generated is not None:
+        _emit({"shop_id": shop_id, "webhook_secret": generated})
+    err.print(
+        f"shop {shop_id} has a new webhook secret; the previous one keeps verifying until the "
+        f"next rotation; {_takes_effect()}",
+        soft_wrap=True,
+    )
+
+
+@shop_cli.command("rotate-key")
+def rotate_key(shop_id: Annotated[int, typer.Argument(help="the shop's id")]) -> None:
+    """Give the shop a new admin API key, printed once as JSON; the old key stops working."""
+    from app.shops import service
+
+    key = _write(lambda session: service.rotate_admin_key(session, shop_id))
+    _emit({"shop_id": shop_id, "admin_api_key": key})
+    err.print(f"the old admin API key stops working: {_takes_effect()}", soft_wrap=True)
+
+
+def _parse_assignments(assignments: list[str]) -> Mapping[str, str]:
+    changes: dict[str, str] = {}
+    for item in assignments:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise _fail(f"--set takes key=value, not {item!r}")
+        changes[key.strip()] = value
+    return changes
+
+
+@shop_cli.command("settings")
+def shop_settings(
+    shop_id: Annotated[int, typer.Argument(help="the shop's id")],
+    assignments: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            metavar="KEY=VALUE",
+            help="change a setting, e.g. --set hold_days=14 --set currency_exponents='{\"IRR\":0}'",
+        ),
+    ] = None,
+) -> None:
+    """Print the shop's program settings as JSON; with --set, change them first (validated,
+    all or none)."""
+    from app.program.settings import ProgramSettings
+    from app.shops import service
+    from app.shops.models import Shop
+
+    changes = _parse_assignments(assignments or [])
+
+    async def change(session: AsyncSession) -> ProgramSettings:
+        if changes:
+            return await service.update_settings(session, shop_id, changes)
+        shop = await session.get(Shop, shop_id)
+        if shop is None:
+            raise _fail(f"no shop {shop_id}")
+        return ProgramSettings.from_json(shop.settings)
+
+    settings = _write(change)
+    _emit(settings.to_json())
+    if changes:
+        err.print(f"settings saved; {_takes_effect()}", soft_wrap=True)
 
 
 @ledger_cli.command("verify")

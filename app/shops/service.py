@@ -4,22 +4,31 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
+import orjson
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.connectors.base import Platform
 from app.crypto import Vault, random_token, same_hash, sha256_hex
 from app.db import Database
-from app.errors import Conflict, InvalidRequest
+from app.errors import Conflict, InvalidRequest, NotFound
 from app.program.settings import ProgramSettings
+from app.shops.cache import ExpiringLRU
 from app.shops.models import Shop
 
 _MYSHOPIFY = re.compile(r"^[a-z0-9][a-z0-9-]*[a-z0-9]\.myshopify\.com$")
 ADMIN_KEY_PREFIX = "vafa_sk_"
 _SHOP_ID = re.compile(r"[0-9]{1,18}")  # ASCII digits that fit a BIGINT
+ACTIVE, DISABLED = "active", "disabled"
+# Shops a process keeps decrypted at once: far more than one deployment serves, and a bound on
+# what a stream of requests naming fresh shop ids, domains or keys can make it hold.
+MAX_CACHED_SHOPS = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,11 +96,22 @@ async def _create(
     )
     session.add(shop)
     await session.flush()
+    admin_key = _new_admin_key(shop)
+    await session.flush()
+    return shop, admin_key
+
+
+def _new_admin_key(shop: Shop) -> str:
+    """Give ``shop`` a new admin API key; only its hash is stored."""
     # The shop id is part of the key so that a request names its shop before the hash check.
     admin_key = f"{ADMIN_KEY_PREFIX}{shop.id}_{random_token()}"
     shop.admin_key_hash = sha256_hex(admin_key)
-    await session.flush()
-    return shop, admin_key
+    return admin_key
+
+
+def new_webhook_secret() -> str:
+    # Letters and digits only: WooCommerce HTML-decodes the secret before signing with it.
+    return random_token(24).replace("-", "a").replace("_", "b")
 
 
 async def add_shopify(
@@ -137,8 +157,7 @@ async def add_woocommerce(
     if not consumer_key or not consumer_secret:
         raise InvalidRequest("both a consumer key and a consumer secret are required")
     store_url = normalize_store_url(url)
-    # Letters and digits only: WooCommerce HTML-decodes the secret before signing with it.
-    secret = webhook_secret or random_token(24).replace("-", "a").replace("_", "b")
+    secret = webhook_secret or new_webhook_secret()
     shop, key = await _create(
         session,
         vault,
@@ -161,18 +180,98 @@ async def add_woocommerce(
     )
 
 
+async def _locked(session: AsyncSession, shop_id: int) -> Shop:
+    shop = await session.get(Shop, shop_id, with_for_update=True)
+    if shop is None:
+        raise NotFound(f"no shop {shop_id}")
+    return shop
+
+
 async def rotate_webhook_secret(
     session: AsyncSession, vault: Vault, shop_id: int, new_secret: str
 ) -> None:
-    """Make ``new_secret`` current and keep the previous one valid, as Shopify signs with the
-    old secret for up to an hour after a rotation."""
-    shop = await session.get(Shop, shop_id, with_for_update=True)
-    if shop is None:
-        raise InvalidRequest(f"no shop {shop_id}")
+    """Make ``new_secret`` current and keep the previous one valid until the next rotation, as
+    Shopify signs with the old secret for up to an hour after a rotation and a WooCommerce
+    store's webhooks are updated one by one."""
+    if not new_secret:
+        raise InvalidRequest("the new secret must not be empty")
+    shop = await _locked(session, shop_id)
     creds = vault.open(shop.credentials)
     field = "api_secrets" if shop.platform == Platform.SHOPIFY else "webhook_secrets"
-    creds[field] = [new_secret, *creds.get(field, [])[:1]]
+    previous = [s for s in creds.get(field, []) if s != new_secret]
+    creds[field] = [new_secret, *previous[:1]]
     shop.credentials = vault.seal(creds)
+
+
+async def rotate_admin_key(session: AsyncSession, shop_id: int) -> str:
+    """A new admin API key for the shop (returned this once); the old one stops working."""
+    return _new_admin_key(await _locked(session, shop_id))
+
+
+async def set_status(session: AsyncSession, shop_id: int, status: str) -> Shop:
+    """``active`` or ``disabled``: a shop that is not active has its webhooks and API requests
+    refused (401)."""
+    if status not in (ACTIVE, DISABLED):
+        raise InvalidRequest(f"a shop's status is {ACTIVE!r} or {DISABLED!r}, not {status!r}")
+    shop = await _locked(session, shop_id)
+    shop.status = status
+    await session.flush()
+    return shop
+
+
+def _setting_value(raw: str) -> object:
+    """What ``--set key=VALUE`` means: JSON where it is an object, a list or null
+    (``currency_exponents={"IRR":0}``, ``expiry_days=null``), else the text itself, which the
+    settings model reads as a number or a boolean as its field wants (so 0.1 stays exact)."""
+    text = raw.strip()
+    if text[:1] in ("{", "[") or text == "null":
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError as exc:
+            raise InvalidRequest(f"{raw!r} is not valid JSON: {exc}") from exc
+    return text
+
+
+async def update_settings(
+    session: AsyncSession, shop_id: int, changes: Mapping[str, str]
+) -> ProgramSettings:
+    """Apply ``changes`` (setting name → value as typed) to a shop's program settings, all or
+    none, validated by ProgramSettings."""
+    known = ProgramSettings.model_fields
+    for key in changes:
+        if key not in known:
+            raise InvalidRequest(f"unknown setting {key!r}; the settings are: {', '.join(known)}")
+    shop = await _locked(session, shop_id)
+    merged = {**(shop.settings or {}), **{key: _setting_value(v) for key, v in changes.items()}}
+    try:
+        settings = ProgramSettings.model_validate(merged)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise InvalidRequest(f"invalid settings: {problems}") from exc
+    shop.settings = settings.to_json()
+    await session.flush()
+    return settings
+
+
+def webhook_url(shop: Shop) -> str:
+    return "/webhooks/shopify" if shop.platform == Platform.SHOPIFY else webhook_path(shop.id)
+
+
+def describe(shop: Shop) -> dict[str, Any]:
+    """What ``vafa shop show`` prints: never a secret nor the admin key's hash."""
+    return {
+        "shop_id": shop.id,
+        "platform": shop.platform,
+        "domain": shop.domain,
+        "api_url": shop.api_url,
+        "status": shop.status,
+        "webhook_url": webhook_url(shop),
+        "settings": ProgramSettings.from_json(shop.settings).to_json(),
+        "created_at": shop.created_at.isoformat(timespec="seconds"),
+        "updated_at": shop.updated_at.isoformat(timespec="seconds"),
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,22 +291,34 @@ class ShopContext:
 
 
 class ShopDirectory:
-    """Shop lookups for the hot paths, cached for ``ttl`` seconds per process."""
+    """Shop lookups for the hot paths, cached for ``ttl`` seconds per process in bounded LRUs.
 
-    def __init__(self, db: Database, vault: Vault, ttl: float) -> None:
+    A lookup that finds nothing is not remembered: it costs one indexed read, so a stream of
+    unknown ids or domains cannot grow the caches nor push known shops out, and a shop added
+    meanwhile is found at once. A change to a shop (a rotated secret or key, a new status or
+    settings) reaches a running process within ``ttl`` seconds.
+    """
+
+    def __init__(
+        self, db: Database, vault: Vault, ttl: float, max_shops: int = MAX_CACHED_SHOPS
+    ) -> None:
         self._db = db
         self._vault = vault
         self._ttl = ttl
-        self._by_id: dict[int, tuple[float, ShopContext | None]] = {}
-        self._by_domain: dict[tuple[str, str], tuple[float, int | None]] = {}
+        self._by_id: ExpiringLRU[int, ShopContext] = ExpiringLRU(max_shops)
+        self._by_domain: ExpiringLRU[tuple[str, str], int] = ExpiringLRU(max_shops)
         # Admin keys already checked (valid ones only, so a stranger cannot fill it): the API
         # hot path then skips parsing and hashing the key on every request.
-        self._by_admin_key: dict[str, tuple[float, ShopContext]] = {}
+        self._by_admin_key: ExpiringLRU[str, ShopContext] = ExpiringLRU(max_shops)
 
     def forget(self) -> None:
         self._by_id.clear()
         self._by_domain.clear()
         self._by_admin_key.clear()
+
+    def cached(self) -> int:
+        """Entries held in all the caches together."""
+        return len(self._by_id) + len(self._by_domain) + len(self._by_admin_key)
 
     def _context(self, shop: Shop) -> ShopContext:
         creds = self._vault.open(shop.credentials)
@@ -223,41 +334,52 @@ class ShopDirectory:
             settings=ProgramSettings.from_json(shop.settings),
         )
 
-    async def by_id(self, shop_id: int) -> ShopContext | None:
+    async def _entry(self, shop_id: int) -> tuple[float, ShopContext] | None:
         now = time.monotonic()
-        hit = self._by_id.get(shop_id)
-        if hit is not None and hit[0] > now:
-            return hit[1]
+        hit = self._by_id.get(shop_id, now)
+        if hit is not None:
+            return hit
         async with self._db.read() as session:
             shop = await session.get(Shop, shop_id)
-            ctx = self._context(shop) if shop is not None else None
-        self._by_id[shop_id] = (now + self._ttl, ctx)
-        return ctx
+            if shop is None:
+                return None
+            ctx = self._context(shop)
+        self._by_id.put(shop_id, ctx, now + self._ttl)
+        return now + self._ttl, ctx
+
+    async def by_id(self, shop_id: int) -> ShopContext | None:
+        entry = await self._entry(shop_id)
+        return entry[1] if entry is not None else None
 
     async def by_domain(self, platform: Platform, domain: str) -> ShopContext | None:
         now = time.monotonic()
         key = (platform.value, domain.strip().lower())
-        hit = self._by_domain.get(key)
-        if hit is None or hit[0] <= now:
-            async with self._db.read() as session:
-                shop_id = await session.scalar(
-                    select(Shop.id).where(Shop.platform == key[0], Shop.domain == key[1])
-                )
-            hit = (now + self._ttl, shop_id)
-            self._by_domain[key] = hit
-        return await self.by_id(hit[1]) if hit[1] is not None else None
+        hit = self._by_domain.get(key, now)
+        if hit is not None:
+            return await self.by_id(hit[1])
+        async with self._db.read() as session:
+            shop_id = await session.scalar(
+                select(Shop.id).where(Shop.platform == key[0], Shop.domain == key[1])
+            )
+        if shop_id is None:
+            return None
+        self._by_domain.put(key, shop_id, now + self._ttl)
+        return await self.by_id(shop_id)
 
     async def by_admin_key(self, key: str) -> ShopContext | None:
-        hit = self._by_admin_key.get(key)
-        if hit is not None and hit[0] > time.monotonic():
+        hit = self._by_admin_key.get(key, time.monotonic())
+        if hit is not None:
             return hit[1]
         if not key.startswith(ADMIN_KEY_PREFIX):
             return None
         shop_part, _, secret = key[len(ADMIN_KEY_PREFIX) :].partition("_")
         if not _SHOP_ID.fullmatch(shop_part) or not secret:
             return None
-        ctx = await self.by_id(int(shop_part))
-        if ctx is None or ctx.status != "active" or not ctx.admin_key_matches(key):
+        entry = await self._entry(int(shop_part))
+        if entry is None:
             return None
-        self._by_admin_key[key] = (self._by_id[ctx.shop_id][0], ctx)  # expires with the shop's
+        expires, ctx = entry
+        if ctx.status != ACTIVE or not ctx.admin_key_matches(key):
+            return None
+        self._by_admin_key.put(key, ctx, expires)  # expires with the shop's entry
         return ctx

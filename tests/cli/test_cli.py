@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,15 +17,6 @@ from app.crypto import Vault
 from tests.conftest import SECRET_KEY
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def env(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    monkeypatch.setenv("VAFA_DATABASE_URL", database_url)
-    monkeypatch.setenv("VAFA_SECRET_KEY", SECRET_KEY)
-    get_settings.cache_clear()
-    yield database_url
-    get_settings.cache_clear()
 
 
 def _sql(database_url: str, sql: str) -> list[tuple[object, ...]]:

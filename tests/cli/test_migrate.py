@@ -6,17 +6,12 @@ import asyncio
 import os
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.conftest import ENV_URL, SECRET_KEY, USES_POSTGRES
-from tests.migration_check import _admin
+from tests.conftest import SECRET_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,20 +23,6 @@ async def _scalar(url: str, sql: str) -> object:
             return (await conn.execute(text(sql))).scalar_one()
     finally:
         await engine.dispose()
-
-
-@pytest.fixture
-def empty_database(tmp_path: Path) -> Iterator[str]:
-    """A database with nothing in it, of the engine under test."""
-    if not USES_POSTGRES:
-        yield f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
-        return
-    name = f"vafa_migrate_{uuid.uuid4().hex[:8]}"
-    asyncio.run(_admin(ENV_URL, f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(ENV_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        asyncio.run(_admin(ENV_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def test_three_processes_migrating_an_empty_database_at_once_all_succeed(
