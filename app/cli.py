@@ -23,6 +23,7 @@ from app.crypto import SecretKeyError, Vault, new_secret_key
 from app.db import Database
 from app.errors import AppError
 from app.logs import configure as configure_logs
+from app.logs import uvicorn_options
 from app.schema import DatabaseNotReady, check_database, error_reason, location, upgrade
 from app.shops.service import NewShop
 
@@ -149,6 +150,7 @@ def serve(
         log_level=settings.log_level,
         proxy_headers=proxy_headers,
         forwarded_allow_ips=forwarded_allow_ips,
+        **uvicorn_options(),
     )
 
 

@@ -139,6 +139,8 @@ def configure(level: str = "info", json: bool = False) -> None:
     # Their INFO line per outbound call names URLs, whose query strings may hold personal data.
     for name in ("httpx", "httpcore"):
         logging.getLogger(name).setLevel(max(numeric, logging.WARNING))
+    # Alembic narrates every migration step at INFO; `vafa migrate` says what it did itself.
+    logging.getLogger("alembic").setLevel(max(numeric, logging.WARNING))
     _claim_server_loggers()
 
 
