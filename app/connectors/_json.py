@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from app.errors import InvalidPayload
-from app.limits import MAX_AMOUNT_MINOR, MAX_ID_LENGTH, MAX_QUANTITY
+from app.limits import EARLIEST_TIME, LATEST_TIME, MAX_AMOUNT_MINOR, MAX_ID_LENGTH, MAX_QUANTITY
 from app.money import MoneyError, to_minor
 
 JsonObj = Mapping[str, object]
@@ -176,13 +176,17 @@ def parse_datetime(value: object, where: str, *, assume_utc: bool = False) -> da
         raise InvalidPayload(f"{where} must be an ISO 8601 timestamp, got {_kind(value)}")
     try:
         parsed = datetime.fromisoformat(value)
-    except ValueError as exc:
+        if parsed.tzinfo is None:
+            if not assume_utc:
+                raise InvalidPayload(f"{where}: {value!r} has no timezone offset")
+            parsed = parsed.replace(tzinfo=UTC)
+        parsed = parsed.astimezone(UTC)
+    # OverflowError: an offset that takes the time past year 1 or 9999.
+    except (ValueError, OverflowError) as exc:
         raise InvalidPayload(f"{where}: {value!r} is not an ISO 8601 timestamp") from exc
-    if parsed.tzinfo is None:
-        if not assume_utc:
-            raise InvalidPayload(f"{where}: {value!r} has no timezone offset")
-        return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    if not EARLIEST_TIME <= parsed <= LATEST_TIME:
+        raise InvalidPayload(f"{where}: {value!r} is outside the times Vafa accepts")
+    return parsed
 
 
 def get_datetime(

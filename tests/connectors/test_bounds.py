@@ -242,3 +242,20 @@ class TestDisplayOnlyFields:
         assert isinstance(snap, OrderSnapshot)
         assert snap.merchandise_minor == 18109
         assert snap.presentment_currency is None
+
+
+class TestTimestamps:
+    @pytest.mark.parametrize(
+        "value", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-05:00", "9999-12-31T00:00:00Z"]
+    )
+    def test_a_time_at_the_edge_of_the_calendar_is_refused_not_a_crash(self, value: str) -> None:
+        # a hold or an expiry added to it would overflow when the order is reconciled
+        message = shopify("orders/paid", shopify_order(9001, updated_at=value))
+        assert message.startswith(f"order.updated_at: {value!r} is ")
+
+    def test_a_time_before_1970_is_refused(self) -> None:
+        order = shopify_order(9001)
+        order["processed_at"] = "1969-12-31T23:59:59Z"
+        assert shopify("orders/paid", order) == (
+            "order.processed_at: '1969-12-31T23:59:59Z' is outside the times Vafa accepts"
+        )
