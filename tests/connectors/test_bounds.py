@@ -259,3 +259,17 @@ class TestTimestamps:
         assert shopify("orders/paid", order) == (
             "order.processed_at: '1969-12-31T23:59:59Z' is outside the times Vafa accepts"
         )
+
+
+class TestDedupeKeys:
+    def test_a_dedupe_key_holds_no_nul_whatever_the_body(self) -> None:
+        # coupon.* is accepted and ignored, so its body is not parsed: only the key reads it
+        from app.connectors.base import WebhookHeaders
+        from app.connectors.woocommerce import WooCommerceConnector
+
+        body = orjson.dumps({"id": 5, "date_modified_gmt": "2017-03-21T16:09:30\x00"})
+        key = WooCommerceConnector().dedupe_key(
+            "coupon.updated", body, WebhookHeaders("coupon.updated", None)
+        )
+        assert "\x00" not in key
+        assert key.startswith("woocommerce:sha256:")

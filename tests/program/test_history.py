@@ -353,3 +353,19 @@ class TestBadInputNeverBecomesPoints:
         assert error is not None
         assert reason in error
         assert await shop.transactions() == []
+
+    async def test_an_ignored_topic_with_nul_in_its_body_is_stored(
+        self, client: httpx.AsyncClient, state: AppState
+    ) -> None:
+        from tests.conftest import make_woo_shop
+
+        woo = await make_woo_shop(state)
+        body = dumps({"id": 5, "code": "x", "date_modified_gmt": "2017-03-21T16:09:30\x00"})
+        r = await client.post(
+            woo.webhook_url, content=body, headers=woo.headers(body, "coupon.updated")
+        )
+        assert r.status_code == 200, r.text  # on PostgreSQL the key's NUL made this a 500
+        await state.worker.drain()
+        async with state.db.read() as session:
+            [event] = (await session.scalars(select(WebhookEvent))).all()
+        assert event.status == EventStatus.IGNORED
