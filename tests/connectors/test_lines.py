@@ -157,3 +157,21 @@ class TestWooCommerceLines:
         refunds = woo_order(load("woocommerce/order-with-refund.json")).refunds
         assert [r.refund_id for r in refunds] == ["726", "724"]
         assert all(r.lines == () for r in refunds)
+
+
+class TestWooCommerceQuantities:
+    def test_a_fractional_quantity_from_a_plugin_is_counted_in_whole_units(self) -> None:
+        payload = load("woocommerce/order.json")
+        payload["line_items"][0]["quantity"] = 1.5  # sold by weight
+        order = woo_order(payload)
+        assert (order.lines[0].quantity, order.lines[0].merchandise_minor) == (1, 600)
+        assert order.merchandise_minor == 1800
+
+    def test_a_negative_or_absurd_quantity_is_still_refused(self) -> None:
+        from app.errors import InvalidPayload
+
+        for quantity in (-1.5, 1.8e19, "2"):
+            payload = load("woocommerce/order.json")
+            payload["line_items"][0]["quantity"] = quantity
+            with pytest.raises(InvalidPayload, match=r"order\.line_items\[0\]\.quantity"):
+                woo_order(payload)

@@ -369,3 +369,15 @@ class TestBadInputNeverBecomesPoints:
         async with state.db.read() as session:
             [event] = (await session.scalars(select(WebhookEvent))).all()
         assert event.status == EventStatus.IGNORED
+
+    async def test_a_customer_name_past_its_column_is_rejected_at_once(
+        self, shop: Shop, state: AppState
+    ) -> None:
+        customer = fixture_json("shopify/customer.json")
+        customer["first_name"] = "B" * 256
+        await shop.deliver("customers/update", customer)
+        await state.worker.drain()
+        [(status, error)] = await shop.events()
+        assert status == EventStatus.REJECTED
+        assert error == "customer.first_name is 256 characters long, more than 255"
+        assert "B" * 40 not in error  # the name itself is not repeated to the operator

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from datetime import date, datetime
 
@@ -135,9 +136,18 @@ def _order_line(line: JsonObj, exponent: int, lw: str) -> OrderLine:
         product_id=_nonzero_id(line, "product_id", lw),
         variant_id=_nonzero_id(line, "variation_id", lw),
         sku=get_text(line, "sku", lw, max_length=MAX_CODE_LENGTH),
-        quantity=get_count(line, "quantity", lw, default=1),
+        quantity=_quantity(line, lw),
         merchandise_minor=require_amount_minor(line, "total", exponent, lw),
     )
+
+
+def _quantity(line: JsonObj, lw: str) -> int:
+    """Core WooCommerce counts whole units; a plugin selling by weight sends ``1.5``, counted
+    here in whole units, rounded down (the line's total, not its quantity, is its merchandise)."""
+    value = line.get("quantity")
+    if isinstance(value, float) and value >= 0:
+        return get_count({"quantity": math.floor(value)}, "quantity", lw, default=1)
+    return get_count(line, "quantity", lw, default=1)
 
 
 def _nonzero_id(obj: JsonObj, key: str, where: str) -> str | None:
