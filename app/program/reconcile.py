@@ -25,7 +25,7 @@ from app.ledger import service as ledger
 from app.ledger.models import SYSTEM_OWNER, Account, AccountKind, LedgerTransaction, Posting
 from app.orm import table_of
 from app.program import lines
-from app.program.earning import should_carry
+from app.program.earning import Refund, should_carry
 from app.program.ledger_diff import OrderHolding, plan
 from app.program.models import Order, OrderRefund
 from app.program.settings import ProgramSettings
@@ -245,17 +245,18 @@ async def holdings(
 
 async def refunds_of(
     session: AsyncSession, shop_id: int, order_ids: list[str]
-) -> dict[str, list[OrderRefund]]:
-    found: dict[str, list[OrderRefund]] = {oid: [] for oid in order_ids}
+) -> dict[str, list[Refund]]:
+    """What reconciling needs of each order's refunds (not their lines)."""
+    found: dict[str, list[Refund]] = {oid: [] for oid in order_ids}
+    r = OrderRefund
     for start in range(0, len(order_ids), 500):
-        rows = await session.scalars(
-            select(OrderRefund).where(
-                OrderRefund.shop_id == shop_id,
-                OrderRefund.order_id.in_(order_ids[start : start + 500]),
+        rows = await session.execute(
+            select(r.order_id, r.refund_id, r.merchandise_minor, r.refunded_at).where(
+                r.shop_id == shop_id, r.order_id.in_(order_ids[start : start + 500])
             )
         )
-        for refund in rows:
-            found[refund.order_id].append(refund)
+        for order_id, refund_id, merchandise, refunded_at in rows:
+            found[order_id].append(Refund(refund_id, merchandise, refunded_at))
     return found
 
 
