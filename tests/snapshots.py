@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from app.connectors.base import FinancialState, OrderSnapshot
+from app.connectors.base import FinancialState, OrderLine, OrderSnapshot
 
 _NAMED = object()
 
@@ -19,8 +19,8 @@ def paid_order(
     cancelled: bool = False,
     name: str | None | object = _NAMED,
 ) -> OrderSnapshot:
-    """A paid USD order of ``merchandise`` cents (10_000 earns 100 points), named "#<id>"
-    unless a name (or None) is given."""
+    """A paid USD order of ``merchandise`` cents (10_000 earns 100 points) on one line, named
+    "#<id>" unless a name (or None) is given."""
     return OrderSnapshot(
         order_id=order_id,
         name=f"#{order_id}" if name is _NAMED else name,  # type: ignore[arg-type]
@@ -34,4 +34,5 @@ def paid_order(
         cancelled=cancelled,
         paid_at=paid_at,
         updated_at=updated_at or paid_at,
+        lines=(OrderLine(f"{order_id}-1", "p1", None, None, 1, merchandise),),
     )

@@ -35,7 +35,8 @@ def sha256_hex(data: bytes) -> str:
 
 
 def bounded_key(platform: str, key: str) -> str:
-    """``key`` if it fits the dedupe column, else a digest of it that still names the platform."""
-    if len(key) <= MAX_KEY_LENGTH:
+    """``key`` if the dedupe column can hold it (short enough, no NUL, which PostgreSQL refuses),
+    else a digest of it that still names the platform."""
+    if len(key) <= MAX_KEY_LENGTH and "\x00" not in key:
         return key
     return f"{platform}:sha256:{sha256_hex(key.encode('utf-8'))}"

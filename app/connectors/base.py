@@ -28,6 +28,31 @@ class FinancialState(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class OrderLine:
+    """One line of an order. ``merchandise_minor`` is the line's price × quantity after the
+    discounts allocated to it, without tax, in shop-currency minor units; a gift card is money,
+    not merchandise, and counts 0. The lines' merchandise sums to the order's."""
+
+    line_id: str | None
+    product_id: str | None
+    variant_id: str | None
+    sku: str | None
+    quantity: int
+    merchandise_minor: int
+    gift_card: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RefundLine:
+    """One refunded line: ``line_id`` is the order line's id; the lines' merchandise sums to the
+    refund's."""
+
+    line_id: str | None
+    quantity: int
+    merchandise_minor: int
+
+
+@dataclass(frozen=True, slots=True)
 class RefundSnapshot:
     refund_id: str
     order_id: str
@@ -35,6 +60,8 @@ class RefundSnapshot:
     merchandise_minor: int
     shipping_minor: int
     created_at: datetime | None
+    # Per line where the platform says (Shopify); WooCommerce's order body gives totals only.
+    lines: tuple[RefundLine, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +85,9 @@ class OrderSnapshot:
     presentment_merchandise_minor: int | None = None
     # WooCommerce order.restored: the order came back from the trash.
     restored: bool = False
+    lines: tuple[OrderLine, ...] = ()
+    # The discount codes the shopper used (Shopify discount_codes, WooCommerce coupon_lines).
+    discount_codes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.orm import Base, IdType, UTCDateTime
@@ -34,6 +35,10 @@ class Order(Base):
     # When pending points become available (paid_at + the shop's hold days).
     release_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     source_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The newest snapshot's lines and discount codes (app/program/lines.py reads them back);
+    # NULL for an order stored before Vafa kept them, or not known yet.
+    lines: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    discount_codes: Mapped[list[str] | None] = mapped_column(JSON)
 
 
 class OrderRefund(Base):
@@ -47,3 +52,5 @@ class OrderRefund(Base):
     merchandise_minor: Mapped[int] = mapped_column(BigInteger)
     shipping_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     refunded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The refunded lines where the platform gives them (app/program/lines.py).
+    lines: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)

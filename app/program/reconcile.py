@@ -1,24 +1,20 @@
 """Reconcile state, don't count events.
 
-An order's points are derived from the newest known state of the order — paid? cancelled?
-which refunds, for how much? — compared with what the ledger already holds for it. Only the
-difference is posted, under keys built from the platform's ids:
-
-    order:<id>:earn              the points the paid order earns
-    refund:<order>:<refund>:reverse  each refund, in proportion to the merchandise it refunds
-    order:<id>:cancel | :refunded | :deleted   the order stops earning
-    order:<id>:settle:<n>        any other difference (a restore, an edit, refunds out of order)
-    order:<id>:release           pending points become available after the hold
-
-A duplicate delivery therefore posts nothing, a refund that arrives before its order is applied
-when the order arrives, and a stale snapshot leaves the order's state — and so its points — as
-they were.
+An order's points are derived from the newest known state of the order (paid? cancelled?
+which refunds, for how much?) compared with what the ledger already holds for it. This module
+keeps that state (the ``orders`` and ``order_refunds`` rows, locked for the transaction) and
+reads the ledger's holding; ``earning.should_carry`` says what the order should carry by each
+rule, and ``ledger_diff.plan`` the entries that post the difference (the keys are listed
+there). A duplicate delivery therefore posts nothing, a refund that arrives before its order is
+applied when the order arrives, and a stale snapshot leaves the order's state, and so its
+points, as they were.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import bindparam, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,40 +22,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.connectors.base import FinancialState, OrderDeleted, OrderSnapshot, RefundSnapshot
 from app.db import insert_ignore, one_of
 from app.ledger import service as ledger
-from app.ledger.models import (
-    SYSTEM_OWNER,
-    Account,
-    AccountKind,
-    LedgerTransaction,
-    Posting,
-    TxKind,
-)
+from app.ledger.models import SYSTEM_OWNER, Account, AccountKind, LedgerTransaction, Posting
 from app.orm import table_of
+from app.program import lines
+from app.program.earning import Refund, should_carry
+from app.program.ledger_diff import OrderHolding, plan
 from app.program.models import Order, OrderRefund
-from app.program.rules import DEFAULT_RULE, format_money, points_for, remaining_points
 from app.program.settings import ProgramSettings
-
-
-@dataclass(slots=True)
-class Holding:
-    """What the ledger holds for one order."""
-
-    owner: str | None
-    pending: int
-    available: int
-    uncollected: int
-    keys: set[str]
-
-    @property
-    def effective(self) -> int:
-        # A clawback the shop's policy did not collect still counts as reversed.
-        return self.pending + self.available - self.uncollected
-
 
 _ORDER_FIELDS = (
     "known", "name", "customer_id", "currency", "exponent", "merchandise_minor",
     "shipping_minor", "tax_minor", "financial_state", "cancelled", "deleted", "paid_at",
-    "release_at", "source_updated_at",
+    "release_at", "source_updated_at", "lines", "discount_codes",
 )  # fmt: skip
 
 
@@ -84,6 +58,8 @@ class OrderState:
     paid_at: datetime | None
     release_at: datetime | None
     source_updated_at: datetime | None
+    lines: list[dict[str, Any]] | None
+    discount_codes: list[str] | None
     read: tuple[object, ...] = ()  # the values as locked, to save only what changed
 
     def values(self) -> tuple[object, ...]:
@@ -159,6 +135,8 @@ def absorb(order: OrderState, snap: OrderSnapshot) -> None:
     order.cancelled = snap.cancelled
     order.paid_at = snap.paid_at
     order.source_updated_at = snap.updated_at
+    order.lines = lines.to_json(snap.lines)
+    order.discount_codes = list(snap.discount_codes)
     if snap.restored:
         order.deleted = False
 
@@ -178,6 +156,7 @@ async def store_refunds(session: AsyncSession, shop_id: int, refunds: list[Refun
                 "merchandise_minor": r.merchandise_minor,
                 "shipping_minor": r.shipping_minor,
                 "refunded_at": r.created_at,
+                "lines": lines.to_json(r.lines),
             }
             for r in refunds
         ],
@@ -212,11 +191,12 @@ async def apply_order_deleted(
     return await reconcile(session, shop_id, settings, order, now)
 
 
-async def holdings(session: AsyncSession, shop_id: int, order_ids: list[str]) -> dict[str, Holding]:
-    """What the ledger holds for each order, split by member account, in one query per 500."""
+async def holdings(
+    session: AsyncSession, shop_id: int, order_ids: list[str]
+) -> dict[str, OrderHolding]:
+    """What the ledger holds for each order, by rule and member account, in one query per 500."""
     tx = LedgerTransaction
-    result = {oid: Holding(owner=None, pending=0, available=0, uncollected=0, keys=set())
-              for oid in order_ids}  # fmt: skip
+    result = {oid: OrderHolding() for oid in order_ids}
     for start in range(0, len(order_ids), 500):
         chunk = order_ids[start : start + 500]
         member_postings = (
@@ -241,6 +221,7 @@ async def holdings(session: AsyncSession, shop_id: int, order_ids: list[str]) ->
         rows = await session.execute(
             select(
                 tx.order_id,
+                tx.rule,
                 tx.idempotency_key,
                 tx.owner,
                 tx.uncollected,
@@ -250,9 +231,10 @@ async def holdings(session: AsyncSession, shop_id: int, order_ids: list[str]) ->
             .outerjoin(member_postings, member_postings.c.transaction_id == tx.id)
             .where(tx.shop_id == shop_id, tx.order_id.in_(chunk))
         )
-        for order_id, key, owner, uncollected, pending, available in rows:
-            held = result[order_id]
-            held.owner = owner
+        for order_id, rule, key, owner, uncollected, pending, available in rows:
+            order = result[order_id]
+            order.owner = owner
+            held = order.of(rule)
             held.keys.add(key)
             # PostgreSQL's SUM(bigint) is NUMERIC (a Decimal here); points are integers.
             held.uncollected += int(uncollected)
@@ -263,17 +245,18 @@ async def holdings(session: AsyncSession, shop_id: int, order_ids: list[str]) ->
 
 async def refunds_of(
     session: AsyncSession, shop_id: int, order_ids: list[str]
-) -> dict[str, list[OrderRefund]]:
-    found: dict[str, list[OrderRefund]] = {oid: [] for oid in order_ids}
+) -> dict[str, list[Refund]]:
+    """What reconciling needs of each order's refunds (not their lines)."""
+    found: dict[str, list[Refund]] = {oid: [] for oid in order_ids}
+    r = OrderRefund
     for start in range(0, len(order_ids), 500):
-        rows = await session.scalars(
-            select(OrderRefund).where(
-                OrderRefund.shop_id == shop_id,
-                OrderRefund.order_id.in_(order_ids[start : start + 500]),
+        rows = await session.execute(
+            select(r.order_id, r.refund_id, r.merchandise_minor, r.refunded_at).where(
+                r.shop_id == shop_id, r.order_id.in_(order_ids[start : start + 500])
             )
         )
-        for refund in rows:
-            found[refund.order_id].append(refund)
+        for order_id, refund_id, merchandise, refunded_at in rows:
+            found[order_id].append(Refund(refund_id, merchandise, refunded_at))
     return found
 
 
@@ -291,7 +274,13 @@ async def reconcile_many(
     entries = [
         entry
         for order in orders
-        for entry in plan(order, held[order.order_id], refunds[order.order_id], settings, now)
+        for entry in plan(
+            order,
+            held[order.order_id],
+            should_carry(order, refunds[order.order_id], settings),
+            settings,
+            now,
+        )
     ]
     posted = await ledger.post_many(session, shop_id, entries)
     await save_orders(session, orders)
@@ -302,241 +291,6 @@ async def reconcile(
     session: AsyncSession, shop_id: int, settings: ProgramSettings, order: OrderState, now: datetime
 ) -> list[ledger.Posted]:
     return await reconcile_many(session, shop_id, settings, [order], now)
-
-
-def _earning(order: OrderState, settings: ProgramSettings) -> int:
-    return points_for(order.merchandise_minor, order.exponent, settings)
-
-
-def _stop_key(order: OrderState, keys: set[str]) -> str:
-    """The key of a transaction that takes an order's remaining points away."""
-    base = f"order:{order.order_id}"
-    if order.deleted:
-        named = f"{base}:deleted"
-    elif order.cancelled:
-        named = f"{base}:cancel"
-    elif order.financial_state == FinancialState.REFUNDED:
-        named = f"{base}:refunded"
-    else:
-        named = ""
-    if named and named not in keys:
-        return named
-    return _settle_key(order, keys)
-
-
-def _settle_key(order: OrderState, keys: set[str], word: str = "settle") -> str:
-    prefix = f"order:{order.order_id}:{word}:"
-    return f"{prefix}{sum(1 for k in keys if k.startswith(prefix)) + 1}"
-
-
-def plan(
-    order: OrderState,
-    held: Holding,
-    refunds: list[OrderRefund],
-    settings: ProgramSettings,
-    now: datetime,
-) -> list[ledger.Entry]:
-    """The entries that take the ledger from what it holds for the order (``held``) to what the
-    order's state says it should carry. Pure but for ``order.release_at``, which it keeps."""
-    owner = held.owner or order.customer_id
-    if owner is None:
-        return []  # a guest order earns nothing
-    entries: list[ledger.Entry] = []
-    label = order.name or f"#{order.order_id}"
-    money = format_money(order.merchandise_minor, order.exponent, order.currency)
-    eligible = (
-        order.known
-        and order.customer_id is not None
-        and order.financial_state == FinancialState.PAID
-        and not order.cancelled
-        and not order.deleted
-    )
-    earned = _earning(order, settings)
-    earn_key = f"order:{order.order_id}:earn"
-
-    # Points earned while the order is inside its hold period wait in the pending account.
-    hold_until = order.release_at
-    if hold_until is None and settings.hold_days > 0:
-        hold_until = (order.paid_at or now) + timedelta(days=settings.hold_days)
-    on_hold = hold_until is not None and hold_until > now
-
-    def credit(key: str, kind: str, points: int, reason: str) -> None:
-        account = AccountKind.PENDING if on_hold else AccountKind.AVAILABLE
-        entries.append(
-            ledger.Entry(
-                key=key,
-                kind=kind,
-                owner=owner,
-                legs=(
-                    ledger.Leg(owner, account, points),
-                    ledger.Leg(SYSTEM_OWNER, AccountKind.ISSUED, -points),
-                ),
-                reason=reason,
-                source_type="order",
-                source_id=order.order_id,
-                order_id=order.order_id,
-                rule=DEFAULT_RULE,
-                expires_at=_expiry(settings, now),
-            ),
-        )
-        if account == AccountKind.PENDING:
-            order.release_at = hold_until
-            held.pending += points
-        else:
-            held.available += points
-        held.keys.add(key)
-
-    def debit(key: str, points: int, reason: str, source: tuple[str, str]) -> None:
-        from_pending = min(points, max(held.pending, 0))
-        from_available = points - from_pending
-        legs = [ledger.Leg(SYSTEM_OWNER, AccountKind.ISSUED, points)]
-        if from_pending:
-            legs.append(ledger.Leg(owner, AccountKind.PENDING, -from_pending))
-        if from_available:
-            legs.append(ledger.Leg(owner, AccountKind.AVAILABLE, -from_available))
-        if points == 0:
-            legs = []
-        entries.append(
-            ledger.Entry(
-                key=key,
-                kind=TxKind.REVERSE,
-                owner=owner,
-                legs=tuple(legs),
-                reason=reason,
-                source_type=source[0],
-                source_id=source[1],
-                order_id=order.order_id,
-                rule=DEFAULT_RULE,
-                # What a capped clawback cannot collect still counts as reversed, so the
-                # holding below is right whichever way the cap falls.
-                cap_at_available=not settings.allow_negative_balance,
-            ),
-        )
-        held.pending -= from_pending
-        held.available -= from_available
-        held.keys.add(key)
-
-    if eligible and earned > 0 and earn_key not in held.keys:
-        credit(
-            earn_key,
-            TxKind.EARN,
-            earned,
-            f"Earned {earned} points for order {label}: {money} of merchandise",
-        )
-    if earn_key not in held.keys:
-        return entries
-
-    # Oldest first; ids compare as numbers where they are numbers ("999" before "1000").
-    refunds = sorted(
-        refunds,
-        key=lambda r: (r.refunded_at is None, r.refunded_at, len(r.refund_id), r.refund_id),
-    )
-    reverse_key = f"refund:{order.order_id}:{{}}:reverse"
-    refunded = sum(
-        r.merchandise_minor for r in refunds if reverse_key.format(r.refund_id) in held.keys
-    )
-    for refund in refunds:
-        key = reverse_key.format(refund.refund_id)
-        if key in held.keys:
-            continue
-        refunded += refund.merchandise_minor
-        keep = remaining_points(earned, order.merchandise_minor, refunded)
-        points = max(0, held.effective - keep)
-        amount = format_money(refund.merchandise_minor, order.exponent, order.currency)
-        debit(
-            key,
-            points,
-            f"Reversed {points} points for refund {refund.refund_id} of order {label}: "
-            f"{amount} of merchandise refunded",
-            ("refund", refund.refund_id),
-        )
-
-    target = remaining_points(earned, order.merchandise_minor, refunded) if eligible else 0
-    difference = target - held.effective
-    if difference < 0:
-        key = _stop_key(order, held.keys) if not eligible else _settle_key(order, held.keys)
-        debit(
-            key,
-            -difference,
-            f"Reversed {-difference} points of order {label}: {_why_not(order, eligible)}",
-            ("order", order.order_id),
-        )
-    elif difference > 0:
-        # Points a capped clawback could not take back are still with the member: an order
-        # that earns again counts them as its own first, and only the rest is credited.
-        reinstated = min(difference, held.uncollected)
-        if reinstated:
-            key = _settle_key(order, held.keys)
-            entries.append(
-                ledger.Entry(
-                    key=key,
-                    kind=TxKind.EARN,
-                    owner=owner,
-                    legs=(),
-                    reason=f"Order {label} earns again: {reinstated} points it could not take "
-                    "back are counted as its own again",
-                    source_type="order",
-                    source_id=order.order_id,
-                    order_id=order.order_id,
-                    rule=DEFAULT_RULE,
-                    uncollected=-reinstated,
-                )
-            )
-            held.uncollected -= reinstated
-            held.keys.add(key)
-        if difference > reinstated:
-            credit(
-                _settle_key(order, held.keys),
-                TxKind.EARN,
-                difference - reinstated,
-                f"Restored {difference - reinstated} points of order {label}: "
-                f"the order earns {target} now",
-            )
-
-    if held.pending > 0 and not on_hold:
-        release_key = f"order:{order.order_id}:release"
-        if release_key in held.keys:
-            release_key = _settle_key(order, held.keys, "release")
-        points = held.pending
-        entries.append(
-            ledger.Entry(
-                key=release_key,
-                kind=TxKind.RELEASE,
-                owner=owner,
-                legs=(
-                    ledger.Leg(owner, AccountKind.PENDING, -points),
-                    ledger.Leg(owner, AccountKind.AVAILABLE, points),
-                ),
-                reason=f"{points} points of order {label} became available after "
-                f"the {settings.hold_days}-day hold",
-                source_type="order",
-                source_id=order.order_id,
-                order_id=order.order_id,
-                expires_at=_expiry(settings, now),
-            )
-        )
-        held.pending = 0
-    if held.pending == 0:
-        order.release_at = None
-    return entries
-
-
-def _why_not(order: OrderState, eligible: bool) -> str:
-    if eligible:
-        return "the order's merchandise changed"
-    if order.deleted:
-        return "the order was deleted"
-    if order.cancelled:
-        return "the order was cancelled"
-    if order.financial_state == FinancialState.REFUNDED:
-        return "the order was refunded in full"
-    if order.financial_state == FinancialState.VOIDED:
-        return "the order's payment was voided"
-    return "the order is no longer paid"
-
-
-def _expiry(settings: ProgramSettings, now: datetime) -> datetime | None:
-    return now + timedelta(days=settings.expiry_days) if settings.expiry_days else None
 
 
 async def due_for_release(session: AsyncSession, shop_id: int, now: datetime) -> list[str]:

@@ -16,6 +16,7 @@ from app.connectors.base import (
     Ignored,
     OrderSnapshot,
     Platform,
+    RefundLine,
     RefundSnapshot,
     WebhookHeaders,
 )
@@ -197,6 +198,7 @@ def test_order_with_embedded_refund() -> None:
             merchandise_minor=39133,
             shipping_minor=0,
             created_at=datetime(2025, 4, 2, 16, 29, 59, tzinfo=UTC),
+            lines=(RefundLine("703073504", 1, 19566), RefundLine("466157049", 1, 19567)),
         ),
     )
 
@@ -307,6 +309,7 @@ def test_refunds_create_sample() -> None:
         merchandise_minor=0,  # its one refund line has subtotal 0.00
         shipping_minor=0,
         created_at=datetime(2025, 4, 2, 16, 38, 34, tzinfo=UTC),
+        lines=(RefundLine("518995019", 1, 0),),
     )
 
 
@@ -494,7 +497,9 @@ def test_embedded_refund_without_currency_uses_the_order_exponent() -> None:
     )
     # No currency on the refund and no order_id: both come from the parent order.
     assert parse_order(payload).refunds == (
-        RefundSnapshot("7", "1", merchandise_minor=1000, shipping_minor=0, created_at=None),
+        RefundSnapshot(
+            "7", "1", 1000, shipping_minor=0, created_at=None, lines=(RefundLine(None, 0, 1000),)
+        ),
     )
 
 

@@ -459,28 +459,46 @@ class LedgerMachine(RuleBasedStateMachine):
 
     # -- the scheduler -------------------------------------------------------------------------
 
-    async def _due_lots(self, now: datetime) -> dict[str, int]:
+    async def _due_lots(self, now: datetime) -> dict[int, tuple[str, int]]:
+        """Lots due at ``now`` with points left: id → (owner, remaining)."""
         async with self.state.db.read() as session:
             rows = await session.execute(
-                select(PointLot.owner, func.sum(PointLot.remaining))
-                .where(
+                select(PointLot.id, PointLot.owner, PointLot.remaining).where(
                     PointLot.shop_id == self.shop,
                     PointLot.expires_at <= now,
                     PointLot.remaining > 0,
                 )
-                .group_by(PointLot.owner)
             )
-            return {str(owner): int(total) for owner, total in rows.all()}
+            return {int(i): (str(owner), int(left)) for i, owner, left in rows.all()}
 
-    async def _expired_total(self) -> int:
+    async def _lots_since(self, lot_id: int) -> dict[int, datetime | None]:
         async with self.state.db.read() as session:
-            total = await session.scalar(
-                select(func.coalesce(func.sum(LedgerTransaction.points), 0)).where(
+            rows = await session.execute(
+                select(PointLot.id, PointLot.expires_at).where(
+                    PointLot.shop_id == self.shop, PointLot.id > lot_id
+                )
+            )
+            return {int(i): expires_at for i, expires_at in rows.all()}
+
+    async def _expiries(self) -> dict[int, tuple[str, int]]:
+        """Expired lots: lot id → (owner, points taken)."""
+        async with self.state.db.read() as session:
+            rows = await session.execute(
+                select(
+                    LedgerTransaction.source_id, LedgerTransaction.owner, LedgerTransaction.points
+                ).where(
                     LedgerTransaction.shop_id == self.shop,
                     LedgerTransaction.kind == TxKind.EXPIRE,
                 )
             )
-            return int(total or 0)
+            return {int(lot): (str(owner), -int(points)) for lot, owner, points in rows.all()}
+
+    async def _last_lot_id(self) -> int:
+        async with self.state.db.read() as session:
+            last = await session.scalar(
+                select(func.coalesce(func.max(PointLot.id), 0)).where(PointLot.shop_id == self.shop)
+            )
+            return int(last or 0)
 
     async def _overdue_releases(self, now: datetime) -> list[str]:
         async with self.state.db.read() as session:
@@ -495,17 +513,32 @@ class LedgerMachine(RuleBasedStateMachine):
 
     @rule(days=st.sampled_from([15, 1, 31, 100]))
     def run_scheduled(self, days: int) -> None:
-        """Time passes; the worker releases held points and expires lots that are due."""
+        """Time passes; the worker releases held points and expires lots that are due. A lot
+        expires from when its points became available (the hold's end), not from when the
+        worker got round to releasing them: points released late can be due at once."""
         self.clock += timedelta(days=days)
         now = self.clock
         due = self.run(self._due_lots(now))
-        expired_before = self.run(self._expired_total())
+        last_lot = self.run(self._last_lot_id())
+        expired_before = self.run(self._expiries())
 
         self.run(self.state.worker.run_scheduled(now=now))
 
-        assert self.run(self._expired_total()) - expired_before == -sum(due.values())
-        for member, points in due.items():
-            self.total[member] -= points
+        expired = {
+            lot: taken
+            for lot, taken in self.run(self._expiries()).items()
+            if lot not in expired_before
+        }
+        released_lots = self.run(self._lots_since(last_lot))
+        for lot, (owner, points) in expired.items():
+            if lot in due:
+                assert (owner, points) == due[lot], lot
+            else:  # released in this run, already past its expiry
+                expires_at = released_lots.get(lot)
+                assert expires_at is not None, lot
+                assert expires_at <= now, lot
+            self.total[owner] -= points
+        assert set(due) <= set(expired)
         assert self.run(self._due_lots(now)) == {}
         assert self.run(self._overdue_releases(now)) == []
         again = self.run(self.state.worker.run_scheduled(now=now))

@@ -8,6 +8,7 @@ from app.connectors._json import (
     JsonObj,
     get_amount_minor,
     get_bool,
+    get_count,
     get_datetime,
     get_id,
     get_obj,
@@ -15,18 +16,27 @@ from app.connectors._json import (
     get_optional_id,
     get_str,
     get_text,
+    require_currency,
     require_obj,
-    require_str,
 )
 from app.connectors.base import (
     CustomerSnapshot,
     FinancialState,
     Ignored,
+    OrderLine,
     OrderSnapshot,
+    RefundLine,
     RefundSnapshot,
     Snapshot,
 )
 from app.errors import InvalidPayload
+from app.limits import (
+    MAX_AMOUNT_MINOR,
+    MAX_CODE_LENGTH,
+    MAX_EMAIL_LENGTH,
+    MAX_NAME_LENGTH,
+    MAX_PERSON_NAME_LENGTH,
+)
 from app.money import currency_exponent
 
 ORDER_TOPICS = frozenset(
@@ -66,7 +76,7 @@ def parse(topic: str, payload: object, exponents: Mapping[str, int]) -> list[Sna
 def parse_order(order: JsonObj, exponents: Mapping[str, int]) -> OrderSnapshot:
     w = "order"
     order_id = get_id(order, "id", w)
-    currency = require_str(order, "currency", w).upper()
+    currency = require_currency(order, "currency", w)
     exponent = currency_exponent(currency, exponents)
     taxes_included = get_bool(order, "taxes_included", w) is True
 
@@ -75,17 +85,15 @@ def parse_order(order: JsonObj, exponents: Mapping[str, int]) -> OrderSnapshot:
     # prices include tax. Gift cards are money, not merchandise, and earn nothing.
     # (subtotal_price is not used: Shopify's own sample order-with-refund reports 597.00 there
     # while carrying 10.00 of discount allocations.)
-    merchandise = _line_merchandise(order, "shop_money", exponent, taxes_included)
+    lines = tuple(
+        _order_line(line, f"{w}.line_items[{i}]", exponent, taxes_included)
+        for i, line in enumerate(get_objs(order, "line_items", w))
+    )
+    merchandise = sum(line.merchandise_minor for line in lines)
+    if merchandise > MAX_AMOUNT_MINOR:
+        raise InvalidPayload("order.line_items add up to more merchandise than Vafa accepts")
 
-    presentment_currency = get_str(order, "presentment_currency", w)
-    presentment_merchandise = None
-    if presentment_currency:
-        presentment_currency = presentment_currency.upper()
-        p_exp = currency_exponent(presentment_currency, exponents)
-        presentment_merchandise = max(
-            _line_merchandise(order, "presentment_money", p_exp, taxes_included), 0
-        )
-
+    presentment_currency, presentment_merchandise = _presentment(order, exponents, taxes_included)
     state = _FINANCIAL_STATES.get(
         get_str(order, "financial_status", w) or "", FinancialState.PENDING
     )
@@ -95,11 +103,11 @@ def parse_order(order: JsonObj, exponents: Mapping[str, int]) -> OrderSnapshot:
     customer = get_obj(order, "customer", w)
     return OrderSnapshot(
         order_id=order_id,
-        name=get_text(order, "name", w),
+        name=get_text(order, "name", w, max_length=MAX_NAME_LENGTH),
         customer_id=get_optional_id(customer, "id", f"{w}.customer") if customer else None,
         currency=currency,
         exponent=exponent,
-        merchandise_minor=max(merchandise, 0),  # never earn negative points on odd data
+        merchandise_minor=merchandise,
         shipping_minor=shop_amount(order, "total_shipping_price", exponent, w) or 0,
         tax_minor=shop_amount(order, "total_tax", exponent, w) or 0,
         financial_state=state,
@@ -112,6 +120,16 @@ def parse_order(order: JsonObj, exponents: Mapping[str, int]) -> OrderSnapshot:
         ),
         presentment_currency=presentment_currency,
         presentment_merchandise_minor=presentment_merchandise,
+        lines=lines,
+        discount_codes=tuple(
+            code
+            for i, discount in enumerate(get_objs(order, "discount_codes", w))
+            if (
+                code := get_text(
+                    discount, "code", f"{w}.discount_codes[{i}]", max_length=MAX_CODE_LENGTH
+                )
+            )
+        ),  # fmt: skip
     )
 
 
@@ -129,23 +147,29 @@ def parse_refund(
     exponent = currency_exponent(currency, exponents) if currency else fallback_exponent
 
     # A refund line's subtotal is after the line's discounts and excludes its tax.
-    merchandise = 0
+    lines: list[RefundLine] = []
     for i, line in enumerate(get_objs(refund, "refund_line_items", where)):
-        amount = shop_amount(line, "subtotal", exponent, f"{where}.refund_line_items[{i}]")
+        lw = f"{where}.refund_line_items[{i}]"
+        amount = shop_amount(line, "subtotal", exponent, lw)
         if amount is None:
-            raise InvalidPayload(f"{where}.refund_line_items[{i}].subtotal is missing")
-        merchandise += amount
+            raise InvalidPayload(f"{lw}.subtotal is missing")
+        line_id = get_optional_id(line, "line_item_id", lw)
+        lines.append(RefundLine(line_id, get_count(line, "quantity", lw, default=0), amount))
+    merchandise = sum(line.merchandise_minor for line in lines)
+    if merchandise > MAX_AMOUNT_MINOR:
+        raise InvalidPayload(f"{where}.refund_line_items add up to more than Vafa accepts")
 
     # Refunded shipping shows up as a (negative) order adjustment of kind shipping_refund.
     shipping = 0
     for i, adj in enumerate(get_objs(refund, "order_adjustments", where)):
         aw = f"{where}.order_adjustments[{i}]"
         if get_str(adj, "kind", aw) == "shipping_refund":
-            shipping += abs(shop_amount(adj, "amount", exponent, aw) or 0)
+            shipping += abs(shop_amount(adj, "amount", exponent, aw, signed=True) or 0)
     shipping_obj = get_obj(refund, "shipping", where)
     if shipping_obj is not None:
         shipping += abs(
-            get_amount_minor(shipping_obj, "amount", exponent, f"{where}.shipping") or 0
+            get_amount_minor(shipping_obj, "amount", exponent, f"{where}.shipping", signed=True)
+            or 0
         )
 
     refund_order_id = get_optional_id(refund, "order_id", where) or order_id
@@ -155,8 +179,9 @@ def parse_refund(
         refund_id=get_id(refund, "id", where),
         order_id=refund_order_id,
         merchandise_minor=merchandise,
-        shipping_minor=shipping,
+        shipping_minor=min(shipping, MAX_AMOUNT_MINOR),
         created_at=get_datetime(refund, "created_at", where),
+        lines=tuple(lines),
     )
 
 
@@ -170,25 +195,33 @@ def parse_customer(customer: JsonObj) -> CustomerSnapshot:
         accepts = get_bool(customer, "accepts_marketing", w)
     return CustomerSnapshot(
         customer_id=get_id(customer, "id", w),
-        email=get_text(customer, "email", w),
-        first_name=get_text(customer, "first_name", w),
-        last_name=get_text(customer, "last_name", w),
+        email=get_text(customer, "email", w, max_length=MAX_EMAIL_LENGTH),
+        first_name=get_text(customer, "first_name", w, max_length=MAX_PERSON_NAME_LENGTH),
+        last_name=get_text(customer, "last_name", w, max_length=MAX_PERSON_NAME_LENGTH),
         birthday=None,  # Shopify's REST customer has no birthday
         accepts_marketing=accepts,
         updated_at=get_datetime(customer, "updated_at", w),
     )
 
 
-def shop_amount(obj: JsonObj, field: str, exponent: int, where: str) -> int | None:
+def shop_amount(
+    obj: JsonObj, field: str, exponent: int, where: str, *, signed: bool = False
+) -> int | None:
     """``<field>_set.shop_money.amount`` (always a string), else the plain ``<field>``."""
-    amount = _set_amount(obj, field, "shop_money", exponent, where)
-    return amount if amount is not None else get_amount_minor(obj, field, exponent, where)
+    amount = _set_amount(obj, field, "shop_money", exponent, where, signed=signed)
+    if amount is not None:
+        return amount
+    return get_amount_minor(obj, field, exponent, where, signed=signed)
 
 
-def _set_amount(obj: JsonObj, field: str, bag: str, exponent: int, where: str) -> int | None:
+def _set_amount(
+    obj: JsonObj, field: str, bag: str, exponent: int, where: str, *, signed: bool = False
+) -> int | None:
     money = _money_bag(obj, field, bag, where)
     path = f"{where}.{field}_set.{bag}"
-    return None if money is None else get_amount_minor(money, "amount", exponent, path)
+    return (
+        None if money is None else get_amount_minor(money, "amount", exponent, path, signed=signed)
+    )
 
 
 def _money_bag(obj: JsonObj, field: str, bag: str, where: str) -> JsonObj | None:
@@ -196,27 +229,69 @@ def _money_bag(obj: JsonObj, field: str, bag: str, where: str) -> JsonObj | None
     return None if money_set is None else get_obj(money_set, bag, f"{where}.{field}_set")
 
 
-def _line_merchandise(order: JsonObj, bag: str, exponent: int, taxes_included: bool) -> int:
-    total = 0
-    for i, line in enumerate(get_objs(order, "line_items", "order")):
-        lw = f"order.line_items[{i}]"
-        if get_bool(line, "gift_card", lw) is True:
-            continue
-        quantity = line.get("quantity", 1)
-        if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity < 0:
-            raise InvalidPayload(f"{lw}.quantity: {quantity!r} is not a whole number")
-        price = _amount(line, "price", bag, exponent, lw)
-        if price is None:
-            raise InvalidPayload(f"{lw}.price is missing")
-        total += price * quantity
-        for j, allocation in enumerate(get_objs(line, "discount_allocations", lw)):
-            total -= (
-                _amount(allocation, "amount", bag, exponent, f"{lw}.discount_allocations[{j}]") or 0
-            )
-        if taxes_included:
-            for j, tax in enumerate(get_objs(line, "tax_lines", lw)):
-                total -= _amount(tax, "price", bag, exponent, f"{lw}.tax_lines[{j}]") or 0
+def _order_line(line: JsonObj, lw: str, exponent: int, taxes_included: bool) -> OrderLine:
+    gift_card = get_bool(line, "gift_card", lw) is True
+    quantity = get_count(line, "quantity", lw, default=1)
+    gross = _line_total(line, "shop_money", exponent, quantity, taxes_included, lw)
+    if gross is None:
+        raise InvalidPayload(f"{lw}.price is missing")
+    if gross > MAX_AMOUNT_MINOR:
+        raise InvalidPayload(f"{lw}: price × quantity is beyond the amounts Vafa accepts")
+    return OrderLine(
+        line_id=get_optional_id(line, "id", lw),
+        product_id=get_optional_id(line, "product_id", lw),
+        variant_id=get_optional_id(line, "variant_id", lw),
+        sku=get_text(line, "sku", lw, max_length=MAX_CODE_LENGTH),
+        quantity=quantity,
+        # A line never counts below zero, whatever its discounts say.
+        merchandise_minor=0 if gift_card else max(gross, 0),
+        gift_card=gift_card,
+    )
+
+
+def _line_total(
+    line: JsonObj, bag: str, exponent: int, quantity: int, taxes_included: bool, lw: str
+) -> int | None:
+    """price × quantity less the line's discounts (and its tax where prices include it), in
+    ``bag``'s money; ``None`` when the price is not given in it."""
+    price = _amount(line, "price", bag, exponent, lw)
+    if price is None:
+        return None
+    total = price * quantity
+    for j, allocation in enumerate(get_objs(line, "discount_allocations", lw)):
+        total -= (
+            _amount(allocation, "amount", bag, exponent, f"{lw}.discount_allocations[{j}]") or 0
+        )
+    if taxes_included:
+        for j, tax in enumerate(get_objs(line, "tax_lines", lw)):
+            total -= _amount(tax, "price", bag, exponent, f"{lw}.tax_lines[{j}]") or 0
     return total
+
+
+def _presentment(
+    order: JsonObj, exponents: Mapping[str, int], taxes_included: bool
+) -> tuple[str | None, int | None]:
+    """What the shopper saw, for display only: anything absent or odd there reads as unknown
+    and never rejects an order (the shop-money figures decide the points)."""
+    try:
+        code = get_str(order, "presentment_currency", "order")
+        if not code:
+            return None, None
+        currency = require_currency(order, "presentment_currency", "order")
+        exponent = currency_exponent(currency, exponents)
+        total = 0
+        for i, line in enumerate(get_objs(order, "line_items", "order")):
+            lw = f"order.line_items[{i}]"
+            if get_bool(line, "gift_card", lw) is True:
+                continue
+            quantity = get_count(line, "quantity", lw, default=1)
+            amount = _line_total(line, "presentment_money", exponent, quantity, taxes_included, lw)
+            if amount is None:
+                return currency, None
+            total += max(amount, 0)
+    except InvalidPayload:
+        return None, None
+    return currency, total
 
 
 def _amount(obj: JsonObj, field: str, bag: str, exponent: int, where: str) -> int | None:

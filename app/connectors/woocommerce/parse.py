@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from datetime import date, datetime
 
 from app.connectors._json import (
     JsonObj,
     get_amount_minor,
+    get_count,
     get_datetime,
     get_id,
     get_objs,
@@ -15,19 +17,27 @@ from app.connectors._json import (
     get_str,
     get_text,
     require_amount_minor,
+    require_currency,
     require_obj,
-    require_str,
 )
 from app.connectors.base import (
     CustomerSnapshot,
     FinancialState,
     Ignored,
     OrderDeleted,
+    OrderLine,
     OrderSnapshot,
     RefundSnapshot,
     Snapshot,
 )
 from app.errors import InvalidPayload
+from app.limits import (
+    MAX_AMOUNT_MINOR,
+    MAX_CODE_LENGTH,
+    MAX_EMAIL_LENGTH,
+    MAX_NAME_LENGTH,
+    MAX_PERSON_NAME_LENGTH,
+)
 from app.money import currency_exponent
 
 ORDER_TOPICS = frozenset({"order.created", "order.updated", "order.restored"})
@@ -69,13 +79,15 @@ def parse_order(
 ) -> OrderSnapshot:
     w = "order"
     order_id = get_id(order, "id", w)
-    currency = require_str(order, "currency", w).upper()
+    currency = require_currency(order, "currency", w)
     exponent = currency_exponent(currency, exponents)
-    # A line's total is after its discounts and excludes tax, even in a tax-inclusive shop.
-    merchandise = sum(
-        require_amount_minor(line, "total", exponent, f"{w}.line_items[{i}]")
+    lines = tuple(
+        _order_line(line, exponent, f"{w}.line_items[{i}]")
         for i, line in enumerate(get_objs(order, "line_items", w))
     )
+    merchandise = sum(line.merchandise_minor for line in lines)
+    if merchandise > MAX_AMOUNT_MINOR:
+        raise InvalidPayload("order.line_items add up to more merchandise than Vafa accepts")
     # The original grand total: WooCommerce does not lower it when refunding.
     order_total = require_amount_minor(order, "total", exponent, w)
     status = get_str(order, "status", w) or ""
@@ -85,7 +97,9 @@ def parse_order(
         raise InvalidPayload("order.date_modified_gmt is missing")
     return OrderSnapshot(
         order_id=order_id,
-        name=f"#{number}" if (number := get_text(order, "number", w)) else None,
+        name=f"#{number}"
+        if (number := get_text(order, "number", w, max_length=MAX_NAME_LENGTH - 1))
+        else None,
         customer_id=None if customer_id == "0" else customer_id,  # 0 is a guest
         currency=currency,
         exponent=exponent,
@@ -101,7 +115,45 @@ def parse_order(
             for i, refund in enumerate(get_objs(order, "refunds", w))
         ),
         restored=restored,
+        lines=lines,
+        discount_codes=tuple(
+            code
+            for i, coupon in enumerate(get_objs(order, "coupon_lines", w))
+            if (
+                code := get_text(
+                    coupon, "code", f"{w}.coupon_lines[{i}]", max_length=MAX_CODE_LENGTH
+                )
+            )
+        ),  # fmt: skip
     )
+
+
+def _order_line(line: JsonObj, exponent: int, lw: str) -> OrderLine:
+    """A line's total is after its discounts and excludes tax, even in a tax-inclusive shop.
+    Core WooCommerce has no gift cards (plugins sell them as products)."""
+    return OrderLine(
+        line_id=get_optional_id(line, "id", lw),
+        product_id=_nonzero_id(line, "product_id", lw),
+        variant_id=_nonzero_id(line, "variation_id", lw),
+        sku=get_text(line, "sku", lw, max_length=MAX_CODE_LENGTH),
+        quantity=_quantity(line, lw),
+        merchandise_minor=require_amount_minor(line, "total", exponent, lw),
+    )
+
+
+def _quantity(line: JsonObj, lw: str) -> int:
+    """Core WooCommerce counts whole units; a plugin selling by weight sends ``1.5``, counted
+    here in whole units, rounded down (the line's total, not its quantity, is its merchandise)."""
+    value = line.get("quantity")
+    if isinstance(value, float) and value >= 0:
+        return get_count({"quantity": math.floor(value)}, "quantity", lw, default=1)
+    return get_count(line, "quantity", lw, default=1)
+
+
+def _nonzero_id(obj: JsonObj, key: str, where: str) -> str | None:
+    """WooCommerce writes 0 for "none" (a simple product's variation, a deleted product)."""
+    value = get_optional_id(obj, key, where)
+    return None if value == "0" else value
 
 
 def _parse_refund(
@@ -109,7 +161,7 @@ def _parse_refund(
 ) -> RefundSnapshot:
     """The order body gives a refund only as a grand total (tax and shipping included), so the
     merchandise share is the refund's share of the order total, rounded down."""
-    refunded = abs(require_amount_minor(refund, "total", exponent, where))
+    refunded = abs(require_amount_minor(refund, "total", exponent, where, signed=True))
     share = merchandise * refunded // order_total if order_total > 0 else 0
     return RefundSnapshot(
         refund_id=get_id(refund, "id", where),
@@ -124,9 +176,9 @@ def parse_customer(customer: JsonObj) -> CustomerSnapshot:
     w = "customer"
     return CustomerSnapshot(
         customer_id=get_id(customer, "id", w),
-        email=get_text(customer, "email", w),
-        first_name=get_text(customer, "first_name", w),
-        last_name=get_text(customer, "last_name", w),
+        email=get_text(customer, "email", w, max_length=MAX_EMAIL_LENGTH),
+        first_name=get_text(customer, "first_name", w, max_length=MAX_PERSON_NAME_LENGTH),
+        last_name=get_text(customer, "last_name", w, max_length=MAX_PERSON_NAME_LENGTH),
         birthday=_birthday(customer),
         accepts_marketing=None,  # core WooCommerce records no marketing consent
         updated_at=_gmt_or_local(customer, "date_modified", w),
