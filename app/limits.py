@@ -11,8 +11,10 @@ from datetime import UTC, datetime
 
 # An amount, and an order's merchandise, in minor units: 10^15 cents is ten trillion dollars.
 MAX_AMOUNT_MINOR = 10**15
-# Points one order can carry, whatever the program's rate (and the bound of an adjustment).
+# Points one order can carry, whatever the program's rate.
 MAX_POINTS_PER_ORDER = 10**12
+# Points one manual adjustment may add or remove.
+MAX_ADJUSTMENT_POINTS = 10**12
 # Units on one line of an order.
 MAX_QUANTITY = 10**9
 

@@ -4,6 +4,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.limits import MAX_ADJUSTMENT_POINTS
+
 
 class Points(BaseModel):
     available: int
@@ -38,11 +40,6 @@ class EntriesOut(BaseModel):
     customer_id: str
     entries: list[EntryOut]
     next_before_id: int | None = Field(description="pass as before_id for the next, older page")
-
-
-# The most one adjustment may add or remove: far above any real correction, far below where
-# sums of them could leave a 64-bit account.
-MAX_ADJUSTMENT_POINTS = 10**12
 
 
 class AdjustmentIn(BaseModel):
