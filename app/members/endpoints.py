@@ -41,6 +41,7 @@ def _member_document(b: Balance) -> dict[str, Any]:
         "points": {
             "available": b.available,
             "pending": b.pending,
+            "held": b.held,
             "lifetime_earned": b.lifetime_earned,
         },
         "tier": b.tier,
@@ -100,6 +101,7 @@ async def adjust(
     result (200) and changes nothing; the same key with other content is a 409."""
     db = _state(request).db
     async with db.write() as session:
+        await service.enrol(session, shop.shop_id, [customer_id])
         posted = await ledger.adjust(
             session,
             shop.shop_id,

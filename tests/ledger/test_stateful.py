@@ -36,13 +36,13 @@ from app.ledger.models import (
     SYSTEM_OWNER,
     Account,
     AccountKind,
+    LedgerMember,
     LedgerTransaction,
     PointLot,
     Posting,
     TxKind,
 )
 from app.ledger.verify import verify_shop
-from app.members.models import Member
 from app.program import reconcile
 from app.program.models import Order
 from app.program.settings import ProgramSettings
@@ -579,8 +579,8 @@ class LedgerMachine(RuleBasedStateMachine):
                 customer: int(points)
                 for customer, points in (
                     await session.execute(
-                        select(Member.customer_id, Member.lifetime_earned).where(
-                            Member.shop_id == shop
+                        select(LedgerMember.owner, LedgerMember.lifetime_earned).where(
+                            LedgerMember.shop_id == shop
                         )
                     )
                 ).all()
