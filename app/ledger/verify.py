@@ -103,11 +103,15 @@ async def _whole_numbers(session: AsyncSession, shop_id: int) -> Found:
             )
 
 
-async def _transactions_balance(session: AsyncSession, shop_id: int) -> Found:
-    """Postings sum to zero."""
+async def _shop_balances(session: AsyncSession, shop_id: int) -> Found:
+    """The shop's postings sum to zero."""
     total = await session.scalar(select(_sum(Posting.amount)).where(Posting.shop_id == shop_id))
     if total != 0:
         yield f"the shop's postings sum to {total}, not 0"
+
+
+async def _transactions_balance(session: AsyncSession, shop_id: int) -> Found:
+    """Each transaction's postings sum to zero."""
     for tx_id, amount in await session.execute(
         select(Posting.transaction_id, _sum(Posting.amount))
         .where(Posting.shop_id == shop_id)
@@ -303,6 +307,7 @@ async def _lifetime(session: AsyncSession, shop_id: int) -> Found:
 
 _CHECKS: list[_Check] = [
     _whole_numbers,
+    _shop_balances,
     _transactions_balance,
     _balances,
     _held,
