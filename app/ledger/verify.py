@@ -216,15 +216,17 @@ async def _settlements(session: AsyncSession, shop_id: int) -> Found:
         .where(Hold.shop_id == shop_id, Hold.status == HoldStatus.VOIDED)
     )
     both = union_all(taken, given).subquery()
-    for hold_id, expires_at, missing in await session.execute(
-        select(both.c.hold_id, both.c.expires_at, _sum(both.c.points))
+    took = _sum(case((both.c.points > 0, both.c.points), else_=literal(0)))
+    gave = _sum(case((both.c.points < 0, -both.c.points), else_=literal(0)))
+    for hold_id, expires_at, hold_took, void_gave in await session.execute(
+        select(both.c.hold_id, both.c.expires_at, took, gave)
         .group_by(both.c.hold_id, both.c.expires_at)
         .having(func.sum(both.c.points) != 0)
     ):
-        when = expires_at.isoformat() if expires_at is not None else "never"
+        when = f"expiring {expires_at.isoformat()}" if expires_at is not None else "never expiring"
         yield (
-            f"hold {hold_id}: of the points expiring {when}, the hold took {missing} more "
-            "than its void gave back"
+            f"hold {hold_id}: of the points {when}, the hold took {hold_took} and its void "
+            f"gave back {void_gave}"
         )
 
 
