@@ -4,9 +4,12 @@ update of a balance goes through :func:`add_in_range`."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, case, null
+from sqlalchemy import ColumnElement, Executable, bindparam, case, null
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.ledger.errors import PointsOutOfRange
 
@@ -37,3 +40,14 @@ def delta_params(delta: int) -> dict[str, int]:
     if delta >= 0:
         return {"delta": delta, "low": INT64_MIN, "high": INT64_MAX - delta}
     return {"delta": delta, "low": INT64_MIN - delta, "high": INT64_MAX}
+
+
+async def add_deltas(
+    session: AsyncSession, statement: Executable, rows: Sequence[dict[str, Any]], what: str
+) -> None:
+    """Run an update made with :func:`add_in_range` for ``rows``; a sum out of range (the NOT
+    NULL column refusing the NULL) becomes :class:`PointsOutOfRange` naming ``what``."""
+    try:
+        await session.execute(statement, rows)
+    except IntegrityError as exc:
+        raise PointsOutOfRange(f"{what} would leave the range a balance can hold") from exc

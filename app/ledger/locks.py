@@ -16,13 +16,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, event, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from app.db import insert_ignore, one_of
 from app.ledger import bounds
-from app.ledger.errors import PointsOutOfRange
 from app.ledger.models import SYSTEM_OWNER, Account, LedgerMember
 from app.orm import table_of
 
@@ -140,17 +138,14 @@ async def apply_system_deltas(session: AsyncSession) -> None:
     changed = [{"account_id": k, **bounds.delta_params(v)} for k, v in sorted(deltas.items()) if v]
     if changed:
         accounts = table_of(Account)
-        try:
-            await session.execute(
-                update(accounts)
-                .where(accounts.c.id == bindparam("account_id"))
-                .values(balance=bounds.add_in_range(accounts.c.balance)),
-                changed,
-            )
-        except IntegrityError as exc:  # the NOT NULL balance refused the out-of-range sum
-            raise PointsOutOfRange(
-                "a system account's balance would leave the range a balance can hold"
-            ) from exc
+        await bounds.add_deltas(
+            session,
+            update(accounts)
+            .where(accounts.c.id == bindparam("account_id"))
+            .values(balance=bounds.add_in_range(accounts.c.balance)),
+            changed,
+            "a system account's balance",
+        )
 
 
 _DELTAS = "ledger_system_deltas"

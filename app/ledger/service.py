@@ -21,12 +21,10 @@ from datetime import datetime
 
 import orjson
 from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import IdempotencyConflict, InsufficientPoints, InvalidRequest
 from app.ledger import bounds, locks, lots
-from app.ledger.errors import PointsOutOfRange
 from app.ledger.models import (
     SYSTEM_OWNER,
     Account,
@@ -324,20 +322,14 @@ async def _write(
                 locks.add_system_delta(session, account_ids[k], amount)
     if lifetime:
         members = table_of(LedgerMember)
-        try:
-            await session.execute(
-                update(members)
-                .where(members.c.shop_id == shop_id, members.c.owner == bindparam("member"))
-                .values(lifetime_earned=bounds.add_in_range(members.c.lifetime_earned)),
-                [
-                    {"member": owner, **bounds.delta_params(delta)}
-                    for owner, delta in sorted(lifetime.items())
-                ],
-            )
-        except IntegrityError as exc:  # the NOT NULL column refused the out-of-range sum
-            raise PointsOutOfRange(
-                "a member's lifetime earned points would leave the range they can hold"
-            ) from exc
+        await bounds.add_deltas(
+            session,
+            update(members)
+            .where(members.c.shop_id == shop_id, members.c.owner == bindparam("member"))
+            .values(lifetime_earned=bounds.add_in_range(members.c.lifetime_earned)),
+            [{"member": o, **bounds.delta_params(d)} for o, d in sorted(lifetime.items())],
+            "a member's lifetime earned points",
+        )
     return tx_ids
 
 
