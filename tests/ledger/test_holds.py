@@ -11,7 +11,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select, text
 
-from app.errors import IdempotencyConflict, InsufficientPoints
+from app.errors import IdempotencyConflict, InsufficientPoints, InvalidRequest
 from app.ledger import holds
 from app.ledger.errors import HoldNotFound, HoldSettled
 from app.ledger.models import (
@@ -154,6 +154,13 @@ class TestHold:
         await seed(state, shop.shop_id, ALICE, 60, "soon", expires_at=soon)
         await hold(state, shop.shop_id, ALICE, 80, "redemption:1")
         assert await open_lots(state, shop.shop_id, ALICE) == [(later, 30)]
+
+    async def test_a_hold_of_no_points_is_refused(self, state: AppState) -> None:
+        shop = await shop_with(state)
+        await seed(state, shop.shop_id, ALICE, 100, "seed")
+        with pytest.raises(InvalidRequest, match="positive"):
+            await hold(state, shop.shop_id, ALICE, 0, "redemption:1")
+        assert await count(state, Hold, shop.shop_id) == 0
 
     async def test_an_unknown_hold_is_not_found(self, state: AppState) -> None:
         shop = await shop_with(state)
