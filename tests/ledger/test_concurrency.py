@@ -228,6 +228,28 @@ class TestConcurrentHolds:
         assert await _lots_remaining(state, shop.shop_id, MEMBER) == 0
         assert await _verify(state, shop.shop_id) == []
 
+    async def test_twenty_identical_holds_with_one_key_hold_once(self, state: AppState) -> None:
+        shop = await make_shopify_shop(state)
+        async with state.db.write() as session:
+            await ledger.adjust(session, shop.shop_id, MEMBER, 30, key="seed", reason="seed")
+
+        async def attempt() -> holds.HoldResult:
+            async with state.db.write() as session:
+                return await holds.hold(
+                    session, shop.shop_id, MEMBER, 20, key="cart-7", reason="reward",
+                    deadline=datetime(2030, 1, 1, tzinfo=UTC),
+                )  # fmt: skip
+
+        # Retried twenty times, the one hold of 20 is neither refused (only one holds) nor
+        # held twice, and every retry names the same hold.
+        results = await asyncio.gather(*(attempt() for _ in range(20)))
+
+        assert len({r.hold_id for r in results}) == 1
+        assert sum(r.created for r in results) == 1
+        assert await _count_tx(state, shop.shop_id, TxKind.HOLD) == 1
+        assert await _available(state, shop.shop_id, MEMBER) == 10
+        assert await _verify(state, shop.shop_id) == []
+
     async def test_captures_and_voids_racing_on_one_hold_settle_it_once(
         self, state: AppState
     ) -> None:
