@@ -7,7 +7,8 @@ import asyncio
 import json
 import os
 import shutil
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from app.cli import run_migrations
 from app.config import Settings
@@ -24,6 +26,7 @@ from app.main import create_app
 from app.models import Base
 from app.shops import service as shops
 from app.state import AppState
+from tests.migration_check import _admin
 from tests.signing import shopify_headers, woocommerce_headers
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -193,3 +196,17 @@ async def shopify_shop(state: AppState) -> ShopifyShop:
 @pytest.fixture
 async def woo_shop(state: AppState) -> WooShop:
     return await make_woo_shop(state)
+
+
+@pytest.fixture
+def empty_database(tmp_path: Path) -> Iterator[str]:
+    """A database with nothing in it, of the engine under test (a SQLite file not yet made)."""
+    if not USES_POSTGRES:
+        yield f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
+        return
+    name = f"vafa_cli_{uuid.uuid4().hex[:8]}"
+    asyncio.run(_admin(ENV_URL, f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(ENV_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        asyncio.run(_admin(ENV_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

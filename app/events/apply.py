@@ -60,7 +60,7 @@ async def apply_batch(
     )
     customers = {cid for snap in snapshots if (cid := _customer_id(snap))}
     customers.update(o.customer_id for o in orders.values() if o.customer_id)
-    await locks.ensure_members(session, shop_id, customers)
+    await members.enrol(session, shop_id, customers)
     if customers:
         keys = {(c, kind) for c in customers for kind in AccountKind.MEMBER}
         await locks.lock_accounts(session, shop_id, keys)

@@ -20,8 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from app.db import insert_ignore, one_of
-from app.ledger.models import SYSTEM_OWNER, Account
-from app.members.models import Member
+from app.ledger import bounds
+from app.ledger.models import SYSTEM_OWNER, Account, LedgerMember
 from app.orm import table_of
 
 AccountKey = tuple[str, str]  # (owner, kind)
@@ -43,14 +43,11 @@ def _cache(session: AsyncSession, shop_id: int) -> dict[AccountKey, LockedAccoun
     return caches.setdefault(shop_id, {})
 
 
-async def ensure_members(session: AsyncSession, shop_id: int, customer_ids: Iterable[str]) -> None:
-    ids = sorted({c for c in customer_ids if c != SYSTEM_OWNER})
-    if not ids:
-        return
-    dialect = session.get_bind().dialect.name
+async def _ensure_ledger_members(session: AsyncSession, shop_id: int, owners: list[str]) -> None:
+    """The ledger's own record of each member, created with the member's first accounts."""
     await session.execute(
-        insert_ignore(table_of(Member), dialect),
-        [{"shop_id": shop_id, "customer_id": c, "lifetime_earned": 0} for c in ids],
+        insert_ignore(table_of(LedgerMember), session.get_bind().dialect.name),
+        [{"shop_id": shop_id, "owner": o, "lifetime_earned": 0} for o in owners],
     )
 
 
@@ -84,8 +81,9 @@ async def _lock_existing(
 async def lock_accounts(
     session: AsyncSession, shop_id: int, keys: Iterable[AccountKey]
 ) -> dict[AccountKey, LockedAccount]:
-    """Lock members' accounts, creating those (and their members) that do not exist yet;
-    returns every key asked for."""
+    """Lock members' accounts, creating those (and the ledger's record of their member) that do
+    not exist yet; returns every key asked for. The member's profile (``members``) is the
+    members domain's: whoever posts for a new customer enrols them there first."""
     cache = _cache(session, shop_id)
     wanted = set(keys)
     if any(owner == SYSTEM_OWNER for owner, _ in wanted):
@@ -93,7 +91,7 @@ async def lock_accounts(
     if missing := wanted - cache.keys():
         cache.update(await _lock_existing(session, shop_id, missing))
     if absent := sorted(wanted - cache.keys()):
-        await ensure_members(session, shop_id, (owner for owner, _ in absent))
+        await _ensure_ledger_members(session, shop_id, sorted({owner for owner, _ in absent}))
         await session.execute(
             insert_ignore(table_of(Account), session.get_bind().dialect.name),
             [{"shop_id": shop_id, "owner": o, "kind": k, "balance": 0} for o, k in absent],
@@ -131,19 +129,22 @@ def add_system_delta(session: AsyncSession, account_id: int, delta: int) -> None
         hooks: list[object] = session.info.setdefault("before_commit", [])
         hooks.append(apply_system_deltas)
     deltas[account_id] = deltas.get(account_id, 0) + delta
+    bounds.check(deltas[account_id], f"the change to system account {account_id}")
 
 
 async def apply_system_deltas(session: AsyncSession) -> None:
     """Move the system accounts' balances by what this transaction posted, in order of id."""
     deltas: dict[int, int] = session.info.pop(_DELTAS, {})
-    changed = [{"account_id": k, "delta": v} for k, v in sorted(deltas.items()) if v]
+    changed = [{"account_id": k, **bounds.delta_params(v)} for k, v in sorted(deltas.items()) if v]
     if changed:
         accounts = table_of(Account)
-        await session.execute(
+        await bounds.add_deltas(
+            session,
             update(accounts)
             .where(accounts.c.id == bindparam("account_id"))
-            .values(balance=accounts.c.balance + bindparam("delta")),
+            .values(balance=bounds.add_in_range(accounts.c.balance)),
             changed,
+            "a system account's balance",
         )
 
 

@@ -6,6 +6,7 @@ bulk statements at the end; the members whose lots it touches are locked by then
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -16,6 +17,8 @@ from app.ledger.models import LotMovement, PointLot
 from app.orm import table_of
 
 _NEW = 1 << 62  # lots created in this batch sort after every stored lot of the same expiry
+
+Piece = tuple[datetime | None, int]  # points credited as one lot, with its expiry
 
 
 @dataclass(slots=True)
@@ -62,17 +65,22 @@ class LotBook:
         for lot_id, owner, remaining, expires_at in rows:
             self._by_owner[owner].append(_Lot(lot_id, remaining, expires_at))
 
-    def credit(
-        self, owner: str, tx: int, points: int, balance_before: int, expires_at: datetime | None
-    ) -> None:
-        # A member in debt first pays it off: only what exceeds the debt stays spendable.
-        remaining = points if balance_before >= 0 else max(0, balance_before + points)
-        key = _NEW + len(self._new)
-        self._new.append(_NewLot(owner, tx, points, remaining, expires_at))
-        if remaining < points:
-            self._movements.append((key, tx, remaining - points))
-        if owner in self._by_owner and remaining > 0:
-            self._by_owner[owner].append(_Lot(key, remaining, expires_at))
+    def credit(self, owner: str, tx: int, pieces: Sequence[Piece], balance_before: int) -> None:
+        """One new lot per piece: a credit is one piece, a void gives back each lot its hold
+        took, with that lot's expiry."""
+        # A member in debt first pays it off (from the earliest expiry, like any debit): only
+        # what exceeds the debt stays spendable.
+        debt = max(-balance_before, 0)
+        for expires_at, points in sorted(pieces, key=lambda p: (p[0] is None, p[0])):
+            paid = min(debt, points)
+            debt -= paid
+            remaining = points - paid
+            key = _NEW + len(self._new)
+            self._new.append(_NewLot(owner, tx, points, remaining, expires_at))
+            if paid:
+                self._movements.append((key, tx, -paid))
+            if owner in self._by_owner and remaining > 0:
+                self._by_owner[owner].append(_Lot(key, remaining, expires_at))
 
     def debit(
         self, owner: str, tx: int, points: int, balance_before: int, only_lot: int | None

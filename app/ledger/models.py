@@ -1,5 +1,5 @@
 """The ledger's tables. The invariants the database can hold are declared here (unique
-idempotency keys, non-zero postings, lots within bounds, no negative pending balance); the
+idempotency keys, non-zero postings, lots within bounds, no negative pending or held balance); the
 rest — postings of a transaction sum to zero, balances equal their postings — is enforced by
 the one function that writes postings (:func:`app.ledger.service.post`) and checked by
 ``vafa ledger verify``."""
@@ -28,13 +28,14 @@ class AccountKind:
     # member accounts
     AVAILABLE = "available"
     PENDING = "pending"
+    HELD = "held"  # set aside by a hold until it is captured (spent) or voided (given back)
     # shop system accounts: where points come from and go to
     ISSUED = "issued"
     REDEEMED = "redeemed"
     EXPIRED = "expired"
     ADJUSTED = "adjusted"
 
-    MEMBER = (AVAILABLE, PENDING)
+    MEMBER = (AVAILABLE, PENDING, HELD)
     SYSTEM = (ISSUED, REDEEMED, EXPIRED, ADJUSTED)
 
 
@@ -45,6 +46,15 @@ class TxKind:
     REDEEM = "redeem"
     ADJUST = "adjust"
     EXPIRE = "expire"
+    HOLD = "hold"
+    CAPTURE = "capture"
+    VOID = "void"
+
+
+class HoldStatus:
+    HELD = "held"
+    CAPTURED = "captured"
+    VOIDED = "voided"
 
 
 class Account(Base):
@@ -52,6 +62,7 @@ class Account(Base):
     __table_args__ = (
         UniqueConstraint("shop_id", "owner", "kind"),
         CheckConstraint("kind <> 'pending' OR balance >= 0", name="pending_not_negative"),
+        CheckConstraint("kind <> 'held' OR balance >= 0", name="held_not_negative"),
     )
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
@@ -137,3 +148,44 @@ class LotMovement(Base):
     lot_id: Mapped[int] = mapped_column(ForeignKey("point_lots.id"))
     transaction_id: Mapped[int] = mapped_column(ForeignKey("ledger_transactions.id"))
     amount: Mapped[int] = mapped_column(BigInteger)
+
+
+class LedgerMember(Base):
+    """The ledger's own record of a member: what it keeps per member besides balances."""
+
+    __tablename__ = "ledger_members"
+    __table_args__ = (UniqueConstraint("shop_id", "owner"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    owner: Mapped[str] = mapped_column(String(64))  # the member's customer id
+    # Points earned from orders, net of their reversals; moved with the postings that change it.
+    lifetime_earned: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Hold(Base):
+    """Points set aside (available → held) for a spend not settled yet: captured, they are
+    spent; voided, they return to the lots they came from, with those lots' expiries."""
+
+    __tablename__ = "holds"
+    __table_args__ = (
+        CheckConstraint("points > 0", name="points_positive"),
+        CheckConstraint("status IN ('held', 'captured', 'voided')", name="status_known"),
+        UniqueConstraint("shop_id", "hold_transaction_id"),
+        Index("ix_holds_owner", "shop_id", "owner", "status"),
+        Index("ix_holds_deadline", "shop_id", "status", "deadline"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    owner: Mapped[str] = mapped_column(String(64))
+    points: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16), default=HoldStatus.HELD)
+    # Voided by the scheduler if neither captured nor voided by then.
+    deadline: Mapped[datetime] = mapped_column(UTCDateTime)
+    hold_transaction_id: Mapped[int] = mapped_column(ForeignKey("ledger_transactions.id"))
+    # The capture or the void that settled it.
+    settle_transaction_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_transactions.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -6,7 +6,8 @@ live in one place:
   first result, with other content raises :class:`IdempotencyConflict`;
 - account balances move in the same transaction as their postings, under the accounts' locks;
 - a debit marked ``no_overdraft`` is checked against the balance inside the lock;
-- lots follow every movement of a member's available account.
+- lots follow every movement of a member's available account;
+- no leg and no balance leaves the signed 64-bit range (:mod:`app.ledger.bounds`).
 
 The caller owns the transaction: nothing here commits.
 """
@@ -23,16 +24,16 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import IdempotencyConflict, InsufficientPoints, InvalidRequest
-from app.ledger import locks, lots
+from app.ledger import bounds, locks, lots
 from app.ledger.models import (
     SYSTEM_OWNER,
     Account,
     AccountKind,
+    LedgerMember,
     LedgerTransaction,
     Posting,
     TxKind,
 )
-from app.members.models import Member
 from app.orm import table_of, utcnow
 
 # Transactions whose member postings count toward a member's lifetime earned points.
@@ -68,6 +69,9 @@ class Entry:
     uncollected: int = 0
     only_lot_id: int | None = None  # an expiry takes from its own lot only
     corrects_id: int | None = None
+    # A void gives points back as the lots they were taken from: (expiry, points) each, in
+    # place of one new lot expiring at ``expires_at``. They sum to the credit of available.
+    restores: tuple[lots.Piece, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +140,10 @@ async def post_many(session: AsyncSession, shop_id: int, entries: list[Entry]) -
         return []
     merged = [_merge(entry.legs) for entry in entries]
     for entry, amounts in zip(entries, merged, strict=True):
+        for leg in entry.legs:
+            bounds.check(leg.amount, f"a leg of {entry.key!r}")
+        for (owner, kind), amount in amounts.items():
+            bounds.check(amount, f"the posting of {entry.key!r} to {owner or 'system'} {kind}")
         if sum(amounts.values()) != 0:
             raise ValueError(f"postings of {entry.key!r} do not sum to zero: {amounts}")
         for owner, _ in amounts:
@@ -225,9 +233,15 @@ async def post_many(session: AsyncSession, shop_id: int, entries: list[Entry]) -
                 "created_at": now,
             }
         )
+        for k, v in amounts.items():
+            if k[0] != SYSTEM_OWNER:
+                bounds.check(balances[k] + v, f"the {k[1]} balance of member {k[0]}")
         delta = amounts.get(available_key, 0)
         if delta > 0:
-            book.credit(entry.owner, row, delta, available, entry.expires_at)
+            pieces = entry.restores or ((entry.expires_at, delta),)
+            if sum(points for _, points in pieces) != delta:
+                raise ValueError(f"lots restored by {entry.key!r} do not sum to {delta}")
+            book.credit(entry.owner, row, pieces, available)
         elif delta < 0:
             book.debit(entry.owner, row, -delta, available, entry.only_lot_id)
         for k, v in amounts.items():
@@ -236,6 +250,7 @@ async def post_many(session: AsyncSession, shop_id: int, entries: list[Entry]) -
             postings.append((row, k, v))
         if entry.kind in _LIFETIME_KINDS and member_points:
             lifetime[entry.owner] += member_points
+            bounds.check(lifetime[entry.owner], f"the lifetime change of member {entry.owner}")
         slot = _Slot(
             row,
             Posted(
@@ -306,12 +321,14 @@ async def _write(
             if k[0] == SYSTEM_OWNER:
                 locks.add_system_delta(session, account_ids[k], amount)
     if lifetime:
-        members = table_of(Member)
-        await session.execute(
+        members = table_of(LedgerMember)
+        await bounds.add_deltas(
+            session,
             update(members)
-            .where(members.c.shop_id == shop_id, members.c.customer_id == bindparam("customer"))
-            .values(lifetime_earned=members.c.lifetime_earned + bindparam("delta")),
-            [{"customer": owner, "delta": delta} for owner, delta in sorted(lifetime.items())],
+            .where(members.c.shop_id == shop_id, members.c.owner == bindparam("member"))
+            .values(lifetime_earned=bounds.add_in_range(members.c.lifetime_earned)),
+            [{"member": o, **bounds.delta_params(d)} for o, d in sorted(lifetime.items())],
+            "a member's lifetime earned points",
         )
     return tx_ids
 

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.errors import IdempotencyConflict
 from app.ledger import service as ledger
 from app.ledger.models import LedgerTransaction
+from app.members import service as members
 
 
 async def adjust(
@@ -26,6 +27,7 @@ async def adjust(
     reason: str,
 ) -> ledger.Posted:
     key = f"manual:{idempotency_key}"
+    await members.enrol(session, shop_id, [customer_id])  # the ledger keeps no member rows
     posted = await ledger.adjust(session, shop_id, customer_id, points, key=key, reason=reason)
     if not posted.created:
         tx = LedgerTransaction

@@ -1,6 +1,7 @@
 """Reading a member's balance: the hot path of the storefront widget and the admin API.
 
-One indexed lookup, the member row joined to its two materialized accounts, run on the driver
+One indexed lookup, the member row joined to its materialized accounts (available, pending,
+held) and the ledger's record of the member (lifetime earned), run on the driver
 itself (:meth:`app.db.Database.fetch_plain`). On PostgreSQL, lookups that arrive while one is
 under way are answered together by the next, one statement for the whole group
 (:mod:`app.batching`): each still sees every commit made before it was asked. On SQLite a
@@ -20,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.batching import Batcher
 from app.db import Database
 from app.errors import MemberNotFound
-from app.ledger.models import Account, AccountKind
+from app.ledger.models import Account, AccountKind, LedgerMember
 from app.members.models import Member
 
 MAX_BATCH = 500
@@ -31,15 +32,22 @@ class Balance:
     customer_id: str
     available: int
     pending: int
+    held: int
     lifetime_earned: int
     tier: str | None
 
 
 _ACCOUNTS_OF_MEMBER = (Account.shop_id == Member.shop_id) & (Account.owner == Member.customer_id)
+_LEDGER_OF_MEMBER = (LedgerMember.shop_id == Member.shop_id) & (
+    LedgerMember.owner == Member.customer_id
+)
+# A member who never had points has no ledger record yet.
+_LIFETIME = func.coalesce(LedgerMember.lifetime_earned, 0)
 
 # Built once: composing the construct costs more than the indexed lookup itself.
 _ONE = (
-    select(Member.lifetime_earned, Member.tier, Account.kind, Account.balance)
+    select(_LIFETIME, Member.tier, Account.kind, Account.balance)
+    .outerjoin(LedgerMember, _LEDGER_OF_MEMBER)
     .outerjoin(Account, _ACCOUNTS_OF_MEMBER)
     .where(Member.shop_id == bindparam("shop_id"), Member.customer_id == bindparam("customer_id"))
 )
@@ -57,7 +65,7 @@ _MANY = (
     select(
         _KEYS.c.shop_id,
         _KEYS.c.customer_id,
-        Member.lifetime_earned,
+        _LIFETIME,
         Member.tier,
         Account.kind,
         Account.balance,
@@ -67,6 +75,7 @@ _MANY = (
         Member,
         and_(Member.shop_id == _KEYS.c.shop_id, Member.customer_id == _KEYS.c.customer_id),
     )
+    .outerjoin(LedgerMember, _LEDGER_OF_MEMBER)
     .outerjoin(Account, _ACCOUNTS_OF_MEMBER)
 )
 
@@ -139,6 +148,7 @@ def _balance_of(customer_id: str, rows: Sequence[tuple[Any, ...]]) -> Balance:
         customer_id=customer_id,
         available=by_kind.get(AccountKind.AVAILABLE, 0),
         pending=by_kind.get(AccountKind.PENDING, 0),
+        held=by_kind.get(AccountKind.HELD, 0),
         lifetime_earned=lifetime_earned,
         tier=tier,
     )

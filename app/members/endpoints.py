@@ -53,6 +53,7 @@ def _member_document(b: Balance) -> dict[str, Any]:
         "points": {
             "available": b.available,
             "pending": b.pending,
+            "held": b.held,
             "lifetime_earned": b.lifetime_earned,
         },
         "tier": b.tier,

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, String, UniqueConstraint
+from sqlalchemy import Boolean, Date, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.orm import Base, IdType, UTCDateTime, utcnow
@@ -21,8 +21,6 @@ class Member(Base):
     birthday: Mapped[date | None] = mapped_column(Date)
     accepts_marketing: Mapped[bool | None] = mapped_column(Boolean)
     tier: Mapped[str | None] = mapped_column(String(64))
-    # Points earned from orders, net of their reversals; moved with the postings that change it.
-    lifetime_earned: Mapped[int] = mapped_column(BigInteger, default=0)
     # The platform's updated_at of the profile applied, so an older snapshot never wins.
     profile_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -8,8 +8,9 @@ from app.limits import MAX_ADJUSTMENT_POINTS
 
 
 class Points(BaseModel):
-    available: int
-    pending: int
+    available: int = Field(description="spendable now")
+    pending: int = Field(description="earned, waiting for the shop's hold period to end")
+    held: int = Field(description="set aside for redemptions not settled yet")
     lifetime_earned: int
 
 

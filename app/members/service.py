@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,7 +19,7 @@ from app.orm import table_of
 
 async def apply_customer(session: AsyncSession, shop_id: int, snap: CustomerSnapshot) -> None:
     """Enrol the customer, or update the profile unless this snapshot is older than the last."""
-    await apply_customer_stub(session, shop_id, snap.customer_id)
+    await enrol(session, shop_id, [snap.customer_id])
     member = await session.scalar(
         select(Member)
         .where(Member.shop_id == shop_id, Member.customer_id == snap.customer_id)
@@ -81,10 +82,13 @@ async def entries(
     ]
 
 
-async def apply_customer_stub(session: AsyncSession, shop_id: int, customer_id: str) -> None:
-    """Make sure an order's customer is a member, without touching a profile."""
-    dialect = session.get_bind().dialect.name
+async def enrol(session: AsyncSession, shop_id: int, customer_ids: Iterable[str]) -> None:
+    """Make sure these customers are members, without touching a profile. Done before points
+    are posted for a customer: the ledger keeps balances, not members."""
+    ids = sorted(set(customer_ids))
+    if not ids:
+        return
     await session.execute(
-        insert_ignore(table_of(Member), dialect),
-        [{"shop_id": shop_id, "customer_id": customer_id, "lifetime_earned": 0}],
+        insert_ignore(table_of(Member), session.get_bind().dialect.name),
+        [{"shop_id": shop_id, "customer_id": c} for c in ids],
     )

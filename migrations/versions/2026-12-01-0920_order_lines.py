@@ -4,8 +4,8 @@
 ``order_refunds.lines`` a refund's lines, as JSON: what free-product rewards, product
 multipliers, code-used detection and per-line refunds will read. NULL for rows stored before.
 
-Revision ID: 0004_order_lines
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-01 09:20:00
 """
 
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0004_order_lines"
-down_revision: str | None = "0003"
+revision: str = "0005"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -7,8 +7,8 @@ from fastapi import APIRouter
 
 from app.api.deps import CurrentShop, ReadSession, WriteSession
 from app.config import Settings
-from app.ledger import service as ledger
 from app.main import create_app
+from app.members import adjustments
 from app.members.balances import balance_in
 from app.state import AppState
 from tests.conftest import ShopifyShop
@@ -23,7 +23,9 @@ class TestDependencies:
 
         @router.post("/extra/{customer_id}")
         async def credit(customer_id: str, shop: CurrentShop, session: WriteSession) -> int:
-            await ledger.adjust(session, shop.shop_id, customer_id, 3, key="x", reason="extra")
+            await adjustments.adjust(
+                session, shop.shop_id, customer_id, 3, idempotency_key="x", reason="extra"
+            )
             return shop.shop_id
 
         @router.get("/extra/{customer_id}")

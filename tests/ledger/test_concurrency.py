@@ -10,7 +10,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 
 from app.errors import InsufficientPoints
+from app.ledger import holds
 from app.ledger import service as ledger
+from app.ledger.errors import HoldSettled
 from app.ledger.models import (
     SYSTEM_OWNER,
     Account,
@@ -197,4 +199,83 @@ class TestConcurrentExpiry:
         assert scheduled == {"released": 0, "expired": 1 if redeemed < 100 else 0}
         assert await _available(state, shop.shop_id, MEMBER) == 0
         assert await _lots_remaining(state, shop.shop_id, MEMBER) == 0
+        assert await _verify(state, shop.shop_id) == []
+
+
+class TestConcurrentHolds:
+    async def test_fifty_holds_of_ten_against_a_hundred_let_exactly_ten_through(
+        self, state: AppState
+    ) -> None:
+        shop = await make_shopify_shop(state)
+        async with state.db.write() as session:
+            await ledger.adjust(session, shop.shop_id, MEMBER, 100, key="seed", reason="seed")
+
+        async def attempt(i: int) -> holds.HoldResult:
+            async with state.db.write() as session:
+                return await holds.hold(
+                    session, shop.shop_id, MEMBER, 10, key=f"hold:{i}", reason="reward",
+                    deadline=datetime(2030, 1, 1, tzinfo=UTC),
+                )  # fmt: skip
+
+        results = await asyncio.gather(*(attempt(i) for i in range(50)), return_exceptions=True)
+
+        assert all(isinstance(r, holds.HoldResult | InsufficientPoints) for r in results), results
+        succeeded = [r for r in results if isinstance(r, holds.HoldResult)]
+        assert len(succeeded) == 10
+        assert all(r.created for r in succeeded)
+        assert await _available(state, shop.shop_id, MEMBER) == 0
+        assert await _count_tx(state, shop.shop_id, TxKind.HOLD) == 10
+        assert await _lots_remaining(state, shop.shop_id, MEMBER) == 0
+        assert await _verify(state, shop.shop_id) == []
+
+    async def test_twenty_identical_holds_with_one_key_hold_once(self, state: AppState) -> None:
+        shop = await make_shopify_shop(state)
+        async with state.db.write() as session:
+            await ledger.adjust(session, shop.shop_id, MEMBER, 30, key="seed", reason="seed")
+
+        async def attempt() -> holds.HoldResult:
+            async with state.db.write() as session:
+                return await holds.hold(
+                    session, shop.shop_id, MEMBER, 20, key="cart-7", reason="reward",
+                    deadline=datetime(2030, 1, 1, tzinfo=UTC),
+                )  # fmt: skip
+
+        # Retried twenty times, the one hold of 20 is neither refused (only one holds) nor
+        # held twice, and every retry names the same hold.
+        results = await asyncio.gather(*(attempt() for _ in range(20)))
+
+        assert len({r.hold_id for r in results}) == 1
+        assert sum(r.created for r in results) == 1
+        assert await _count_tx(state, shop.shop_id, TxKind.HOLD) == 1
+        assert await _available(state, shop.shop_id, MEMBER) == 10
+        assert await _verify(state, shop.shop_id) == []
+
+    async def test_captures_and_voids_racing_on_one_hold_settle_it_once(
+        self, state: AppState
+    ) -> None:
+        shop = await make_shopify_shop(state)
+        async with state.db.write() as session:
+            await ledger.adjust(session, shop.shop_id, MEMBER, 100, key="seed", reason="seed")
+            held = await holds.hold(
+                session, shop.shop_id, MEMBER, 40, key="hold:1", reason="reward",
+                deadline=datetime(2030, 1, 1, tzinfo=UTC),
+            )  # fmt: skip
+
+        async def settle(i: int) -> holds.HoldResult:
+            async with state.db.write() as session:
+                if i % 2:
+                    return await holds.capture(session, shop.shop_id, held.hold_id)
+                return await holds.void(session, shop.shop_id, held.hold_id)
+
+        results = await asyncio.gather(*(settle(i) for i in range(20)), return_exceptions=True)
+
+        assert all(isinstance(r, holds.HoldResult | HoldSettled) for r in results), results
+        settled = [r for r in results if isinstance(r, holds.HoldResult)]
+        assert sum(r.created for r in settled) == 1
+        [outcome] = {r.status for r in settled}
+        assert await _count_tx(state, shop.shop_id, TxKind.CAPTURE) == (outcome == "captured")
+        assert await _count_tx(state, shop.shop_id, TxKind.VOID) == (outcome == "voided")
+        assert await _available(state, shop.shop_id, MEMBER) == (
+            60 if outcome == "captured" else 100
+        )
         assert await _verify(state, shop.shop_id) == []

@@ -16,13 +16,13 @@ from app.ledger.models import (
     SYSTEM_OWNER,
     Account,
     AccountKind,
+    LedgerMember,
     LedgerTransaction,
     PointLot,
     Posting,
     TxKind,
 )
 from app.ledger.verify import verify_shop
-from app.members.models import Member
 from app.program import reconcile
 from app.state import AppState
 from tests.conftest import ShopifyShop, make_shopify_shop
@@ -142,7 +142,7 @@ async def balances(state: AppState, shop_id: int, owner: str) -> dict[str, int]:
             )
         )
         found = {str(kind): int(balance) for kind, balance in rows.all()}
-    return {AccountKind.AVAILABLE: 0, AccountKind.PENDING: 0, **found}
+    return {AccountKind.AVAILABLE: 0, AccountKind.PENDING: 0, AccountKind.HELD: 0, **found}
 
 
 async def transactions(state: AppState, shop_id: int, kind: str | None = None) -> list[Any]:
@@ -215,7 +215,7 @@ class TestPost:
         shop = await shop_with(state)
         async with state.db.write() as session:
             await ledger.post(session, shop.shop_id, credit_entry("k", ALICE, 10))
-        members_before = await count(state, Member, shop.shop_id)
+        ledger_members_before = await count(state, LedgerMember, shop.shop_id)
         accounts_before = await count(state, Account, shop.shop_id)
 
         with pytest.raises(IdempotencyConflict):
@@ -228,7 +228,7 @@ class TestPost:
         assert (await balances(state, shop.shop_id, ALICE))[AccountKind.AVAILABLE] == 10
         assert len(await transactions(state, shop.shop_id)) == 1
         assert await count(state, Posting, shop.shop_id) == 2
-        assert await count(state, Member, shop.shop_id) == members_before
+        assert await count(state, LedgerMember, shop.shop_id) == ledger_members_before
         assert await count(state, Account, shop.shop_id) == accounts_before
         await assert_clean(state, shop.shop_id)
 
@@ -252,7 +252,7 @@ class TestPost:
         assert await transactions(state, shop.shop_id) == []
         assert await count(state, Posting, shop.shop_id) == 0
         assert await count(state, Account, shop.shop_id) == 0
-        assert await count(state, Member, shop.shop_id) == 0
+        assert await count(state, LedgerMember, shop.shop_id) == 0
         assert await count(state, PointLot, shop.shop_id) == 0
 
     async def test_entry_posting_to_another_member_is_refused(self, state: AppState) -> None:
@@ -272,7 +272,7 @@ class TestPost:
             async with state.db.write() as session:
                 await ledger.post(session, shop.shop_id, stray)
         assert await transactions(state, shop.shop_id) == []
-        assert await balances(state, shop.shop_id, BOB) == {"available": 0, "pending": 0}
+        assert await balances(state, shop.shop_id, BOB) == {"available": 0, "pending": 0, "held": 0}
 
 
 class TestPostMany:
@@ -513,17 +513,29 @@ class TestHold:
     async def test_points_wait_in_pending_until_the_hold_ends(self, state: AppState) -> None:
         shop = await shop_with(state, hold_days=14)
         await earn(state, shop, order_snap("o1"))
-        assert await balances(state, shop.shop_id, ALICE) == {"available": 0, "pending": 100}
+        assert await balances(state, shop.shop_id, ALICE) == {
+            "available": 0,
+            "pending": 100,
+            "held": 0,
+        }
         with pytest.raises(InsufficientPoints):  # pending points cannot be spent
             await redeem(state, shop.shop_id, ALICE, 1, "r1")
 
         early = await state.worker.run_scheduled(now=T0 + timedelta(days=13))
         assert early["released"] == 0
-        assert await balances(state, shop.shop_id, ALICE) == {"available": 0, "pending": 100}
+        assert await balances(state, shop.shop_id, ALICE) == {
+            "available": 0,
+            "pending": 100,
+            "held": 0,
+        }
 
         done = await state.worker.run_scheduled(now=T0 + timedelta(days=15))
         assert done["released"] == 1
-        assert await balances(state, shop.shop_id, ALICE) == {"available": 100, "pending": 0}
+        assert await balances(state, shop.shop_id, ALICE) == {
+            "available": 100,
+            "pending": 0,
+            "held": 0,
+        }
         [release] = await transactions(state, shop.shop_id, TxKind.RELEASE)
         assert release.points == 0  # pending → available: the member's total is unchanged
         assert (await state.worker.run_scheduled(now=T0 + timedelta(days=16)))["released"] == 0
@@ -537,11 +549,19 @@ class TestHold:
 
         await refund(state, shop, refund_snap("r1", "o1", 3_000), now=T0 + timedelta(days=2))
 
-        assert await balances(state, shop.shop_id, ALICE) == {"available": 20, "pending": 70}
+        assert await balances(state, shop.shop_id, ALICE) == {
+            "available": 20,
+            "pending": 70,
+            "held": 0,
+        }
         [reverse] = await transactions(state, shop.shop_id, TxKind.REVERSE)
         assert reverse.points == -30
         await state.worker.run_scheduled(now=T0 + timedelta(days=15))
-        assert await balances(state, shop.shop_id, ALICE) == {"available": 90, "pending": 0}
+        assert await balances(state, shop.shop_id, ALICE) == {
+            "available": 90,
+            "pending": 0,
+            "held": 0,
+        }
         await assert_clean(state, shop.shop_id)
 
 

@@ -1,5 +1,6 @@
-"""Random sequences of orders, refunds, cancellations, adjustments, redemptions, expiry runs,
-duplicate and out-of-order deliveries, driven through the real code against a real database
+"""Random sequences of orders, refunds, cancellations, adjustments, redemptions, holds (captured,
+voided, or voided by their deadline, before or after the expiry of the lots they took), expiry
+runs, duplicate and out-of-order deliveries, driven through the real code against a real database
 (a fresh one per example). After every step the ledger's invariants must hold and
 ``verify_shop`` must find nothing; a small model predicts what each member holds."""
 
@@ -31,18 +32,21 @@ from app.config import Settings
 from app.connectors.base import OrderSnapshot, RefundSnapshot
 from app.db import Database
 from app.errors import IdempotencyConflict, InsufficientPoints
+from app.ledger import holds
 from app.ledger import service as ledger
+from app.ledger.errors import HoldSettled
 from app.ledger.models import (
     SYSTEM_OWNER,
     Account,
     AccountKind,
+    HoldStatus,
+    LedgerMember,
     LedgerTransaction,
     PointLot,
     Posting,
     TxKind,
 )
 from app.ledger.verify import verify_shop
-from app.members.models import Member
 from app.program import reconcile
 from app.program.models import Order
 from app.program.settings import ProgramSettings
@@ -95,6 +99,16 @@ class Adjustment:
     points: int
 
 
+@dataclass
+class HoldModel:
+    hold_id: int
+    key: str
+    member: str
+    points: int
+    deadline: datetime
+    status: str = HoldStatus.HELD
+
+
 class LedgerMachine(RuleBasedStateMachine):
     template: ClassVar[str]  # the migrated SQLite file to copy, or the PostgreSQL URL
     workdir: ClassVar[Path]
@@ -127,7 +141,8 @@ class LedgerMachine(RuleBasedStateMachine):
         self.serial = 0
         self.orders: dict[str, OrderModel] = {}
         self.adjustments: list[Adjustment] = []
-        # Model: each member's pending + available points.
+        self.holds: list[HoldModel] = []
+        # Model: each member's pending + available + held points.
         self.total: dict[str, int] = dict.fromkeys(MEMBERS, 0)
 
     def teardown(self) -> None:
@@ -172,7 +187,7 @@ class LedgerMachine(RuleBasedStateMachine):
                 )
             ).all()
         found: dict[str, dict[str, int]] = {
-            m: {AccountKind.AVAILABLE: 0, AccountKind.PENDING: 0} for m in MEMBERS
+            m: dict.fromkeys(AccountKind.MEMBER, 0) for m in MEMBERS
         }
         for owner, kind, balance in rows:
             found[owner][kind] = int(balance)
@@ -457,6 +472,86 @@ class LedgerMachine(RuleBasedStateMachine):
         assert self.available(member) == before - points
         self.total[member] -= points
 
+    # -- holds ---------------------------------------------------------------------------------
+
+    @rule(
+        member=st.sampled_from(MEMBERS),
+        lasts=st.sampled_from([timedelta(minutes=30), timedelta(days=2), timedelta(days=40)]),
+        data=st.data(),
+    )
+    def hold(self, member: str, lasts: timedelta, data: st.DataObject) -> None:
+        now = self.tick()
+        before = self.balances()[member]
+        points = data.draw(st.integers(1, max(before[AccountKind.AVAILABLE], 0) + 20), label="p")
+        key = self.next_id("hold:")
+
+        async def go() -> holds.HoldResult:
+            async with self.state.db.write() as session:
+                return await holds.hold(
+                    session, self.shop, member, points, key=key, reason="reward",
+                    deadline=now + lasts,
+                )  # fmt: skip
+
+        try:
+            held = self.run(go())
+        except InsufficientPoints:
+            assert before[AccountKind.AVAILABLE] < points, (member, before, points)
+            assert self.balances()[member] == before
+            return
+        assert held.created
+        after = self.balances()[member]
+        assert after[AccountKind.AVAILABLE] == before[AccountKind.AVAILABLE] - points
+        assert after[AccountKind.HELD] == before[AccountKind.HELD] + points
+        self.holds.append(HoldModel(held.hold_id, key, member, points, now + lasts))
+        # The same hold asked for again is the same hold, and moves nothing.
+        again = self.run(go())
+        assert (again.hold_id, again.created) == (held.hold_id, False)
+        assert self.balances()[member] == after
+
+    def settle(self, found: HoldModel, capture: bool) -> None:
+        self.tick()
+        before = self.balances()[found.member]
+
+        async def go() -> holds.HoldResult:
+            async with self.state.db.write() as session:
+                if capture:
+                    return await holds.capture(session, self.shop, found.hold_id)
+                return await holds.void(session, self.shop, found.hold_id)
+
+        wanted = HoldStatus.CAPTURED if capture else HoldStatus.VOIDED
+        if found.status not in (HoldStatus.HELD, wanted):
+            try:
+                self.run(go())
+            except HoldSettled:
+                pass
+            else:
+                raise AssertionError(f"hold {found.hold_id} ({found.status}) settled again")
+            assert self.balances()[found.member] == before
+            return
+        result = self.run(go())
+        after = self.balances()[found.member]
+        if found.status == wanted:  # settled already: nothing moves
+            assert not result.created
+            assert after == before
+            return
+        assert result.created
+        assert after[AccountKind.HELD] == before[AccountKind.HELD] - found.points
+        given_back = 0 if capture else found.points
+        assert after[AccountKind.AVAILABLE] == before[AccountKind.AVAILABLE] + given_back
+        found.status = wanted
+        if capture:
+            self.total[found.member] -= found.points
+
+    @precondition(lambda self: bool(self.holds))
+    @rule(data=st.data())
+    def capture(self, data: st.DataObject) -> None:
+        self.settle(data.draw(st.sampled_from(self.holds), label="hold"), capture=True)
+
+    @precondition(lambda self: bool(self.holds))
+    @rule(data=st.data())
+    def void(self, data: st.DataObject) -> None:
+        self.settle(data.draw(st.sampled_from(self.holds), label="hold"), capture=False)
+
     # -- the scheduler -------------------------------------------------------------------------
 
     async def _due_lots(self, now: datetime) -> dict[int, tuple[str, int]]:
@@ -518,6 +613,13 @@ class LedgerMachine(RuleBasedStateMachine):
         worker got round to releasing them: points released late can be due at once."""
         self.clock += timedelta(days=days)
         now = self.clock
+        # Holds past their deadline are voided first, so what they give back with an expiry
+        # already past expires in the same run.
+        overdue = [h for h in self.holds if h.status == HoldStatus.HELD and h.deadline <= now]
+        assert self.run(holds.void_expired_holds(self.state.db, self.shop, now)) == len(overdue)
+        for found in overdue:
+            found.status = HoldStatus.VOIDED
+        assert self.run(holds.void_expired_holds(self.state.db, self.shop, now)) == 0
         due = self.run(self._due_lots(now))
         last_lot = self.run(self._last_lot_id())
         expired_before = self.run(self._expiries())
@@ -612,8 +714,8 @@ class LedgerMachine(RuleBasedStateMachine):
                 customer: int(points)
                 for customer, points in (
                     await session.execute(
-                        select(Member.customer_id, Member.lifetime_earned).where(
-                            Member.shop_id == shop
+                        select(LedgerMember.owner, LedgerMember.lifetime_earned).where(
+                            LedgerMember.shop_id == shop
                         )
                     )
                 ).all()
@@ -637,8 +739,12 @@ class LedgerMachine(RuleBasedStateMachine):
 
         balances = await self._balances()
         for member in MEMBERS:
-            held = balances[member][AccountKind.AVAILABLE] + balances[member][AccountKind.PENDING]
-            assert held == self.total[member], (member, held, self.total[member])
+            owned = sum(balances[member].values())  # available + pending + held
+            assert owned == self.total[member], (member, owned, self.total[member])
+            open_holds = sum(
+                h.points for h in self.holds if h.member == member and h.status == HoldStatus.HELD
+            )
+            assert balances[member][AccountKind.HELD] == open_holds, member
 
     @invariant()
     def ledger_holds(self) -> None:

@@ -69,7 +69,7 @@ class TestMembers:
         assert r.headers["content-type"] == "application/json"
         assert r.json() == {
             "customer_id": "7",
-            "points": {"available": 25, "pending": 0, "lifetime_earned": 0},
+            "points": {"available": 25, "pending": 0, "held": 0, "lifetime_earned": 0},
             "tier": None,
         }
         # The schema the API documents for it says the same.

@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import select, text
 
 from app.db import Database
+from app.ledger.models import LedgerMember
 from app.main import create_app
-from app.members.models import Member
 from app.plain_reads import PlainReads
 from app.state import AppState
 from tests.conftest import ShopifyShop, make_shopify_shop
@@ -75,17 +75,18 @@ def _sqlite_file(tmp_path: Path) -> Path:
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(
-        "CREATE TABLE members (id INTEGER PRIMARY KEY, shop_id INTEGER, customer_id TEXT,"
-        " email TEXT, first_name TEXT, last_name TEXT, birthday DATE, accepts_marketing BOOL,"
-        " tier TEXT, lifetime_earned INTEGER, profile_updated_at TIMESTAMP, created_at TIMESTAMP)"
+        "CREATE TABLE ledger_members (id INTEGER PRIMARY KEY, shop_id INTEGER, owner TEXT,"
+        " lifetime_earned INTEGER, created_at TIMESTAMP)"
     )
-    conn.execute("INSERT INTO members (shop_id, customer_id, lifetime_earned) VALUES (1, 'a', 5)")
+    conn.execute("INSERT INTO ledger_members (shop_id, owner, lifetime_earned) VALUES (1, 'a', 5)")
     conn.commit()
     conn.close()
     return path
 
 
-_LIFETIME = select(Member.lifetime_earned).where(Member.shop_id == 1, Member.customer_id == "a")
+_LIFETIME = select(LedgerMember.lifetime_earned).where(
+    LedgerMember.shop_id == 1, LedgerMember.owner == "a"
+)
 
 
 async def test_sqlite_read_waits_through_the_engine_when_the_file_is_locked(
@@ -102,7 +103,7 @@ async def test_sqlite_read_waits_through_the_engine_when_the_file_is_locked(
         conn = sqlite3.connect(path, isolation_level=None)
         conn.execute("PRAGMA locking_mode=EXCLUSIVE")
         conn.execute("BEGIN EXCLUSIVE")
-        conn.execute("UPDATE members SET lifetime_earned = 6")
+        conn.execute("UPDATE ledger_members SET lifetime_earned = 6")
         locked.set()
         unlock.wait(10)
         conn.execute("COMMIT")
@@ -114,7 +115,7 @@ async def test_sqlite_read_waits_through_the_engine_when_the_file_is_locked(
     try:
         assert await asyncio.to_thread(locked.wait, 10)
         with pytest.raises(sqlite3.OperationalError, match="locked"):  # what the fast path meets
-            sqlite3.connect(path, timeout=0).execute("SELECT 1 FROM members").fetchall()
+            sqlite3.connect(path, timeout=0).execute("SELECT 1 FROM ledger_members").fetchall()
         read = asyncio.create_task(db.fetch_plain(_LIFETIME, {}))
         await asyncio.sleep(0.3)
         assert not read.done()  # waiting in the engine's thread while the loop runs on
@@ -131,7 +132,7 @@ async def test_a_statement_needing_type_conversion_is_refused(tmp_path: Path) ->
     db = Database(f"sqlite+aiosqlite:///{_sqlite_file(tmp_path)}")
     try:
         with pytest.raises(TypeError, match="not a plain read"):
-            await PlainReads(db.reader).fetch(select(Member.created_at), {})
+            await PlainReads(db.reader).fetch(select(LedgerMember.created_at), {})
     finally:
         await db.dispose()
 

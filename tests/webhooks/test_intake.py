@@ -51,7 +51,12 @@ class TestShopifyIntake:
         await state.worker.drain()
         r = await client.get(f"/api/v1/members/{CUSTOMER}", headers=shopify_shop.auth)
         # 199.00 line − 17.91 discount = 181.09 merchandise → 181 points (rounded down)
-        assert r.json()["points"] == {"available": 181, "pending": 0, "lifetime_earned": 181}
+        assert r.json()["points"] == {
+            "available": 181,
+            "pending": 0,
+            "held": 0,
+            "lifetime_earned": 181,
+        }
         [event] = await _events(state)
         assert event.status == EventStatus.PROCESSED
 
