@@ -24,6 +24,7 @@ from pydantic import BaseModel
 from starlette.convertors import StringConvertor
 from starlette.routing import Route
 
+from app.api.routing import read_at_most
 from app.connectors.base import Platform, WebhookHeaders
 from app.connectors.registry import connector_for
 from app.errors import PayloadTooLarge, Unauthorized
@@ -49,20 +50,6 @@ def ack(status: str) -> Response:
 _ACK_BODIES = {
     status: orjson.dumps({"status": status}) for status in [*Outcome, "pong"]
 }  # every outcome intake can report, and the answer to WooCommerce's creation ping
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"the body is larger than {limit} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"the body is larger than {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _extra(request: Request, platform: Platform) -> dict[str, str]:
@@ -111,7 +98,7 @@ async def shopify_webhook(request: Request) -> Response:
     h = request.headers
     with _counted(Platform.SHOPIFY, h.get("x-shopify-topic", "")) as answer:
         state: AppState = request.app.state.vafa
-        raw = await read_body(request, state.settings.webhook_max_body_bytes)
+        raw = await read_at_most(request, state.settings.webhook_max_body_bytes)
         domain = (h.get("x-shopify-shop-domain") or "").strip().lower()
         shop = await state.shops.by_domain(Platform.SHOPIFY, domain) if domain else None
         headers = WebhookHeaders(
@@ -132,7 +119,7 @@ async def woocommerce_webhook(shop_id: str, request: Request) -> Response:
     h = request.headers
     with _counted(Platform.WOOCOMMERCE, h.get("x-wc-webhook-topic", "")) as answer:
         state: AppState = request.app.state.vafa
-        raw = await read_body(request, state.settings.webhook_max_body_bytes)
+        raw = await read_at_most(request, state.settings.webhook_max_body_bytes)
         shop = await state.shops.by_id(int(shop_id)) if _SHOP_ID.fullmatch(shop_id) else None
         if shop is not None and (shop.platform != Platform.WOOCOMMERCE or shop.status != "active"):
             shop = None
