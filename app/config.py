@@ -31,8 +31,16 @@ class Settings(BaseSettings):
     # that webhook intake needs too.
     worker_batch_size: int | None = Field(default=None, ge=1)
     worker_idle_sleep_seconds: float = 0.2
+    # A failed event or job is tried again after base · 2^(attempts−1) seconds, at most the
+    # cap, less a random part (the jitter) of it; parked as failed after max_attempts.
     worker_max_attempts: int = Field(default=8, ge=1)
-    worker_backoff_base_seconds: float = 2.0
+    worker_backoff_base_seconds: float = Field(default=2.0, ge=0)
+    worker_backoff_max_seconds: float = Field(default=3600.0, ge=0)
+    worker_backoff_jitter: float = Field(default=0.5, ge=0, le=1)
+    # Jobs claimed per turn, and how long a claimed job may run before another runner may
+    # take it over (its runner is presumed dead; the attempt counts as failed).
+    jobs_batch_size: int = Field(default=20, ge=1)
+    jobs_lease_seconds: float = Field(default=300.0, gt=0)
     scheduler_interval_seconds: float = 60.0
 
     @property

@@ -1,4 +1,4 @@
-"""The worker: exactly-once processing across crashes, retries, parking and replay."""
+"""Stored events on the runner: exactly-once across crashes, retries, parking and replay."""
 
 from __future__ import annotations
 
@@ -9,12 +9,14 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from app.events.worker import Worker, replay
+from app.jobs.periodic import Periodic
+from app.jobs.runner import Runner
 from app.ledger.models import LedgerTransaction
 from app.ledger.verify import verify_shop
 from app.program import reconcile
-from app.state import AppState
+from app.state import AppState, build_runner
 from app.webhooks.models import EventStatus, WebhookEvent
+from app.webhooks.processing import replay
 from tests.conftest import ShopifyShop
 from tests.payloads import dumps, shopify_order
 
@@ -80,7 +82,7 @@ class TestCrash:
 
         monkeypatch.setattr(reconcile, "reconcile_many", reconcile_then_hang)
         task = asyncio.create_task(
-            Worker(state.db, state.shops, settings).run_forever(asyncio.Event())
+            build_runner(state.db, state.shops, settings).run_forever(asyncio.Event())
         )
         await asyncio.wait_for(stuck.wait(), timeout=30)
         task.cancel()
@@ -92,7 +94,7 @@ class TestCrash:
         assert await _earn_count(state) == 10
 
         monkeypatch.setattr(reconcile, "reconcile_many", real_reconcile)
-        await Worker(state.db, state.shops, settings).drain()  # the restarted worker
+        await build_runner(state.db, state.shops, settings).drain()  # the restarted worker
         assert await _statuses(state) == {"processed": ORDERS}
         assert await _earn_count(state) == ORDERS
         for customer in (100, 101, 102):
@@ -120,7 +122,7 @@ class TestFailures:
 
         monkeypatch.setattr(reconcile, "absorb", fail_for_one_order)
         settings = state.settings.model_copy(update={"worker_max_attempts": 3})
-        worker = Worker(state.db, state.shops, settings)
+        worker = build_runner(state.db, state.shops, settings)
         await worker.drain()
 
         assert await _statuses(state) == {"processed": 4, "failed": 1}
@@ -158,7 +160,7 @@ class TestConcurrentWorkers:
     ) -> None:
         await _deliver_orders(client, shopify_shop, ORDERS)
         settings = state.settings.model_copy(update={"worker_batch_size": 4})
-        workers = [Worker(state.db, state.shops, settings) for _ in range(2)]
+        workers = [build_runner(state.db, state.shops, settings) for _ in range(2)]
         counts = await asyncio.gather(*(w.drain() for w in workers))
         assert sum(counts) >= ORDERS
         assert await _statuses(state) == {"processed": ORDERS}
@@ -178,11 +180,12 @@ class TestScheduledJobs:
         async def always_fails(*_: Any) -> int:
             raise RuntimeError("release job broken")
 
-        monkeypatch.setattr(Worker, "_release_due", always_fails)
         settings = state.settings.model_copy(
             update={"scheduler_interval_seconds": 0.0, "worker_idle_sleep_seconds": 0.01}
         )
-        worker = Worker(state.db, state.shops, settings)
+        runner = build_runner(state.db, state.shops, settings)
+        worker = Runner(state.db, state.shops, settings, runner.sources,
+                        [Periodic("broken", always_fails)])  # fmt: skip
         stop = asyncio.Event()
         task = asyncio.create_task(worker.run_forever(stop))
         await _deliver_orders(client, shopify_shop, 3)
