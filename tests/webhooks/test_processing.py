@@ -7,17 +7,21 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from app.jobs.periodic import Periodic
 from app.jobs.runner import Runner
 from app.ledger.models import LedgerTransaction
 from app.ledger.verify import verify_shop
+from app.members import service as members
 from app.program import reconcile
+from app.shops.models import Shop
 from app.state import AppState, build_runner
+from app.webhooks import processing
 from app.webhooks.models import EventStatus, WebhookEvent
 from app.webhooks.processing import replay
-from tests.conftest import ShopifyShop
+from tests.conftest import ShopifyShop, fixture_json
+from tests.logcapture import EMAIL, CapturedLog, fail_with_email
 from tests.payloads import dumps, shopify_order
 
 ORDERS = 30
@@ -196,3 +200,61 @@ class TestScheduledJobs:
         stop.set()
         await asyncio.wait_for(task, timeout=10)
         assert await _statuses(state) == {"processed": 3}
+
+
+async def _set_shop_status(state: AppState, shop_id: int, status: str) -> None:
+    async with state.db.write() as session:
+        await session.execute(update(Shop).where(Shop.id == shop_id).values(status=status))
+    state.shops.forget()
+
+
+class TestInactiveShop:
+    async def test_an_inactive_shops_events_wait_unprocessed_and_unfailed(
+        self, client: httpx.AsyncClient, state: AppState, shopify_shop: ShopifyShop
+    ) -> None:
+        await _deliver_orders(client, shopify_shop, 4)
+        await _set_shop_status(state, shopify_shop.shop_id, "disabled")
+        assert await state.worker.drain() == 0
+        assert await _statuses(state) == {"pending": 4}
+        async with state.db.read() as session:
+            attempts = await session.scalars(select(WebhookEvent.attempts))
+            assert set(attempts) == {0}
+        assert await _earn_count(state) == 0
+
+        await _set_shop_status(state, shopify_shop.shop_id, "active")
+        assert await state.worker.drain() == 4
+        assert await _statuses(state) == {"processed": 4}
+
+
+class TestPersonalDataInErrors:
+    async def test_a_failing_events_email_never_reaches_last_error_or_the_log(
+        self,
+        client: httpx.AsyncClient,
+        state: AppState,
+        shopify_shop: ShopifyShop,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        captured = CapturedLog()
+        monkeypatch.setattr(processing, "log", captured.logger)
+
+        async def apply_customer(session: Any, shop_id: int, snap: Any) -> None:
+            await fail_with_email(session, shop_id, snap.email)
+
+        monkeypatch.setattr(members, "apply_customer", apply_customer)
+        customer = {**fixture_json("shopify/customer.json"), "email": EMAIL}
+        body = dumps(customer)
+        headers = shopify_shop.headers(body, "customers/update", event_id="evt-customer")
+        assert (await client.post("/webhooks/shopify", content=body, headers=headers)).is_success
+        settings = state.settings.model_copy(update={"worker_max_attempts": 2})
+        await build_runner(state.db, state.shops, settings).drain()
+
+        async with state.db.read() as session:
+            event = await session.scalar(select(WebhookEvent))
+        assert event is not None
+        assert event.status == EventStatus.FAILED
+        assert event.last_error is not None
+        assert event.last_error.startswith(("DBAPIError", "IntegrityError"))  # its kind
+        assert EMAIL not in event.last_error
+        assert "event parked" in captured.events[-1]
+        assert str(event.id) in captured.events[-1]
+        assert EMAIL not in captured.text
