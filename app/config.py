@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     jobs_batch_size: int = Field(default=20, ge=1)
     jobs_lease_seconds: float = Field(default=300.0, gt=0)
     scheduler_interval_seconds: float = 60.0
+    # The worker inside `vafa serve` (SQLite) shares the process and the one writer with
+    # webhook intake: while deliveries keep arriving it takes at most this share of the time
+    # (pausing up to the max between batches), so acknowledgements never queue behind it.
+    worker_busy_share: float = Field(default=0.2, gt=0, le=1)
+    worker_busy_max_pause_seconds: float = Field(default=1.0, ge=0)
 
     @property
     def is_sqlite(self) -> bool:

@@ -104,15 +104,27 @@ class Runner:
                     await self.run_scheduled()
                 except Exception as exc:
                     log_failure(log, "scheduled tasks failed", exc)
+            if wake is not None:
+                wake.clear()
+            started = loop.time()
             settled = await self._turn()
             try:
                 await self.statistics.after_batch(settled)
             except Exception as exc:
                 log_failure(log, "checking the tables' statistics failed", exc)
-            if settled == 0:
+            if settled and wake is not None and wake.is_set():
+                await self._yield_to_intake(loop.time() - started, stop)
+            elif settled == 0:
                 # Sleep until the next poll, or until intake in this process accepts an event.
                 signal = wake or stop
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(signal.wait(), self.settings.worker_idle_sleep_seconds)
-                if wake is not None:
-                    wake.clear()
+
+    async def _yield_to_intake(self, turn: float, stop: asyncio.Event) -> None:
+        """Webhooks arrived during the turn (the worker shares this process and SQLite's one
+        writer with the intake): leave the intake the rest of the time, so that the worker
+        takes at most its share while deliveries keep coming; with none, it runs flat out."""
+        share = self.settings.worker_busy_share
+        pause = min(turn * (1 - share) / share, self.settings.worker_busy_max_pause_seconds)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), pause)
