@@ -442,12 +442,15 @@ def serve(env: Mapping[str, str], log: Path, access_log: bool = False) -> Iterat
 
 
 @contextlib.contextmanager
-def serve_vafa(env: Mapping[str, str], log: Path) -> Iterator[Server]:
+def serve_vafa(
+    env: Mapping[str, str], log: Path, settings: Mapping[str, str] | None = None
+) -> Iterator[Server]:
     """``vafa serve`` as ``make run`` starts it: its own settings, worker and logging defaults
-    (on SQLite the worker in the same process; uvicorn's access log at the default level)."""
+    (on SQLite the worker in the same process; uvicorn's access log at the default level),
+    unless ``settings`` (``VAFA_*`` variables) say otherwise."""
     port = free_port()
     overrides = ("VAFA_WORKER_IN_PROCESS", "VAFA_LOG_LEVEL")
-    defaults = {k: v for k, v in env.items() if k not in overrides}
+    defaults = {k: v for k, v in env.items() if k not in overrides} | dict(settings or {})
     cmd = [*vafa_command(), "serve", "--host", LOOPBACK, "--port", str(port)]
     with _started(cmd, port, defaults, log) as server:
         yield server

@@ -148,8 +148,16 @@ def main() -> None:
         default=8000,
         help="with --make-run: distinct orders per second of load to prepare",
     )
+    parser.add_argument(
+        "--serve-setting",
+        action="append",
+        default=[],
+        metavar="VAFA_NAME=VALUE",
+        help="with --make-run: a setting for `vafa serve` (to pair a change against the default)",
+    )
     args = parser.parse_args()
     loader = pick_loader(args.loader)
+    serve_settings = dict(item.split("=", 1) for item in args.serve_setting)
     if args.make_run:
         args.worker = True
 
@@ -223,7 +231,9 @@ def main() -> None:
 
             if args.make_run:
                 stack.close()  # the baseline server; `vafa serve` alone from here on
-                server = stack.enter_context(serve_vafa(env, workdir / "vafa-serve.log"))
+                server = stack.enter_context(
+                    serve_vafa(env, workdir / "vafa-serve.log", serve_settings)
+                )
                 check_once(server, load_for(VAFA, "c"))
             if args.warmup > 0:
                 run("warm-up", VAFA, "w", args.warmup)
@@ -235,7 +245,7 @@ def main() -> None:
                 before=before,
                 key=f"shopify:event:orders/paid:{nonce}m-%",
             )
-            if args.make_run:
+            if args.make_run and serve_settings.get("VAFA_WORKER_IN_PROCESS") != "false":
                 catch_up = wait_processed(url, before)
             server_rss = server.peak_rss_kib()
             if worker_procs:
@@ -246,6 +256,7 @@ def main() -> None:
     worker = "off" if not args.worker else ("in-process" if in_process else "1 process")
     if args.make_run:
         worker = f"as `vafa serve` runs it ({'in-process' if is_sqlite(url) else 'off'})"
+        worker += "".join(f", {k}={v}" for k, v in serve_settings.items())
     if args.backlog:
         worker += f", backlog {args.backlog}"
     print_results(

@@ -54,9 +54,6 @@ class Runner:
         self.periodic = tuple(periodic)
         self.statistics = StatisticsKeeper(db)
 
-    def source(self, name: str) -> Source:
-        return next(s for s in self.sources if s.name == name)
-
     async def run_once(self, now: datetime | None = None) -> int:
         """One batch of every source; how many rows they settled."""
         total = 0

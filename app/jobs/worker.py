@@ -64,12 +64,6 @@ class JobWorker:
             await self._run(job, now)
         return len(claimed)
 
-    async def drain(self, now: datetime | None = None) -> int:
-        total = 0
-        while (count := await self.run_once(now)) > 0:
-            total += count
-        return total
-
     async def close(self) -> None:
         return None
 
