@@ -3,8 +3,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, column
+from sqlalchemy import (
+    JSON,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    column,
+    literal_column,
+)
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.expression import ColumnClause
 
 from app.orm import Base, IdType, UTCDateTime, utcnow
 
@@ -18,8 +29,13 @@ class JobStatus:
 
 
 # The jobs a runner may claim: pending ones, and running ones whose lease ran out (the runner
-# holding them died). Written out as a literal for the partial index, as for webhook events.
-WAITING = column("status").in_([JobStatus.PENDING, JobStatus.RUNNING])
+# holding them died). Literals, not bound parameters, so that a prepared claim matches the
+# partial index below (as for webhook events); queries use ``Job.status.in_(WAITING_LITERALS)``.
+WAITING_LITERALS: tuple[ColumnClause[str], ...] = (
+    literal_column("'pending'"),
+    literal_column("'running'"),
+)
+WAITING = column("status").in_(WAITING_LITERALS)
 
 
 class Job(Base):

@@ -12,7 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.jobs import queue
-from app.jobs.models import WAITING, Job, JobStatus
+from app.jobs.models import WAITING_LITERALS, Job, JobStatus
 from app.orm import utcnow
 
 JOBS = queue.Queue(
@@ -22,7 +22,7 @@ JOBS = queue.Queue(
     attempts=Job.attempts,
     due=Job.run_after,
     last_error=Job.last_error,
-    waiting=WAITING,
+    waiting=Job.status.in_(WAITING_LITERALS),
     order_by=(Job.run_after, Job.id),
     pending=JobStatus.PENDING,
     failed=JobStatus.FAILED,

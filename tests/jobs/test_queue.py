@@ -107,6 +107,26 @@ class TestRetries:
         assert (waiting.status, waiting.attempts) == (JobStatus.PENDING, 0)
 
 
+class TestConcurrentRunners:
+    async def test_two_runners_on_one_queue_run_every_job_exactly_once(
+        self, state: AppState, shopify_shop: ShopifyShop
+    ) -> None:
+        for n in range(30):
+            await enqueue(state, shopify_shop.shop_id, "sync", {"n": n})
+        ran: list[int] = []
+
+        async def record(ctx: JobContext, payload: Mapping[str, Any]) -> None:
+            await asyncio.sleep(0)  # let the other runner claim meanwhile
+            ran.append(payload["n"])
+
+        settings = state.settings.model_copy(update={"jobs_batch_size": 4})
+        kinds = JobKinds()
+        kinds.register("sync", record)
+        runners = [build_runner(state.db, state.shops, settings, kinds) for _ in range(2)]
+        await asyncio.gather(*(r.drain() for r in runners))
+        assert sorted(ran) == list(range(30))
+
+
 class TestCoalescing:
     async def test_enqueueing_a_pending_key_keeps_one_job_with_the_latest_payload(
         self, state: AppState, shopify_shop: ShopifyShop
