@@ -44,8 +44,10 @@ class Settings(BaseSettings):
     scheduler_interval_seconds: float = 60.0
     # The worker inside `vafa serve` (SQLite) shares the process and the one writer with
     # webhook intake: while deliveries keep arriving it takes at most this share of the time
-    # (pausing up to the max between batches), so acknowledgements never queue behind it.
+    # (pausing up to the max between batches) in batches of this size, so acknowledgements
+    # never queue behind it for long.
     worker_busy_share: float = Field(default=0.2, gt=0, le=1)
+    worker_busy_batch_size: int = Field(default=10, ge=1)
     worker_busy_max_pause_seconds: float = Field(default=1.0, ge=0)
 
     @property

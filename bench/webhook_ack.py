@@ -168,7 +168,7 @@ def main() -> None:
         shop = prepare_shop(url, env)
         env["VAFA_BENCH_API_SECRET"] = shop.api_secret
         in_process = args.worker and is_sqlite(url)
-        if in_process:
+        if in_process and not args.make_run:  # --make-run: `vafa serve` decides for itself
             env["VAFA_WORKER_IN_PROCESS"] = "true"
 
         customers = customers_for_orders(url, shop.shop_id, 2000)

@@ -31,8 +31,9 @@ class Source(Protocol):
 
     name: str
 
-    async def run_once(self, now: datetime | None = None) -> int:
-        """Claim and settle one batch; how many rows it settled (0: nothing is due)."""
+    async def run_once(self, now: datetime | None = None, limit: int | None = None) -> int:
+        """Claim and settle one batch (of at most ``limit`` rows, else the source's own batch
+        size); how many rows it settled (0: nothing is due)."""
         ...
 
     async def close(self) -> None: ...
@@ -82,11 +83,11 @@ class Runner:
                 await source.close()
         log.info("worker stopped")
 
-    async def _turn(self) -> int:
+    async def _turn(self, limit: int | None) -> int:
         settled = 0
         for source in self.sources:
             try:
-                settled += await source.run_once()
+                settled += await source.run_once(limit=limit)
             except Exception as exc:  # the loop must survive a database hiccup
                 log_failure(log, "worker turn failed", exc, source=source.name)
         return settled
@@ -94,6 +95,7 @@ class Runner:
     async def _loop(self, stop: asyncio.Event, wake: asyncio.Event | None) -> None:
         next_scheduled = 0.0
         loop = asyncio.get_running_loop()
+        busy = False  # deliveries arrived during the last turn
         while not stop.is_set():
             if loop.time() >= next_scheduled:
                 next_scheduled = loop.time() + self.settings.scheduler_interval_seconds
@@ -104,12 +106,14 @@ class Runner:
             if wake is not None:
                 wake.clear()
             started = loop.time()
-            settled = await self._turn()
+            # Smaller turns while deliveries arrive: none waits for the writer for long.
+            settled = await self._turn(self.settings.worker_busy_batch_size if busy else None)
             try:
                 await self.statistics.after_batch(settled)
             except Exception as exc:
                 log_failure(log, "checking the tables' statistics failed", exc)
-            if settled and wake is not None and wake.is_set():
+            busy = wake is not None and wake.is_set()
+            if settled and busy:
                 await self._yield_to_intake(loop.time() - started, stop)
             elif settled == 0:
                 # Sleep until the next poll, or until intake in this process accepts an event.

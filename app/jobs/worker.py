@@ -54,12 +54,12 @@ class JobWorker:
         self.batch_size = settings.jobs_batch_size
         self.lease = timedelta(seconds=settings.jobs_lease_seconds)
 
-    async def run_once(self, now: datetime | None = None) -> int:
+    async def run_once(self, now: datetime | None = None, limit: int | None = None) -> int:
         """Claim and run one batch of due jobs; returns how many were claimed."""
         if not len(self.kinds):
             return 0
         now = now or utcnow()
-        claimed = await self._claim(now)
+        claimed = await self._claim(now, limit or self.batch_size)
         for job in claimed:
             await self._run(job, now)
         return len(claimed)
@@ -67,14 +67,12 @@ class JobWorker:
     async def close(self) -> None:
         return None
 
-    async def _claim(self, now: datetime) -> list[Claimed]:
+    async def _claim(self, now: datetime, limit: int) -> list[Claimed]:
         columns = (Job.id, Job.shop_id, Job.kind, Job.payload, Job.attempts, Job.revision,
                    Job.status)  # fmt: skip
         known = Job.kind.in_(list(self.kinds))
         async with self.db.write() as session:
-            rows = (
-                await session.execute(queue.claim(JOBS, columns, now, self.batch_size, known))
-            ).all()
+            rows = (await session.execute(queue.claim(JOBS, columns, now, limit, known))).all()
             claimed: list[Claimed] = []
             for row in rows:
                 if row.status == JobStatus.RUNNING and self.policy.parks(row.attempts):

@@ -69,13 +69,14 @@ class EventProcessor:
         self.batch_size = settings.batch_size
         self.policy = queue.RetryPolicy.from_settings(settings)
 
-    async def run_once(self, now: datetime | None = None) -> int:
+    async def run_once(self, now: datetime | None = None, limit: int | None = None) -> int:
         """Claim and process one batch; returns how many events it settled."""
         now = now or utcnow()
         batch: list[Claimed] = []
         try:
             async with self.db.write() as session:
-                rows = await session.execute(queue.claim(EVENTS, _CLAIMED, now, self.batch_size))
+                claim = queue.claim(EVENTS, _CLAIMED, now, limit or self.batch_size)
+                rows = await session.execute(claim)
                 batch = [Claimed(*row) for row in rows]
                 if batch:
                     await self._apply_batch(session, batch, now)

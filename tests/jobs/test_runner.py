@@ -29,8 +29,10 @@ class BusySource:
         self.wake = wake
         self.intake_busy = intake_busy
         self.working = 0.0
+        self.limits: list[int | None] = []
 
-    async def run_once(self, now: datetime | None = None) -> int:
+    async def run_once(self, now: datetime | None = None, limit: int | None = None) -> int:
+        self.limits.append(limit)
         loop = asyncio.get_running_loop()
         started = loop.time()
         await asyncio.sleep(TURN)
@@ -43,10 +45,14 @@ class BusySource:
         return None
 
 
-async def _share_of_time(state: AppState, intake_busy: bool, seconds: float = 0.6) -> float:
+async def _share_of_time(
+    state: AppState, intake_busy: bool, seconds: float = 0.6
+) -> tuple[float, list[int | None]]:
     wake = asyncio.Event()
     source = BusySource(wake, intake_busy)
-    settings = state.settings.model_copy(update={"worker_busy_share": 0.2})
+    settings = state.settings.model_copy(
+        update={"worker_busy_share": 0.2, "worker_busy_batch_size": 7}
+    )
     runner = Runner(state.db, state.shops, settings, [source], [])
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -57,17 +63,22 @@ async def _share_of_time(state: AppState, intake_busy: bool, seconds: float = 0.
     elapsed = loop.time() - started
     stop.set()
     await asyncio.wait_for(task, 5)
-    return source.working / elapsed
+    return source.working / elapsed, source.limits
 
 
 class TestYieldingToIntake:
     async def test_while_webhooks_arrive_the_worker_takes_only_its_share(
         self, state: AppState
     ) -> None:
-        assert await _share_of_time(state, intake_busy=True) < 0.35
+        share, limits = await _share_of_time(state, intake_busy=True)
+        assert share < 0.35
+        assert limits[0] is None  # its own batch size …
+        assert set(limits[1:]) == {7}  # … then smaller turns while deliveries keep coming
 
     async def test_when_intake_is_quiet_the_worker_runs_flat_out(self, state: AppState) -> None:
-        assert await _share_of_time(state, intake_busy=False) > 0.7
+        share, limits = await _share_of_time(state, intake_busy=False)
+        assert share > 0.7
+        assert set(limits) == {None}
 
 
 class TestPeriodic:
