@@ -6,6 +6,7 @@ import asyncio
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Mapping
+from enum import StrEnum
 from importlib.metadata import version as package_version
 from typing import Annotated, Any, TypeVar
 
@@ -22,18 +23,22 @@ from app.config import Settings, get_settings
 from app.crypto import SecretKeyError, Vault, new_secret_key
 from app.db import Database
 from app.errors import AppError
+from app.jobs.models import JobStatus
 from app.logs import configure as configure_logs
 from app.logs import uvicorn_options
 from app.schema import DatabaseNotReady, check_database, error_reason, location, upgrade
 from app.shops.service import NewShop
+from app.webhooks.models import EventStatus
 
 cli = typer.Typer(no_args_is_help=True, add_completion=False, help="Vafa customer club.")
 shop_cli = typer.Typer(no_args_is_help=True, help="Add, inspect and change shops.")
 ledger_cli = typer.Typer(no_args_is_help=True, help="Check the points ledger.")
 events_cli = typer.Typer(no_args_is_help=True, help="Inspect and replay webhook events.")
+jobs_cli = typer.Typer(no_args_is_help=True, help="Inspect and retry jobs.")
 cli.add_typer(shop_cli, name="shop")
 cli.add_typer(ledger_cli, name="ledger")
 cli.add_typer(events_cli, name="events")
+cli.add_typer(jobs_cli, name="jobs")
 
 err = Console(stderr=True)
 
@@ -156,7 +161,7 @@ def serve(
 
 @cli.command()
 def worker() -> None:
-    """Process accepted events and run scheduled jobs (for PostgreSQL deployments)."""
+    """Process accepted events, run jobs and the periodic tasks (for PostgreSQL deployments)."""
     from app.state import AppState
 
     settings = _settings()
@@ -461,11 +466,24 @@ def verify(
     err.print("[green]ledger OK[/green]: every balance and lot matches its postings")
 
 
+class ListedStatus(StrEnum):
+    PENDING = EventStatus.PENDING
+    PROCESSED = EventStatus.PROCESSED
+    IGNORED = EventStatus.IGNORED
+    REJECTED = EventStatus.REJECTED
+    FAILED = EventStatus.FAILED
+
+
+class ReplayedStatus(StrEnum):
+    FAILED = EventStatus.FAILED
+    REJECTED = EventStatus.REJECTED
+    PROCESSED = EventStatus.PROCESSED
+    IGNORED = EventStatus.IGNORED
+
+
 @events_cli.command("list")
 def list_events(
-    status: Annotated[str, typer.Option(help="pending, processed, ignored, rejected, failed")] = (
-        "failed"
-    ),
+    status: Annotated[ListedStatus, typer.Option(help="which events")] = ListedStatus.FAILED,
     shop: Annotated[int | None, typer.Option(help="only this shop_id")] = None,
     limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
 ) -> None:
@@ -475,7 +493,7 @@ def list_events(
     async def go(db: Database) -> list[Any]:
         ev = WebhookEvent
         query = select(ev.id, ev.shop_id, ev.topic, ev.status, ev.attempts, ev.received_at,
-                       ev.last_error).where(ev.status == status)  # fmt: skip
+                       ev.last_error).where(ev.status == status.value)  # fmt: skip
         if shop is not None:
             query = query.where(ev.shop_id == shop)
         async with db.read() as session:
@@ -492,29 +510,78 @@ def list_events(
 def replay_events(
     event_id: Annotated[list[int] | None, typer.Option("--id", help="replay these events")] = None,
     shop: Annotated[int | None, typer.Option(help="only this shop_id")] = None,
-    status: Annotated[str, typer.Option(help="replay every event with this status")] = "failed",
+    status: Annotated[
+        ReplayedStatus, typer.Option(help="replay every event with this status")
+    ] = ReplayedStatus.FAILED,
 ) -> None:
     """Queue failed (or chosen) events again; the worker applies them. Applying an event twice
-    posts nothing new."""
-    from app.events.worker import replay
+    posts nothing new; a rejected event is parsed again."""
+    from app.webhooks.processing import replay
 
-    count = _run(lambda db: replay(db, shop_id=shop, event_ids=event_id or [], status=status))
+    count = _run(lambda db: replay(db, shop_id=shop, event_ids=event_id or [], status=status.value))
     err.print(f"queued {count} event(s) again")
 
 
 @events_cli.command("process")
 def process_events() -> None:
     """Process every due event now, then exit (a one-shot worker)."""
-    from app.events.worker import Worker
     from app.shops.service import ShopDirectory
+    from app.webhooks.processing import EventProcessor
 
     async def go(db: Database) -> int:
         settings = get_settings()
         shops = ShopDirectory(db, Vault(settings.secret_key), settings.shop_cache_seconds)
-        count: int = await Worker(db, shops, settings).drain()
-        return count
+        return await EventProcessor(db, shops, settings).drain()
 
     err.print(f"processed {_run(go)} event(s)")
+
+
+class JobStatusChoice(StrEnum):
+    PENDING = JobStatus.PENDING
+    RUNNING = JobStatus.RUNNING
+    DONE = JobStatus.DONE
+    FAILED = JobStatus.FAILED
+
+
+@jobs_cli.command("list")
+def list_jobs(
+    status: Annotated[JobStatusChoice | None, typer.Option(help="only jobs in this state")] = None,
+    kind: Annotated[str | None, typer.Option(help="only jobs of this kind")] = None,
+    shop: Annotated[int | None, typer.Option(help="only this shop_id")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
+) -> None:
+    """List jobs, newest first, with their last error."""
+    from app.jobs import service
+
+    async def go(db: Database) -> list[Any]:
+        async with db.read() as session:
+            jobs = await service.list_jobs(session, status=status.value if status else None,
+                                           kind=kind, shop_id=shop, limit=limit)  # fmt: skip
+            return list(jobs)
+
+    table = Table("id", "shop", "kind", "key", "status", "attempts", "run after", "last error")
+    for j in _run(go):
+        table.add_row(str(j.id), str(j.shop_id), j.kind, j.dedupe_key or "", j.status,
+                      str(j.attempts), j.run_after.isoformat(timespec="seconds"),
+                      j.last_error or "")  # fmt: skip
+    Console().print(table)
+
+
+@jobs_cli.command("retry")
+def retry_jobs(
+    job_id: Annotated[list[int] | None, typer.Option("--id", help="retry these jobs")] = None,
+    kind: Annotated[str | None, typer.Option(help="only jobs of this kind")] = None,
+    shop: Annotated[int | None, typer.Option(help="only this shop_id")] = None,
+) -> None:
+    """Queue parked (failed) jobs again with a fresh count of attempts; named by --id, a done
+    job is run again too."""
+    from app.jobs import service
+
+    async def go(db: Database) -> int:
+        async with db.write() as session:
+            return await service.retry(session, job_ids=job_id or [], kind=kind, shop_id=shop)
+
+    err.print(f"queued {_run(go)} job(s) again")
 
 
 def main() -> None:

@@ -36,9 +36,24 @@ class Settings(BaseSettings):
     # that webhook intake needs too.
     worker_batch_size: int | None = Field(default=None, ge=1)
     worker_idle_sleep_seconds: float = 0.2
+    # A failed event or job is tried again after base · 2^(attempts−1) seconds, at most the
+    # cap, less a random part (the jitter) of it; parked as failed after max_attempts.
     worker_max_attempts: int = Field(default=8, ge=1)
-    worker_backoff_base_seconds: float = 2.0
+    worker_backoff_base_seconds: float = Field(default=2.0, ge=0)
+    worker_backoff_max_seconds: float = Field(default=3600.0, ge=0)
+    worker_backoff_jitter: float = Field(default=0.5, ge=0, le=1)
+    # Jobs claimed per turn, and how long a claimed job may run before another runner may
+    # take it over (its runner is presumed dead; the attempt counts as failed).
+    jobs_batch_size: int = Field(default=20, ge=1)
+    jobs_lease_seconds: float = Field(default=300.0, gt=0)
     scheduler_interval_seconds: float = 60.0
+    # The worker inside `vafa serve` (SQLite) shares the process and the one writer with
+    # webhook intake: while deliveries keep arriving it takes at most this share of the time
+    # (pausing up to the max between batches) in batches of this size, so acknowledgements
+    # never queue behind it for long.
+    worker_busy_share: float = Field(default=0.2, gt=0, le=1)
+    worker_busy_batch_size: int = Field(default=10, ge=1)
+    worker_busy_max_pause_seconds: float = Field(default=1.0, ge=0)
 
     @property
     def is_sqlite(self) -> bool:

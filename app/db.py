@@ -58,6 +58,8 @@ def _sqlite_pragmas(dbapi_connection: Any) -> None:
 
 
 def make_engine(url: str, *, readonly: bool = False, **kwargs: Any) -> AsyncEngine:
+    # A failed statement's error text never carries its bound values (a customer's e-mail).
+    kwargs.setdefault("hide_parameters", True)
     if readonly:
         # Reads run in autocommit: no transaction is left to roll back when a connection goes
         # back to the pool, so no ROLLBACK is sent (a hop to SQLite's thread, a round trip).

@@ -18,6 +18,7 @@ from typing import Any, TextIO, cast
 
 import orjson
 import structlog
+from sqlalchemy.exc import StatementError
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from structlog.types import EventDict, WrappedLogger
@@ -241,3 +242,45 @@ def _incoming_id(scope: Scope) -> str | None:
             text = value.decode("latin-1")
             return text if _REQUEST_ID.fullmatch(text) else None
     return None
+
+
+def describe(exc: BaseException) -> str:
+    """An error as it may be recorded and logged: its kind and message, never the values a
+    failed statement was bound to (a customer's e-mail, say). A database error gives its kind,
+    the driver's error and the driver's message up to its first colon: PostgreSQL and SQLite
+    put the offending value after one ("invalid input syntax for type bigint: \\"…\\"")."""
+    if isinstance(exc, StatementError):
+        orig = exc.orig
+        if orig is None:
+            return type(exc).__name__
+        # asyncpg's errors come wrapped by SQLAlchemy's adapter: name the original
+        driver = getattr(orig, "__cause__", None) or orig
+        sqlstate = getattr(driver, "sqlstate", None) or getattr(orig, "sqlstate", None)
+        message = str(driver).split("\n", 1)[0].split(":", 1)[0].strip()
+        state = f", SQLSTATE {sqlstate}" if sqlstate else ""
+        return f"{type(exc).__name__} ({type(driver).__name__}{state}): {message}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _database_error_in(exc: BaseException) -> bool:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, StatementError):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def log_failure(
+    logger: Any, message: str, exc: BaseException, *, level: str = "warning", **ids: Any
+) -> None:
+    """Log a failure with the row's ids: the error as :func:`describe` gives it, without a
+    traceback, when a database error is in it (its text carries the bound values); else its
+    kind and the traceback, which carries the message."""
+    emit = getattr(logger, level)
+    if _database_error_in(exc):
+        emit(message, error=describe(exc), **ids)
+    else:
+        emit(message, error=type(exc).__name__, exc_info=exc, **ids)

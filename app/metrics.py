@@ -8,7 +8,7 @@ reports the same figures whichever one is scraped. Each of those reads is an ind
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -16,14 +16,17 @@ import structlog
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector, CollectorRegistry
-from sqlalchemy import func, inspect, select, text
+from sqlalchemy import Table, event, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 
 from app.db import Database
-from app.orm import utcnow
+from app.jobs.models import Job, JobStatus
+from app.ledger.service import POSTED_KINDS
+from app.orm import table_of, utcnow
 from app.shops.models import Shop
 from app.webhooks.models import PENDING_LITERAL, EventStatus, WebhookEvent
 
@@ -92,18 +95,30 @@ def record_ledger_transactions(kind: str, n: int = 1) -> None:
         LEDGER_TRANSACTIONS.labels(kind).inc(n)
 
 
+@event.listens_for(Session, "after_commit")
+def _count_committed_transactions(session: Session) -> None:
+    # Counted once the commit holds them: a rolled-back batch posted nothing.
+    for kind, n in session.info.pop(POSTED_KINDS, {}).items():
+        record_ledger_transactions(kind, n)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_rolled_back_transactions(session: Session) -> None:
+    session.info.pop(POSTED_KINDS, None)
+
+
 @dataclass
 class QueueState:
     """The queue as the database has it at one scrape."""
 
     events: dict[str, int] = field(default_factory=dict)  # pending, failed, rejected
     lag_seconds: float = 0.0  # age of the oldest pending event, 0 when none is pending
-    jobs: dict[str, int] | None = None  # None where there is no jobs table
+    jobs: dict[str, int] = field(default_factory=dict)  # pending, running, failed
     database_up: bool = True
 
 
 _COUNTED = (EventStatus.FAILED, EventStatus.REJECTED)
-JOBS_TABLE = "jobs"  # app/jobs' queue; absent until its migration has run
+_JOB_STATUSES = (JobStatus.PENDING, JobStatus.RUNNING, JobStatus.FAILED)
 
 
 async def read_queue(db: Database) -> QueueState:
@@ -119,7 +134,7 @@ async def read_queue(db: Database) -> QueueState:
 
 
 async def _read_events(conn: AsyncConnection, state: QueueState) -> None:
-    events = WebhookEvent.__table__
+    events = table_of(WebhookEvent)
     pending = events.c.status == PENDING_LITERAL  # the partial index's own predicate
     state.events[EventStatus.PENDING] = int(
         await conn.scalar(select(func.count()).select_from(events).where(pending)) or 0
@@ -129,36 +144,31 @@ async def _read_events(conn: AsyncConnection, state: QueueState) -> None:
     )
     if oldest is not None:
         state.lag_seconds = max(0.0, (utcnow() - oldest).total_seconds())
-    # Per shop, so that each count is a range of the (shop_id, status, id) index rather than a
-    # walk of every event ever stored; shops are few.
+    state.events.update(await _count_per_shop(conn, events, _COUNTED))
+
+
+async def _count_per_shop(
+    conn: AsyncConnection, table: Table, statuses: Sequence[str]
+) -> dict[str, int]:
+    """Rows of ``table`` in each of ``statuses``, counted per shop: each count is then a range
+    of the table's (shop_id, status, id) index rather than a walk of every row ever stored;
+    shops are few."""
     shops = Shop.__table__
     per_shop = [
         select(func.count())
-        .select_from(events)
-        .where(events.c.shop_id == shops.c.id, events.c.status == status)
+        .select_from(table)
+        .where(table.c.shop_id == shops.c.id, table.c.status == status)
         .scalar_subquery()
         .label(status)
-        for status in _COUNTED
+        for status in statuses
     ]
     rows = (await conn.execute(select(*per_shop).select_from(shops))).all()
-    for index, status in enumerate(_COUNTED):
-        state.events[status] = sum(int(row[index]) for row in rows)
+    return {status: sum(int(row[i]) for row in rows) for i, status in enumerate(statuses)}
 
 
-async def _read_jobs(conn: AsyncConnection) -> dict[str, int] | None:
-    """Jobs waiting and parked, where the jobs table exists."""
-    table = JOBS_TABLE
-    if not await conn.run_sync(lambda sync: inspect(sync).has_table(table)):
-        return None
-    rows = await conn.execute(
-        text(
-            f"SELECT status, count(*) FROM {table} WHERE status IN ('pending', 'failed') "
-            "GROUP BY status"
-        )
-    )
-    counts = {"pending": 0, "failed": 0}
-    counts.update({str(status): int(n) for status, n in rows})
-    return counts
+async def _read_jobs(conn: AsyncConnection) -> dict[str, int]:
+    """Jobs waiting (pending, or running under a lease) and parked."""
+    return await _count_per_shop(conn, table_of(Job), _JOB_STATUSES)
 
 
 class _QueueCollector(Collector):
@@ -187,11 +197,14 @@ class _QueueCollector(Collector):
             "Age of the oldest pending webhook event (0 when none is pending)",
             value=self._state.lag_seconds,
         )
-        if self._state.jobs is not None:
-            jobs = GaugeMetricFamily("vafa_jobs", "Jobs by status", labels=["status"])
-            for status, n in self._state.jobs.items():
-                jobs.add_metric([status], float(n))
-            yield jobs
+        jobs = GaugeMetricFamily(
+            "vafa_jobs",
+            "Jobs by status: pending, running (claimed under a lease), failed (parked)",
+            labels=["status"],
+        )
+        for status, n in self._state.jobs.items():
+            jobs.add_metric([status], float(n))
+        yield jobs
 
 
 async def metrics_endpoint(request: Request) -> Response:

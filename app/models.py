@@ -1,5 +1,6 @@
 """Every table, imported in one place for Alembic and the tests."""
 
+from app.jobs.models import Job
 from app.ledger.models import Account, LedgerTransaction, LotMovement, PointLot, Posting
 from app.members.models import Member
 from app.orm import Base
@@ -10,6 +11,7 @@ from app.webhooks.models import WebhookEvent
 __all__ = [
     "Account",
     "Base",
+    "Job",
     "LedgerTransaction",
     "LotMovement",
     "Member",

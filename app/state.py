@@ -1,4 +1,4 @@
-"""What one process holds: settings, engines, the shop directory, intake and worker."""
+"""What one process holds: settings, engines, the shop directory, intake and the runner."""
 
 from __future__ import annotations
 
@@ -8,10 +8,30 @@ from dataclasses import dataclass, field
 from app.config import Settings
 from app.crypto import Vault
 from app.db import Database
-from app.events.worker import Worker
+from app.jobs.kinds import JobKinds, app_kinds
+from app.jobs.runner import Runner
+from app.jobs.scheduled import SCHEDULED
+from app.jobs.worker import JobWorker
 from app.members.balances import BalanceReader
 from app.shops.service import ShopDirectory
 from app.webhooks.intake import Intake
+from app.webhooks.processing import EventProcessor
+
+
+def build_runner(
+    db: Database, shops: ShopDirectory, settings: Settings, kinds: JobKinds | None = None
+) -> Runner:
+    """The runner with everything it works through: stored events, jobs, periodic tasks."""
+    return Runner(
+        db,
+        shops,
+        settings,
+        sources=[
+            EventProcessor(db, shops, settings),
+            JobWorker(db, shops, settings, app_kinds() if kinds is None else kinds),
+        ],
+        periodic=SCHEDULED,
+    )
 
 
 @dataclass
@@ -21,7 +41,7 @@ class AppState:
     vault: Vault
     shops: ShopDirectory
     intake: Intake
-    worker: Worker
+    worker: Runner
     balances: BalanceReader
     wake_worker: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -42,7 +62,7 @@ class AppState:
             vault=vault,
             shops=shops,
             intake=Intake(db, on_accepted=wake.set),
-            worker=Worker(db, shops, settings),
+            worker=build_runner(db, shops, settings),
             balances=BalanceReader(db),
             wake_worker=wake,
         )

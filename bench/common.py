@@ -410,8 +410,8 @@ def tail(path: Path, lines: int = 30) -> str:
 
 @dataclass
 class Server:
-    """uvicorn serving bench.baseline_app (the real Vafa app plus the baseline routes) in one
-    process, as ``vafa serve`` does."""
+    """One server process: uvicorn serving bench.baseline_app (the real Vafa app plus the
+    baseline routes), as ``vafa serve`` does, or ``vafa serve`` itself (:func:`serve_vafa`)."""
 
     proc: Process
     url: str
@@ -437,6 +437,27 @@ def serve(env: Mapping[str, str], log: Path, access_log: bool = False) -> Iterat
         "1",
     ]
     cmd += ["--log-level", "info"] if access_log else ["--log-level", "warning", "--no-access-log"]
+    with _started(cmd, port, env, log) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def serve_vafa(
+    env: Mapping[str, str], log: Path, settings: Mapping[str, str] | None = None
+) -> Iterator[Server]:
+    """``vafa serve`` as ``make run`` starts it: its own settings, worker and logging defaults
+    (on SQLite the worker in the same process; uvicorn's access log at the default level),
+    unless ``settings`` (``VAFA_*`` variables) say otherwise."""
+    port = free_port()
+    overrides = ("VAFA_WORKER_IN_PROCESS", "VAFA_LOG_LEVEL")
+    defaults = {k: v for k, v in env.items() if k not in overrides} | dict(settings or {})
+    cmd = [*vafa_command(), "serve", "--host", LOOPBACK, "--port", str(port)]
+    with _started(cmd, port, defaults, log) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def _started(cmd: list[str], port: int, env: Mapping[str, str], log: Path) -> Iterator[Server]:
     with log.open("ab") as out:
         proc = subprocess.Popen(
             cmd, env=dict(env), cwd=REPO, stdout=out, stderr=out, start_new_session=True

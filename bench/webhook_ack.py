@@ -23,6 +23,14 @@ and checks in the database that every acknowledged delivery of (b) was stored.
 The worker stays off unless ``--worker`` (in the API process on SQLite, as ``vafa serve`` runs
 it; one ``vafa worker`` process on PostgreSQL). ``--backlog N`` stores N pending events first,
 so that with ``--worker`` the acknowledgements compete with a worker catching up.
+
+``--make-run`` measures the configuration a newcomer's ``make run`` starts: (a) and (b) as
+above, then the server is stopped and (c) goes to ``vafa serve`` itself, with its defaults (on
+SQLite the worker in the same process, the access log on), every delivery a new order (so every
+one is work for the worker). After the load it waits for the worker to catch up and checks that
+every stored delivery was processed and earned its order's points.
+
+    python -m bench.webhook_ack --make-run --duration 5
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ import argparse
 import asyncio
 import contextlib
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -51,12 +60,14 @@ from bench.common import (
     pick_loader,
     prepare_shop,
     print_results,
+    query,
     resolve_database,
     result_dict,
     run_load,
     run_nonce,
     scalar,
     serve,
+    serve_vafa,
     sign,
     vafa_env,
     workers,
@@ -83,6 +94,37 @@ def check_once(server: Server, load: WebhookLoad) -> None:
         raise SystemExit(f"{load.path} answered {response.status_code}: {response.text}")
 
 
+def wait_processed(url: str, before: int, timeout: float = 600) -> dict[str, Any]:
+    """Wait until no event stored after id ``before`` is pending; then count how they ended
+    and how many orders earned points."""
+    pending_sql = "SELECT COUNT(*) FROM webhook_events WHERE id > :before AND status = 'pending'"
+    pending_at_end = int(scalar(url, pending_sql, before=before))
+    started = time.monotonic()
+    while scalar(url, pending_sql, before=before) and time.monotonic() - started < timeout:
+        time.sleep(0.5)
+    seconds = time.monotonic() - started
+    statuses = dict(
+        query(
+            url,
+            "SELECT status, COUNT(*) FROM webhook_events WHERE id > :before GROUP BY status",
+            before=before,
+        )
+    )
+    # Every delivery is a new paid order: each order the worker knows must have earned.
+    earned = scalar(url, "SELECT COUNT(DISTINCT order_id) FROM ledger_transactions "
+                    "WHERE kind = 'earn'")  # fmt: skip
+    orders = scalar(url, "SELECT COUNT(*) FROM orders")
+    return {
+        "pending_at_end": pending_at_end,
+        "seconds": round(seconds, 1),
+        "stored": sum(int(n) for n in statuses.values()),
+        "processed": int(statuses.get("processed", 0)),
+        "statuses": {str(k): int(v) for k, v in statuses.items()},
+        "earned": int(earned or 0),
+        "orders": int(orders or 0),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_common_arguments(parser)
@@ -95,8 +137,29 @@ def main() -> None:
         default=0,
         help="pending events to store before the run (with --worker: acks while it catches up)",
     )
+    parser.add_argument(
+        "--make-run",
+        action="store_true",
+        help="(c) against `vafa serve` with its defaults (worker on), every delivery a new order",
+    )
+    parser.add_argument(
+        "--max-rate",
+        type=int,
+        default=8000,
+        help="with --make-run: distinct orders per second of load to prepare",
+    )
+    parser.add_argument(
+        "--serve-setting",
+        action="append",
+        default=[],
+        metavar="VAFA_NAME=VALUE",
+        help="with --make-run: a setting for `vafa serve` (to pair a change against the default)",
+    )
     args = parser.parse_args()
     loader = pick_loader(args.loader)
+    serve_settings = dict(item.split("=", 1) for item in args.serve_setting)
+    if args.make_run:
+        args.worker = True
 
     with tempfile.TemporaryDirectory(prefix="vafa-bench-") as tmp:
         workdir = Path(tmp)
@@ -105,7 +168,7 @@ def main() -> None:
         shop = prepare_shop(url, env)
         env["VAFA_BENCH_API_SECRET"] = shop.api_secret
         in_process = args.worker and is_sqlite(url)
-        if in_process:
+        if in_process and not args.make_run:  # --make-run: `vafa serve` decides for itself
             env["VAFA_WORKER_IN_PROCESS"] = "true"
 
         customers = customers_for_orders(url, shop.shop_id, 2000)
@@ -114,15 +177,26 @@ def main() -> None:
             asyncio.run(
                 insert_events(url, shop, new_order_ids(args.backlog), customers, args.body_bytes)
             )
-        bodies = [
-            order_body(order_id, customers[i % len(customers)], args.body_bytes)
-            for i, order_id in enumerate(new_order_ids(args.bodies))
-        ]
-        signatures = [sign(body, shop.api_secret) for body in bodies]
+
+        def signed(count: int) -> tuple[list[bytes], list[str]]:
+            made = [
+                order_body(order_id, customers[i % len(customers)], args.body_bytes)
+                for i, order_id in enumerate(new_order_ids(count))
+            ]
+            return made, [sign(body, shop.api_secret) for body in made]
+
+        bodies, signatures = signed(args.bodies)
         nonce = run_nonce()
+        # --make-run: the warm-up and the measured run each a set of orders never seen before.
+        fresh: dict[str, tuple[list[bytes], list[str]]] = {}
+        if args.make_run:
+            print("preparing a new order for every delivery …")
+            fresh["w"] = signed(int(args.warmup * args.max_rate))
+            fresh["m"] = signed(int(args.duration * args.max_rate))
 
         def load_for(path: str, tag: str) -> WebhookLoad:
-            return WebhookLoad(path, bodies, signatures, shop.domain, f"{nonce}{tag}")
+            b, s = fresh.get(tag, (bodies, signatures)) if path == VAFA else (bodies, signatures)
+            return WebhookLoad(path, b, s, shop.domain, f"{nonce}{tag}")
 
         def run(label: str, path: str, tag: str, seconds: float) -> LoadResult:
             return run_load(
@@ -137,6 +211,7 @@ def main() -> None:
             )
 
         worker_rss: int | None = None
+        catch_up: dict[str, Any] = {}
         with contextlib.ExitStack() as stack:
             server = stack.enter_context(serve(env, workdir / "server.log", args.access_log))
             worker_procs = []
@@ -144,7 +219,8 @@ def main() -> None:
                 worker_procs = stack.enter_context(workers(env, 1, workdir / "worker.log"))
             check_once(server, load_for(BARE, "c"))
             check_once(server, load_for(PLAIN, "c"))
-            check_once(server, load_for(VAFA, "c"))
+            if not args.make_run:
+                check_once(server, load_for(VAFA, "c"))
 
             if args.warmup > 0:
                 run("warm-up", BARE, "w", args.warmup)
@@ -153,6 +229,12 @@ def main() -> None:
                 run("warm-up", PLAIN, "w", args.warmup)
             plain = run(f"POST {PLAIN}", PLAIN, "m", args.duration)
 
+            if args.make_run:
+                stack.close()  # the baseline server; `vafa serve` alone from here on
+                server = stack.enter_context(
+                    serve_vafa(env, workdir / "vafa-serve.log", serve_settings)
+                )
+                check_once(server, load_for(VAFA, "c"))
             if args.warmup > 0:
                 run("warm-up", VAFA, "w", args.warmup)
             before = scalar(url, "SELECT COALESCE(MAX(id), 0) FROM webhook_events")
@@ -163,6 +245,8 @@ def main() -> None:
                 before=before,
                 key=f"shopify:event:orders/paid:{nonce}m-%",
             )
+            if args.make_run and serve_settings.get("VAFA_WORKER_IN_PROCESS") != "false":
+                catch_up = wait_processed(url, before)
             server_rss = server.peak_rss_kib()
             if worker_procs:
                 worker_rss = peak_rss_kib(worker_procs[0].pid)
@@ -170,6 +254,9 @@ def main() -> None:
     results = [bare, plain, vafa]
     engine = "SQLite" if is_sqlite(url) else "PostgreSQL"
     worker = "off" if not args.worker else ("in-process" if in_process else "1 process")
+    if args.make_run:
+        worker = f"as `vafa serve` runs it ({'in-process' if is_sqlite(url) else 'off'})"
+        worker += "".join(f", {k}={v}" for k, v in serve_settings.items())
     if args.backlog:
         worker += f", backlog {args.backlog}"
     print_results(
@@ -189,6 +276,17 @@ def main() -> None:
         f"({'OK' if lost == 0 else f'{lost} LOST'}; a few more stored than acknowledged is "
         "requests still in flight when the loader stopped)"
     )
+    unprocessed = 0
+    if catch_up:
+        unprocessed = catch_up["stored"] - catch_up["processed"]
+        unprocessed += catch_up["orders"] - catch_up["earned"]
+        print(
+            f"  worker: {catch_up['pending_at_end']} of {catch_up['stored']} stored deliveries "
+            f"still pending when the load stopped; all settled {catch_up['seconds']:.1f} s later: "
+            f"{catch_up['processed']} processed; {catch_up['earned']} of {catch_up['orders']} "
+            "orders earned points "
+            f"({'OK' if unprocessed == 0 else f'{unprocessed} NOT PROCESSED'})"
+        )
     print(
         f"  peak RSS: server {mib(server_rss)}"
         + (f", worker {mib(worker_rss)}" if worker_rss else "")
@@ -207,9 +305,10 @@ def main() -> None:
         "acknowledged": acked,
         "server_peak_rss_kib": server_rss,
         "worker_peak_rss_kib": worker_rss,
+        "catch_up": catch_up,
     }
     write_json(args.json, data)
-    if lost or vafa.failed or bare.failed or plain.failed:
+    if lost or unprocessed or vafa.failed or bare.failed or plain.failed:
         raise SystemExit(1)
 
 

@@ -3,14 +3,11 @@ database when scraped."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import text
 
-from app import metrics
+from app.jobs import service as jobs
 from app.state import AppState
 from tests.conftest import ShopifyShop, WooShop, fixture_bytes
 from tests.payloads import dumps, woo_order
@@ -32,6 +29,14 @@ async def _scrape(client: httpx.AsyncClient) -> dict[tuple[str, frozenset[tuple[
 
 def _webhooks(scraped: dict[tuple[str, frozenset[tuple[str, str]]], float], **labels: str) -> float:
     return scraped.get(("vafa_webhooks_total", frozenset(labels.items())), 0.0)
+
+
+def _jobs(scraped: dict[tuple[str, frozenset[tuple[str, str]]], float]) -> dict[str, float]:
+    return {
+        dict(labels)["status"]: value
+        for (name, labels), value in scraped.items()
+        if name == "vafa_jobs"
+    }
 
 
 def _events(scraped: dict[tuple[str, frozenset[tuple[str, str]]], float], status: str) -> float:
@@ -116,23 +121,35 @@ class TestQueueGauges:
         assert done[("vafa_queue_lag_seconds", frozenset())] == 0
         assert done[("vafa_metrics_database_up", frozenset())] == 1
 
-    async def test_jobs_are_reported_where_the_jobs_table_exists(
-        self,
-        client: httpx.AsyncClient,
-        state: AppState,
-        monkeypatch: pytest.MonkeyPatch,
-        jobs_table: str,
+    async def test_jobs_are_reported_by_status(
+        self, client: httpx.AsyncClient, state: AppState, shopify_shop: ShopifyShop
     ) -> None:
-        monkeypatch.setattr(metrics, "JOBS_TABLE", "no_such_table")
-        assert not any(name == "vafa_jobs" for name, _ in await _scrape(client))
-        monkeypatch.setattr(metrics, "JOBS_TABLE", jobs_table)
-        async with state.db.writer.begin() as conn:
-            await conn.execute(
-                text(f"INSERT INTO {jobs_table} (status) VALUES ('pending'), ('pending'), ('done')")
-            )
-        scraped = await _scrape(client)
-        assert scraped[("vafa_jobs", frozenset({("status", "pending")}))] == 2
-        assert scraped[("vafa_jobs", frozenset({("status", "failed")}))] == 0
+        assert _jobs(await _scrape(client)) == {"pending": 0, "running": 0, "failed": 0}
+        async with state.db.write() as session:
+            for n in range(3):
+                await jobs.enqueue(session, shopify_shop.shop_id, "metrics-test", {"n": n})
+        assert _jobs(await _scrape(client)) == {"pending": 3, "running": 0, "failed": 0}
+
+    async def test_processed_events_and_ledger_transactions_are_counted_after_commit(
+        self, client: httpx.AsyncClient, state: AppState, shopify_shop: ShopifyShop
+    ) -> None:
+        before = await _scrape(client)
+        r = await client.post(
+            "/webhooks/shopify",
+            content=ORDER,
+            headers=shopify_headers(
+                ORDER, secret=shopify_shop.secret, topic="orders/paid", domain=shopify_shop.domain
+            ),
+        )
+        assert r.json() == {"status": "accepted"}
+        await state.worker.drain()
+        after = await _scrape(client)
+        processed = ("vafa_events_processed_total", frozenset({("status", "processed")}))
+        earned = ("vafa_ledger_transactions_total", frozenset({("kind", "earn")}))
+        assert after[processed] - before.get(processed, 0) == 1
+        assert after[earned] - before.get(earned, 0) == 1
+        await state.worker.drain()  # nothing left: nothing more counted
+        assert (await _scrape(client))[earned] == after[earned]
 
     async def test_an_unreachable_database_still_answers_with_the_counters(
         self, client: httpx.AsyncClient, state: AppState, monkeypatch: pytest.MonkeyPatch
@@ -145,15 +162,3 @@ class TestQueueGauges:
         scraped = await _scrape(client)
         assert scraped[("vafa_metrics_database_up", frozenset())] == 0
         assert not any(name == "vafa_webhook_events" for name, _ in scraped)
-
-
-@pytest.fixture
-async def jobs_table(state: AppState) -> AsyncIterator[str]:
-    """A stand-in for the job queue's table, under its own name (the real one may exist)."""
-    name = "metrics_test_jobs"
-    async with state.db.writer.begin() as conn:
-        await conn.execute(text(f"DROP TABLE IF EXISTS {name}"))
-        await conn.execute(text(f"CREATE TABLE {name} (id INTEGER, status VARCHAR(16))"))
-    yield name
-    async with state.db.writer.begin() as conn:
-        await conn.execute(text(f"DROP TABLE {name}"))

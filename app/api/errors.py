@@ -30,7 +30,7 @@ from app.errors import (
     Unauthorized,
     ValidationFailed,
 )
-from app.logs import request_id
+from app.logs import log_failure, request_id
 
 log = structlog.get_logger(__name__)
 
@@ -202,7 +202,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         # Nothing was acknowledged: a platform retries, an API caller may retry with its key.
-        log.exception("request failed", error=type(exc).__name__)
+        log_failure(log, "request failed", exc, level="error")
         # Starlette answers this one outside the access-log middleware, which adds the id.
         rid = request_id(request)
         headers = {"X-Request-ID": rid} if rid else None

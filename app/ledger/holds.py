@@ -31,6 +31,7 @@ from app.ledger.models import (
     TxKind,
 )
 from app.ledger.service import Entry, Leg, post
+from app.logs import log_failure
 from app.orm import table_of, utcnow
 
 log = structlog.get_logger(__name__)
@@ -230,6 +231,8 @@ async def void_expired_holds(db: Database, shop_id: int, now: datetime) -> int:
             voided += result.created
         except HoldSettled:
             pass  # captured since it was read: nothing to give back
-        except Exception:
-            log.exception("voiding an expired hold failed", shop_id=shop_id, hold_id=hold_id)
+        except Exception as exc:
+            log_failure(
+                log, "voiding an expired hold failed", exc, shop_id=shop_id, hold_id=hold_id
+            )
     return voided

@@ -15,7 +15,7 @@ The caller owns the transaction: nothing here commits.
 from __future__ import annotations
 
 import hashlib
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -35,6 +35,9 @@ from app.ledger.models import (
     TxKind,
 )
 from app.orm import table_of, utcnow
+
+# session.info key: the kinds of the transactions posted in the session's transaction.
+POSTED_KINDS = "ledger_posted_kinds"
 
 # Transactions whose member postings count toward a member's lifetime earned points.
 _LIFETIME_KINDS = frozenset({TxKind.EARN, TxKind.REVERSE})
@@ -268,6 +271,9 @@ async def post_many(session: AsyncSession, shop_id: int, entries: list[Entry]) -
     account_ids.update(((SYSTEM_OWNER, kind), i) for kind, i in system.items())
     tx_ids = await _write(session, shop_id, rows, postings, account_ids, balances, lifetime)
     await book.flush(session, tx_ids)
+    # What this transaction posted, by kind, for whoever counts commits (app.metrics).
+    posted: Counter[str] = session.info.setdefault(POSTED_KINDS, Counter())
+    posted.update(str(row["kind"]) for row in rows)
     for key, account in locked.items():
         account.balance = balances[key]
     return [

@@ -253,7 +253,10 @@ class TestVoid:
         shop = await shop_with(state)
         due = T0 + timedelta(days=10)
         await seed(state, shop.shop_id, ALICE, 100, "seed", expires_at=due)
-        held = await hold(state, shop.shop_id, ALICE, 70, "redemption:1")
+        # A deadline past every run below: the hold stays open until it is voided by hand.
+        held = await hold(
+            state, shop.shop_id, ALICE, 70, "redemption:1", deadline=due + timedelta(days=30)
+        )
         # The lot expires with the hold open: only its unheld 30 points go.
         assert (await state.worker.run_scheduled(now=due))["expired"] == 1
         assert await balances(state, shop.shop_id, ALICE) == {

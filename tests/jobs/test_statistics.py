@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import text
 
 from app.db import Database
-from app.events import statistics
-from app.events.statistics import StatisticsKeeper
+from app.jobs import statistics
+from app.jobs.statistics import StatisticsKeeper
 
 
 async def _autovacuum(db: Database) -> str | None:

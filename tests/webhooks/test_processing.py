@@ -1,4 +1,4 @@
-"""The worker: exactly-once processing across crashes, retries, parking and replay."""
+"""Stored events on the runner: exactly-once across crashes, retries, parking and replay."""
 
 from __future__ import annotations
 
@@ -7,15 +7,21 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from app.events.worker import Worker, replay
+from app.jobs.periodic import Periodic
+from app.jobs.runner import Runner
 from app.ledger.models import LedgerTransaction
 from app.ledger.verify import verify_shop
+from app.members import service as members
 from app.program import reconcile
-from app.state import AppState
+from app.shops.models import Shop
+from app.state import AppState, build_runner
+from app.webhooks import processing
 from app.webhooks.models import EventStatus, WebhookEvent
-from tests.conftest import ShopifyShop
+from app.webhooks.processing import replay
+from tests.conftest import ShopifyShop, fixture_json
+from tests.logcapture import EMAIL, CapturedLog, fail_with_email
 from tests.payloads import dumps, shopify_order
 
 ORDERS = 30
@@ -80,7 +86,7 @@ class TestCrash:
 
         monkeypatch.setattr(reconcile, "reconcile_many", reconcile_then_hang)
         task = asyncio.create_task(
-            Worker(state.db, state.shops, settings).run_forever(asyncio.Event())
+            build_runner(state.db, state.shops, settings).run_forever(asyncio.Event())
         )
         await asyncio.wait_for(stuck.wait(), timeout=30)
         task.cancel()
@@ -92,7 +98,7 @@ class TestCrash:
         assert await _earn_count(state) == 10
 
         monkeypatch.setattr(reconcile, "reconcile_many", real_reconcile)
-        await Worker(state.db, state.shops, settings).drain()  # the restarted worker
+        await build_runner(state.db, state.shops, settings).drain()  # the restarted worker
         assert await _statuses(state) == {"processed": ORDERS}
         assert await _earn_count(state) == ORDERS
         for customer in (100, 101, 102):
@@ -120,7 +126,7 @@ class TestFailures:
 
         monkeypatch.setattr(reconcile, "absorb", fail_for_one_order)
         settings = state.settings.model_copy(update={"worker_max_attempts": 3})
-        worker = Worker(state.db, state.shops, settings)
+        worker = build_runner(state.db, state.shops, settings)
         await worker.drain()
 
         assert await _statuses(state) == {"processed": 4, "failed": 1}
@@ -158,7 +164,7 @@ class TestConcurrentWorkers:
     ) -> None:
         await _deliver_orders(client, shopify_shop, ORDERS)
         settings = state.settings.model_copy(update={"worker_batch_size": 4})
-        workers = [Worker(state.db, state.shops, settings) for _ in range(2)]
+        workers = [build_runner(state.db, state.shops, settings) for _ in range(2)]
         counts = await asyncio.gather(*(w.drain() for w in workers))
         assert sum(counts) >= ORDERS
         assert await _statuses(state) == {"processed": ORDERS}
@@ -178,11 +184,12 @@ class TestScheduledJobs:
         async def always_fails(*_: Any) -> int:
             raise RuntimeError("release job broken")
 
-        monkeypatch.setattr(Worker, "_release_due", always_fails)
         settings = state.settings.model_copy(
             update={"scheduler_interval_seconds": 0.0, "worker_idle_sleep_seconds": 0.01}
         )
-        worker = Worker(state.db, state.shops, settings)
+        runner = build_runner(state.db, state.shops, settings)
+        worker = Runner(state.db, state.shops, settings, runner.sources,
+                        [Periodic("broken", always_fails)])  # fmt: skip
         stop = asyncio.Event()
         task = asyncio.create_task(worker.run_forever(stop))
         await _deliver_orders(client, shopify_shop, 3)
@@ -193,3 +200,61 @@ class TestScheduledJobs:
         stop.set()
         await asyncio.wait_for(task, timeout=10)
         assert await _statuses(state) == {"processed": 3}
+
+
+async def _set_shop_status(state: AppState, shop_id: int, status: str) -> None:
+    async with state.db.write() as session:
+        await session.execute(update(Shop).where(Shop.id == shop_id).values(status=status))
+    state.shops.forget()
+
+
+class TestInactiveShop:
+    async def test_an_inactive_shops_events_wait_unprocessed_and_unfailed(
+        self, client: httpx.AsyncClient, state: AppState, shopify_shop: ShopifyShop
+    ) -> None:
+        await _deliver_orders(client, shopify_shop, 4)
+        await _set_shop_status(state, shopify_shop.shop_id, "disabled")
+        assert await state.worker.drain() == 0
+        assert await _statuses(state) == {"pending": 4}
+        async with state.db.read() as session:
+            attempts = await session.scalars(select(WebhookEvent.attempts))
+            assert set(attempts) == {0}
+        assert await _earn_count(state) == 0
+
+        await _set_shop_status(state, shopify_shop.shop_id, "active")
+        assert await state.worker.drain() == 4
+        assert await _statuses(state) == {"processed": 4}
+
+
+class TestPersonalDataInErrors:
+    async def test_a_failing_events_email_never_reaches_last_error_or_the_log(
+        self,
+        client: httpx.AsyncClient,
+        state: AppState,
+        shopify_shop: ShopifyShop,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        captured = CapturedLog()
+        monkeypatch.setattr(processing, "log", captured.logger)
+
+        async def apply_customer(session: Any, shop_id: int, snap: Any) -> None:
+            await fail_with_email(session, shop_id, snap.email)
+
+        monkeypatch.setattr(members, "apply_customer", apply_customer)
+        customer = {**fixture_json("shopify/customer.json"), "email": EMAIL}
+        body = dumps(customer)
+        headers = shopify_shop.headers(body, "customers/update", event_id="evt-customer")
+        assert (await client.post("/webhooks/shopify", content=body, headers=headers)).is_success
+        settings = state.settings.model_copy(update={"worker_max_attempts": 2})
+        await build_runner(state.db, state.shops, settings).drain()
+
+        async with state.db.read() as session:
+            event = await session.scalar(select(WebhookEvent))
+        assert event is not None
+        assert event.status == EventStatus.FAILED
+        assert event.last_error is not None
+        assert event.last_error.startswith(("DBAPIError", "IntegrityError"))  # its kind
+        assert EMAIL not in event.last_error
+        assert "event parked" in captured.events[-1]
+        assert str(event.id) in captured.events[-1]
+        assert EMAIL not in captured.text

@@ -1,1 +1,0 @@
-"""Processing stored webhook events into the ledger: the worker, its retries, replay."""

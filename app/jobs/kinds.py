@@ -1,0 +1,56 @@
+"""Job kinds: each kind of job is a name and the async handler that does it.
+
+A handler gets the job's context and payload; it returns when the work is done and raises when
+this attempt failed (the job is then tried again after a backoff, and parked after the last
+attempt). A job may run more than once (a runner that dies after the work, before recording it,
+runs it again), so a handler is idempotent, as the ledger's idempotency keys make ledger work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from app.db import Database
+from app.shops.service import ShopContext
+
+
+@dataclass(frozen=True, slots=True)
+class JobContext:
+    db: Database  # the handler opens its own transactions
+    shop: ShopContext
+    job_id: int
+    attempt: int  # 1 for the first
+    now: datetime
+
+
+Handler = Callable[[JobContext, Mapping[str, Any]], Awaitable[None]]
+
+
+class JobKinds:
+    """The registry a runner works from: it claims only the kinds registered here, so a
+    process that does not know a kind leaves its jobs to one that does."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, Handler] = {}
+
+    def register(self, kind: str, handler: Handler) -> None:
+        if kind in self._handlers:
+            raise ValueError(f"job kind {kind!r} is registered already")
+        self._handlers[kind] = handler
+
+    def handler(self, kind: str) -> Handler:
+        return self._handlers[kind]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self._handlers))
+
+    def __len__(self) -> int:
+        return len(self._handlers)
+
+
+def app_kinds() -> JobKinds:
+    """The job kinds this version of Vafa runs (the outbox jobs register here)."""
+    return JobKinds()

@@ -1,0 +1,131 @@
+"""The runner: the loop behind ``vafa worker`` (and the worker inside ``vafa serve`` on SQLite).
+
+Each turn it gives every source of work (stored webhook events, jobs) one batch, and at each
+scheduler tick it runs the periodic tasks. Every part has its own failures: a task that keeps
+failing never keeps accepted events or jobs from being processed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+import structlog
+
+from app.config import Settings
+from app.db import Database
+from app.jobs.periodic import Periodic, run_periodic
+from app.jobs.statistics import StatisticsKeeper
+from app.logs import log_failure
+from app.orm import utcnow
+from app.shops.service import ShopDirectory
+
+log = structlog.get_logger(__name__)
+
+
+class Source(Protocol):
+    """A queue the runner works through, one batch a turn."""
+
+    name: str
+
+    async def run_once(self, now: datetime | None = None, limit: int | None = None) -> int:
+        """Claim and settle one batch (of at most ``limit`` rows, else the source's own batch
+        size); how many rows it settled (0: nothing is due)."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class Runner:
+    def __init__(
+        self,
+        db: Database,
+        shops: ShopDirectory,
+        settings: Settings,
+        sources: Sequence[Source],
+        periodic: Sequence[Periodic],
+    ) -> None:
+        self.db = db
+        self.shops = shops
+        self.settings = settings
+        self.sources = tuple(sources)
+        self.periodic = tuple(periodic)
+        self.statistics = StatisticsKeeper(db)
+
+    async def run_once(self, now: datetime | None = None) -> int:
+        """One batch of every source; how many rows they settled."""
+        total = 0
+        for source in self.sources:
+            total += await source.run_once(now)
+        return total
+
+    async def drain(self, now: datetime | None = None) -> int:
+        """Work until nothing is due (tests, one-shot commands)."""
+        total = 0
+        while (count := await self.run_once(now)) > 0:
+            total += count
+        return total
+
+    async def run_scheduled(self, now: datetime | None = None) -> dict[str, int]:
+        """One tick of the periodic tasks, for every active shop; how many things each did."""
+        return await run_periodic(self.db, self.shops, self.periodic, now or utcnow())
+
+    async def run_forever(self, stop: asyncio.Event, wake: asyncio.Event | None = None) -> None:
+        log.info("worker started", batch_size=self.settings.batch_size)
+        try:
+            await self._loop(stop, wake)
+        finally:  # also when cancelled (the app's shutdown): no ANALYZE left running
+            await self.statistics.close()
+            for source in self.sources:
+                await source.close()
+        log.info("worker stopped")
+
+    async def _turn(self, limit: int | None) -> int:
+        settled = 0
+        for source in self.sources:
+            try:
+                settled += await source.run_once(limit=limit)
+            except Exception as exc:  # the loop must survive a database hiccup
+                log_failure(log, "worker turn failed", exc, source=source.name)
+        return settled
+
+    async def _loop(self, stop: asyncio.Event, wake: asyncio.Event | None) -> None:
+        next_scheduled = 0.0
+        loop = asyncio.get_running_loop()
+        busy = False  # deliveries arrived during the last turn
+        while not stop.is_set():
+            if loop.time() >= next_scheduled:
+                next_scheduled = loop.time() + self.settings.scheduler_interval_seconds
+                try:
+                    await self.run_scheduled()
+                except Exception as exc:
+                    log_failure(log, "scheduled tasks failed", exc)
+            if wake is not None:
+                wake.clear()
+            started = loop.time()
+            # Smaller turns while deliveries arrive: none waits for the writer for long.
+            settled = await self._turn(self.settings.worker_busy_batch_size if busy else None)
+            try:
+                await self.statistics.after_batch(settled)
+            except Exception as exc:
+                log_failure(log, "checking the tables' statistics failed", exc)
+            busy = wake is not None and wake.is_set()
+            if settled and busy:
+                await self._yield_to_intake(loop.time() - started, stop)
+            elif settled == 0:
+                # Sleep until the next poll, or until intake in this process accepts an event.
+                signal = wake or stop
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(signal.wait(), self.settings.worker_idle_sleep_seconds)
+
+    async def _yield_to_intake(self, turn: float, stop: asyncio.Event) -> None:
+        """Webhooks arrived during the turn (the worker shares this process and SQLite's one
+        writer with the intake): leave the intake the rest of the time, so that the worker
+        takes at most its share while deliveries keep coming; with none, it runs flat out."""
+        share = self.settings.worker_busy_share
+        pause = min(turn * (1 - share) / share, self.settings.worker_busy_max_pause_seconds)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), pause)

@@ -1,0 +1,134 @@
+"""Enqueue, list and retry jobs. Each takes the caller's session: the caller owns the
+transaction, so a job is enqueued if and only if the work that asked for it commits."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, case, insert, null, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.jobs import queue
+from app.jobs.models import WAITING_LITERALS, Job, JobStatus
+from app.orm import utcnow
+
+JOBS = queue.Queue(
+    id=Job.id,
+    shop_id=Job.shop_id,
+    status=Job.status,
+    attempts=Job.attempts,
+    due=Job.run_after,
+    last_error=Job.last_error,
+    waiting=Job.status.in_(WAITING_LITERALS),
+    order_by=(Job.run_after, Job.id),
+    pending=JobStatus.PENDING,
+    failed=JobStatus.FAILED,
+)
+
+
+async def enqueue(
+    session: AsyncSession,
+    shop_id: int,
+    kind: str,
+    payload: Mapping[str, Any],
+    *,
+    key: str | None = None,
+    run_after: datetime | None = None,
+) -> int:
+    """Ask for a job; returns its id. Flushes, never commits.
+
+    Without a ``key`` every call is a job of its own. With one, there is one job per
+    (shop, kind, key), and enqueueing the key again *coalesces*: the job carries the latest
+    payload and runs once for all the calls it absorbed:
+
+    - pending: the payload is replaced; it runs when it was due (sooner if asked, unless it is
+      waiting out the backoff of a failed attempt);
+    - running: the payload is replaced and, when the running attempt ends, the job runs again
+      with it (a runner never finishes a job it did not run the latest payload of);
+    - done or failed: the job is restarted with the new payload and a fresh count of attempts
+      (new work for the key; the old run's error is dropped with it).
+    """
+    now = utcnow()
+    due = run_after or now
+    values = {
+        "shop_id": shop_id,
+        "kind": kind,
+        "dedupe_key": key,
+        "payload": dict(payload),
+        "status": JobStatus.PENDING,
+        "attempts": 0,
+        "revision": 0,
+        "run_after": due,
+        "created_at": now,
+    }
+    if key is None:
+        job_id = await session.scalar(insert(Job).values(values).returning(Job.id))
+        assert job_id is not None
+        return int(job_id)
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(Job).values(values)
+    new = stmt.excluded
+    restart = Job.status.in_([JobStatus.DONE, JobStatus.FAILED])
+    sooner = and_(Job.status == JobStatus.PENDING, Job.attempts == 0, new.run_after < Job.run_after)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[Job.shop_id, Job.kind, Job.dedupe_key],
+        set_={
+            "payload": new.payload,
+            "revision": Job.revision + 1,
+            "status": case(
+                (Job.status == JobStatus.RUNNING, JobStatus.RUNNING), else_=JobStatus.PENDING
+            ),
+            "attempts": case((restart, 0), else_=Job.attempts),
+            "run_after": case(
+                (restart, new.run_after), (sooner, new.run_after), else_=Job.run_after
+            ),  # fmt: skip
+            "last_error": case((restart, null()), else_=Job.last_error),
+            "finished_at": null(),
+        },
+    ).returning(Job.id)
+    job_id = await session.scalar(stmt)
+    assert job_id is not None
+    return int(job_id)
+
+
+async def list_jobs(
+    session: AsyncSession,
+    *,
+    status: str | None = None,
+    kind: str | None = None,
+    shop_id: int | None = None,
+    limit: int = 50,
+) -> Sequence[Job]:
+    """Jobs, newest first."""
+    query = select(Job).order_by(Job.id.desc()).limit(limit)
+    if status is not None:
+        query = query.where(Job.status == status)
+    if kind is not None:
+        query = query.where(Job.kind == kind)
+    if shop_id is not None:
+        query = query.where(Job.shop_id == shop_id)
+    return (await session.scalars(query)).all()
+
+
+async def retry(
+    session: AsyncSession,
+    *,
+    job_ids: Sequence[int] = (),
+    kind: str | None = None,
+    shop_id: int | None = None,
+) -> int:
+    """Queue parked jobs again with a fresh count of attempts; returns how many. Named by id,
+    a finished job is run again too (a handler must be safe to run twice anyway: a runner that
+    dies after the work but before recording it runs it again); a waiting or running one is
+    left as it is."""
+    where = [Job.status == JobStatus.FAILED]
+    if job_ids:
+        where = [Job.id.in_(list(job_ids)), Job.status.in_([JobStatus.FAILED, JobStatus.DONE])]
+    if kind is not None:
+        where.append(Job.kind == kind)
+    if shop_id is not None:
+        where.append(Job.shop_id == shop_id)
+    return await queue.requeue(session, JOBS, utcnow(), where, {Job.finished_at: None})

@@ -1,0 +1,134 @@
+"""Runs due jobs: claims a few, runs each one's handler, records how it went.
+
+A claim is a short write transaction that marks the jobs ``running`` for a lease and counts the
+attempt; the handler then runs outside it (it may call a platform's API, which must not hold the
+database's write lock), and a second short transaction records the outcome. A runner that dies
+mid-job leaves it ``running``; once the lease has run out another runner claims it again (the
+attempt it died in counts). So a job runs at least once and its handler is idempotent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import case, update
+
+from app import metrics
+from app.config import Settings
+from app.db import Database
+from app.jobs import queue
+from app.jobs.kinds import JobContext, JobKinds
+from app.jobs.models import Job, JobStatus
+from app.jobs.service import JOBS
+from app.logs import describe, log_failure
+from app.orm import utcnow
+from app.shops.service import ShopDirectory
+
+log = structlog.get_logger(__name__)
+
+LEASE_RAN_OUT = "the runner stopped during its last attempt (its lease ran out)"
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    id: int
+    shop_id: int
+    kind: str
+    payload: dict[str, Any]
+    attempts: int  # with this one; also what tells this claim from a later one
+    revision: int
+
+
+class JobWorker:
+    name = "jobs"
+
+    def __init__(
+        self, db: Database, shops: ShopDirectory, settings: Settings, kinds: JobKinds
+    ) -> None:
+        self.db = db
+        self.shops = shops
+        self.kinds = kinds
+        self.policy = queue.RetryPolicy.from_settings(settings)
+        self.batch_size = settings.jobs_batch_size
+        self.lease = timedelta(seconds=settings.jobs_lease_seconds)
+
+    async def run_once(self, now: datetime | None = None, limit: int | None = None) -> int:
+        """Claim and run one batch of due jobs; returns how many were claimed."""
+        if not len(self.kinds):
+            return 0
+        now = now or utcnow()
+        claimed = await self._claim(now, limit or self.batch_size)
+        for job in claimed:
+            await self._run(job, now)
+        return len(claimed)
+
+    async def close(self) -> None:
+        return None
+
+    async def _claim(self, now: datetime, limit: int) -> list[Claimed]:
+        columns = (Job.id, Job.shop_id, Job.kind, Job.payload, Job.attempts, Job.revision,
+                   Job.status)  # fmt: skip
+        known = Job.kind.in_(list(self.kinds))
+        async with self.db.write() as session:
+            rows = (await session.execute(queue.claim(JOBS, columns, now, limit, known))).all()
+            claimed: list[Claimed] = []
+            for row in rows:
+                if row.status == JobStatus.RUNNING and self.policy.parks(row.attempts):
+                    log.warning("job parked", job_id=row.id, kind=row.kind, error=LEASE_RAN_OUT)
+                    await session.execute(
+                        update(Job)
+                        .where(Job.id == row.id)
+                        .values(status=JobStatus.FAILED, last_error=LEASE_RAN_OUT)
+                    )
+                    continue
+                claimed.append(Claimed(row.id, row.shop_id, row.kind, dict(row.payload),
+                                       row.attempts + 1, row.revision))  # fmt: skip
+            if claimed:
+                await session.execute(
+                    update(Job)
+                    .where(Job.id.in_([job.id for job in claimed]))
+                    .values(
+                        status=JobStatus.RUNNING,
+                        attempts=Job.attempts + 1,
+                        run_after=now + self.lease,
+                    )
+                )
+        return claimed
+
+    async def _run(self, job: Claimed, now: datetime) -> None:
+        ours = (Job.status == JobStatus.RUNNING, Job.attempts == job.attempts)
+        try:
+            shop = await self.shops.by_id(job.shop_id)
+            if shop is None:  # deleted since (its jobs go with it)
+                return
+            context = JobContext(self.db, shop, job.id, job.attempts, now)
+            handler = self.kinds.handler(job.kind)
+            await asyncio.wait_for(handler(context, job.payload), self.lease.total_seconds())
+        except Exception as exc:  # a failed attempt, recorded on the job for the operator
+            async with self.db.write() as session:
+                parked = await queue.record_failure(session, JOBS, job.id, job.attempts,
+                                                    describe(exc), self.policy, now,
+                                                    *ours)  # fmt: skip
+            log_failure(log, "job parked" if parked else "job failed", exc,
+                              job_id=job.id, kind=job.kind, attempt=job.attempts)  # fmt: skip
+            metrics.record_job_outcome(job.kind, JobStatus.FAILED if parked else "retry")
+            return
+        latest = Job.revision == job.revision
+        async with self.db.write() as session:
+            # Enqueued again while it ran: run again, with the payload it carries now.
+            await session.execute(
+                update(Job)
+                .where(Job.id == job.id, *ours)
+                .values(
+                    status=case((latest, JobStatus.DONE), else_=JobStatus.PENDING),
+                    attempts=case((latest, Job.attempts), else_=0),
+                    run_after=now,
+                    finished_at=case((latest, now), else_=None),
+                    last_error=None,
+                )
+            )
+        metrics.record_job_outcome(job.kind, JobStatus.DONE)

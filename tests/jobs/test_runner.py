@@ -1,0 +1,101 @@
+"""The runner's loop: it yields to webhook intake in its process, and runs periodic tasks for
+active shops only."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+
+from sqlalchemy import update
+
+from app.db import Database
+from app.jobs.periodic import Periodic
+from app.jobs.runner import Runner
+from app.shops.models import Shop
+from app.shops.service import ShopContext
+from app.state import AppState
+from tests.conftest import ShopifyShop, make_shopify_shop
+
+TURN = 0.02
+
+
+class BusySource:
+    """Always has work; each batch takes TURN seconds, during which intake accepts an event
+    if ``intake_busy``."""
+
+    name = "busy"
+
+    def __init__(self, wake: asyncio.Event, intake_busy: bool) -> None:
+        self.wake = wake
+        self.intake_busy = intake_busy
+        self.working = 0.0
+        self.limits: list[int | None] = []
+
+    async def run_once(self, now: datetime | None = None, limit: int | None = None) -> int:
+        self.limits.append(limit)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await asyncio.sleep(TURN)
+        if self.intake_busy:
+            self.wake.set()  # as Intake's on_accepted does
+        self.working += loop.time() - started
+        return 1
+
+    async def close(self) -> None:
+        return None
+
+
+async def _share_of_time(
+    state: AppState, intake_busy: bool, seconds: float = 0.6
+) -> tuple[float, list[int | None]]:
+    wake = asyncio.Event()
+    source = BusySource(wake, intake_busy)
+    settings = state.settings.model_copy(
+        update={"worker_busy_share": 0.2, "worker_busy_batch_size": 7}
+    )
+    runner = Runner(state.db, state.shops, settings, [source], [])
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    task = asyncio.create_task(runner.run_forever(stop, wake=wake))
+    await asyncio.sleep(0.05)  # past the first scheduler tick
+    source.working, started = 0.0, loop.time()
+    await asyncio.sleep(seconds)
+    elapsed = loop.time() - started
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    return source.working / elapsed, source.limits
+
+
+class TestYieldingToIntake:
+    async def test_while_webhooks_arrive_the_worker_takes_only_its_share(
+        self, state: AppState
+    ) -> None:
+        share, limits = await _share_of_time(state, intake_busy=True)
+        assert share < 0.35
+        assert limits[0] is None  # its own batch size …
+        assert set(limits[1:]) == {7}  # … then smaller turns while deliveries keep coming
+
+    async def test_when_intake_is_quiet_the_worker_runs_flat_out(self, state: AppState) -> None:
+        share, limits = await _share_of_time(state, intake_busy=False)
+        assert share > 0.7
+        assert set(limits) == {None}
+
+
+class TestPeriodic:
+    async def test_a_periodic_task_runs_for_every_active_shop_only(
+        self, state: AppState, shopify_shop: ShopifyShop
+    ) -> None:
+        other = await make_shopify_shop(state, domain="other.myshopify.com")
+        async with state.db.write() as session:
+            await session.execute(
+                update(Shop).where(Shop.id == other.shop_id).values(status="paused")
+            )
+        seen: list[int] = []
+
+        async def task(db: Database, shop: ShopContext, now: datetime) -> int:
+            seen.append(shop.shop_id)
+            return 2
+
+        runner = Runner(state.db, state.shops, state.settings, [], [Periodic("swept", task)])
+        assert await runner.run_scheduled() == {"swept": 2}
+        assert seen == [shopify_shop.shop_id]
