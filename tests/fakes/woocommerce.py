@@ -72,6 +72,10 @@ _OAUTH_REQUIRED = (
 _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+$")
 
 Json = dict[str, Any]
+# Handlers take the request for its query; a test-side call that needs none passes this.
+_NO_REQUEST = Request(
+    {"type": "http", "method": "POST", "path": "/", "query_string": b"", "headers": []}
+)
 
 
 class WPError(Exception):
@@ -207,20 +211,29 @@ class FakeWooCommerce:
             ]
         )
         self._served: ServedApp | None = None
+        self._owns_server = False
 
     # --- running -----------------------------------------------------------------------------
 
-    def start(self) -> FakeWooCommerce:
-        self._served = ServedApp(self.app).start()
+    def start(self, on: ServedApp | None = None) -> FakeWooCommerce:
+        """Serve on a server of its own, or mounted ``on`` a running one (left running)."""
+        if on is None:
+            self._served, self._owns_server = ServedApp(self.app).start(), True
+        else:
+            on.app = self.app
+            self._served, self._owns_server = on, False
         return self
 
     def stop(self) -> None:
         if self._served is not None:
-            self._served.stop()
+            if self._owns_server:
+                self._served.stop()
+            elif self._served.app is self.app:
+                self._served.app = None
             self._served = None
 
     def __enter__(self) -> FakeWooCommerce:
-        return self.start()
+        return self if self._served is not None else self.start()
 
     def __exit__(
         self,
@@ -282,10 +295,23 @@ class FakeWooCommerce:
             self._state.orders[int(stored["id"])] = stored
             return copy.deepcopy(stored)
 
+    def add_webhook(self, topic: str, delivery_url: str, *, status: str = "active") -> Json:
+        """A subscription made by someone else (the owner, an earlier install)."""
+        body = {"topic": topic, "delivery_url": delivery_url, "status": status}
+        with self._lock:
+            response = self._create_webhook(_NO_REQUEST, body)
+        created: Json = json.loads(bytes(response.body))
+        return created
+
     def disable_webhook(self, webhook_id: int | str) -> None:
         """What WooCommerce does after 5 failed deliveries in a row."""
+        self.set_webhook_status(webhook_id, "disabled")
+
+    def set_webhook_status(self, webhook_id: int | str, status: str) -> None:
+        if status not in WEBHOOK_STATUSES:
+            raise ValueError(f"a webhook's status is one of {WEBHOOK_STATUSES}")
         with self._lock:
-            self._state.webhooks[int(webhook_id)]["status"] = "disabled"
+            self._state.webhooks[int(webhook_id)]["status"] = status
 
     def fail_next(
         self, n: int = 1, *, status: int = 503, retry_after: str | None = None, body: bytes = b""
@@ -320,6 +346,10 @@ class FakeWooCommerce:
     def customer(self, customer_id: int | str) -> Json:
         with self._lock:
             return copy.deepcopy(self._state.customers[int(customer_id)])
+
+    def order(self, order_id: int | str) -> Json:
+        with self._lock:
+            return copy.deepcopy(self._state.orders[int(order_id)])
 
     def meta(self, customer_id: int | str) -> dict[str, Any]:
         """A customer's meta_data as ``{key: value}``."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -213,8 +213,9 @@ class WooCommerceClient:
         only shift later pages onto ones already read (seen twice), never past the reader."""
         if since.tzinfo is None:
             raise ValueError("since must be timezone-aware")
-        # modified_after is strict and has whole seconds: rounding down keeps the same second.
-        after = since.astimezone(UTC).replace(microsecond=0, tzinfo=None).isoformat()
+        # WooCommerce keeps whole seconds and modified_after is strict: an order changed later
+        # within since's second (or at it) is stored at that second, so ask from one before.
+        after = _wc_time(since - timedelta(seconds=1))
         params = {
             "modified_after": after,
             "dates_are_gmt": "true",
