@@ -35,7 +35,10 @@ class ServedApp:
         self.port: int = self._socket.getsockname()[1]
         config = uvicorn.Config(
             self._forward,
-            log_level="warning",
+            # Leave the process's logging alone: uvicorn would otherwise set its loggers' levels
+            # for every later test (and the app's own uvicorn in them).
+            log_config=None,
+            log_level=None,
             access_log=False,
             lifespan="off",
             interface="asgi3",
