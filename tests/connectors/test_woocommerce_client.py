@@ -661,3 +661,58 @@ class TestOrdersModifiedSince:
         with pytest.raises(ValueError, match="timezone"):
             async for _ in woo.orders_modified_since(datetime(2026, 12, 1)):  # noqa: DTZ001
                 pass
+
+
+class TestFakeStoreDeliveries:
+    """The fake's webhook deliveries, which later tests and the demo send to Vafa."""
+
+    @staticmethod
+    def receiver(status: int, seen: list[httpx.Request]) -> httpx.AsyncClient:
+        def answer(request: httpx.Request) -> httpx.Response:
+            seen.append(request)
+            return httpx.Response(status)
+
+        return httpx.AsyncClient(transport=httpx.MockTransport(answer))
+
+    async def test_a_delivery_is_signed_so_that_vafas_connector_accepts_it(
+        self, woo: WooCommerceClient, woo_store: FakeWooCommerce
+    ) -> None:
+        await woo.ensure_webhooks(ADDRESS, TOPICS)
+        woo_store.add_order(load("order.json") | {"id": 41, "customer_id": 25})
+        seen: list[httpx.Request] = []
+
+        async with self.receiver(200, seen) as http:
+            [delivery] = await woo_store.deliver("order.updated", 41, http=http)
+
+        [request] = seen
+        assert str(request.url) == ADDRESS
+        assert request.headers["X-WC-Webhook-Topic"] == "order.updated"
+        connector = WooCommerceConnector()
+        signature = request.headers["X-WC-Webhook-Signature"]
+        assert connector.verify_signature(request.content, signature, [WEBHOOK_SECRET])
+        assert b"\\/" in request.content  # slashes escaped, as wp_json_encode writes them
+        [snapshot] = connector.parse("order.updated", orjson.loads(request.content), {})
+        assert snapshot == snapshot_of(woo_store, 41)
+        assert delivery.status == 200
+
+    async def test_failed_deliveries_disable_the_webhook_until_ensure_re_enables_it(
+        self, woo: WooCommerceClient, woo_store: FakeWooCommerce
+    ) -> None:
+        [hook] = await woo.ensure_webhooks(ADDRESS, ["order.updated"])
+        woo_store.add_order(load("order.json") | {"id": 41})
+        seen: list[httpx.Request] = []
+
+        async with self.receiver(500, seen) as http:
+            for _ in range(7):
+                await woo_store.deliver("order.updated", 41, http=http)
+            assert await woo_store.deliver("order.updated", 41, http=http) == []
+
+        assert len(seen) == 7
+        assert [h["status"] for h in woo_store.webhooks] == ["disabled"]
+        [again] = await woo.ensure_webhooks(ADDRESS, ["order.updated"])
+        assert (again.store_id, again.active) == (hook.store_id, True)
+
+
+def snapshot_of(store: FakeWooCommerce, order_id: int) -> Any:
+    [snapshot] = WooCommerceConnector().parse("order.updated", store.order(order_id), {})
+    return snapshot

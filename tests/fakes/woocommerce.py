@@ -46,6 +46,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -116,6 +117,13 @@ class RecordedRequest:
     status: int
     auth: str  # basic | oauth | none
     body: Any = None
+
+
+@dataclass(frozen=True)
+class Delivery:
+    webhook_id: int
+    status: int | None  # None: the delivery URL could not be reached
+    body: bytes
 
 
 @dataclass
@@ -330,6 +338,71 @@ class FakeWooCommerce:
         timeout sees a timeout)."""
         with self._lock:
             self._delays.extend([seconds] * n)
+
+    async def deliver(
+        self, topic: str, resource_id: int | str, *, http: httpx.AsyncClient
+    ) -> list[Delivery]:
+        """Send ``topic`` for a resource to every active webhook on it, as
+        ``WC_Webhook::deliver`` does: the REST body (``{"id"}`` for ``*.deleted``) as
+        ``wp_json_encode`` writes it, signed with the webhook's secret, once (WooCommerce never
+        retries). An answer outside 200–302 counts as a failure; once a webhook's count is past
+        5 the next failure disables it (``failed_delivery``). Success resets the count."""
+        resource, _, event = topic.partition(".")
+        with self._lock:
+            hooks = [
+                copy.deepcopy(w)
+                for w in self._state.webhooks.values()
+                if w["topic"] == topic and w["status"] == "active"
+            ]
+            payload = (
+                {"id": int(resource_id)}
+                if event == "deleted"
+                else self._resource(topic, resource_id)
+            )
+        body = _wp_json_encode(payload)
+        deliveries = []
+        for hook in hooks:
+            headers = {
+                "Content-Type": "application/json",
+                "User-Agent": "WooCommerce/9.9.0 Hookshot (WordPress/6.8)",
+                "X-WC-Webhook-Source": (self.public_url or self.url).rstrip("/") + "/",
+                "X-WC-Webhook-Topic": topic,
+                "X-WC-Webhook-Resource": resource,
+                "X-WC-Webhook-Event": event,
+                "X-WC-Webhook-Signature": _sign(body, hook["_secret"]),
+                "X-WC-Webhook-ID": str(hook["id"]),
+                "X-WC-Webhook-Delivery-ID": hashlib.md5(
+                    f"{hook['id']}{int(time.time())}".encode()
+                ).hexdigest(),
+            }
+            try:
+                response = await http.post(hook["delivery_url"], content=body, headers=headers)
+                status: int | None = response.status_code
+            except httpx.HTTPError:
+                status = None
+            delivered = status is not None and 200 <= status <= 302
+            with self._lock:
+                stored = self._state.webhooks.get(hook["id"])
+                if stored is not None:
+                    if delivered:
+                        stored["_failures"] = 0
+                    elif stored["_failures"] > 5:
+                        stored["status"] = "disabled"
+                    else:
+                        stored["_failures"] += 1
+            deliveries.append(Delivery(hook["id"], status, body))
+        return deliveries
+
+    def _resource(self, topic: str, resource_id: int | str) -> Json:
+        resource = topic.partition(".")[0]
+        found = {
+            "order": self._state.orders,
+            "customer": self._state.customers,
+            "coupon": self._state.coupons,
+        }[resource].get(int(resource_id))
+        if found is None:
+            raise KeyError(f"the fake has no {resource} {resource_id}")
+        return self._render_coupon(found) if resource == "coupon" else copy.deepcopy(found)
 
     # --- what a test reads -------------------------------------------------------------------
 
@@ -720,6 +793,7 @@ class FakeWooCommerce:
             "date_modified_gmt": now,
             # Kept, never shown: the REST "view" context leaves the secret out.
             "_secret": body.get("secret") or hashlib.md5(b"1|admin").hexdigest(),
+            "_failures": 0,
         }
         self._state.webhooks[webhook["id"]] = webhook
         return JSONResponse(_public_webhook(webhook), 201)
@@ -821,6 +895,19 @@ class FakeWooCommerce:
 
     def _new_id(self) -> int:
         return next(self._ids)
+
+
+def _wp_json_encode(payload: object) -> bytes:
+    """PHP's ``json_encode`` defaults, as WordPress sends webhook bodies: compact, slashes
+    escaped, non-ASCII as ``\\uXXXX``."""
+    text = json.dumps(payload, separators=(",", ":"), ensure_ascii=True)
+    return text.replace("/", "\\/").encode()
+
+
+def _sign(body: bytes, secret: str) -> str:
+    """``WC_Webhook::generate_signature`` for a secret without HTML entities (Vafa's are
+    letters and digits)."""
+    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
 
 
 def _fixture(name: str) -> Json:
