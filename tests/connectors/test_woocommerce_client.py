@@ -29,7 +29,10 @@ from app.connectors.store import (
 )
 from app.connectors.woocommerce import WooCommerceConnector
 from app.connectors.woocommerce.client import WooCommerceClient, store_error
-from app.connectors.woocommerce.signing import oauth_query_url
+from app.connectors.woocommerce.signing import Method, oauth_query_url
+from app.shops import service as shops
+from app.shops.models import Shop
+from app.state import AppState
 from tests.fakes.server import TlsTerminator
 from tests.fakes.woocommerce import API, FakeWooCommerce, woocommerce_signature
 
@@ -266,6 +269,36 @@ class TestCustomers:
         assert await woo.get_customer("999999") is None
 
 
+class TestFromShop:
+    async def test_a_shop_added_with_the_stores_keys_talks_to_it_with_its_own_secret(
+        self,
+        state: AppState,
+        woo_store: FakeWooCommerce,
+        http: httpx.AsyncClient,
+        member: dict[str, Any],
+    ) -> None:
+        async with state.db.write() as session:
+            new = await shops.add_woocommerce(
+                session,
+                state.vault,
+                url=woo_store.url,
+                consumer_key=woo_store.consumer_key,
+                consumer_secret=woo_store.consumer_secret,
+            )
+            shop = await session.get(Shop, new.shop_id)
+            assert shop is not None
+            assert shop.api_url is not None
+            url, credentials = shop.api_url, state.vault.open(shop.credentials)
+        woo = WooCommerceClient.from_credentials(http, url=url, credentials=credentials)
+
+        [hook] = await woo.ensure_webhooks(ADDRESS, ["order.updated"])
+
+        assert woo_store.webhook_secret(hook.store_id) == new.webhook_secret
+        customer = await woo.get_customer(str(member["id"]))
+        assert customer is not None
+        assert customer.email == "sara.ahmadi@example.com"
+
+
 class TestAuthentication:
     async def test_over_plain_http_every_request_is_oauth_signed_with_hmac_sha256(
         self, woo: WooCommerceClient, woo_store: FakeWooCommerce, member: dict[str, Any]
@@ -357,6 +390,59 @@ class TestAuthentication:
             assert refused.status == 401
             assert "Consumer secret is invalid." in caught.value.message
             assert len(store.coupons) == 1
+
+
+def signed(store: FakeWooCommerce, method: Method, path: str) -> str:
+    return oauth_query_url(
+        method, store.url + API + path, store.consumer_key, store.consumer_secret
+    )
+
+
+class TestFakeStoreValidation:
+    """What the fake refuses, in WordPress's shapes, so that the client's tests can fail."""
+
+    @pytest.mark.parametrize(
+        ("body", "code", "param"),
+        [
+            ({"amount": "10"}, "rest_missing_callback_param", None),
+            (
+                {"code": "x", "discount_type": "percent_product"},
+                "rest_invalid_param",
+                "discount_type",
+            ),
+            ({"code": "x", "amount": 10}, "rest_invalid_param", "amount"),
+            ({"code": "x", "usage_limit": "1"}, "rest_invalid_param", "usage_limit"),
+            ({"code": "x", "email_restrictions": ["a@b"]}, "coupon_invalid_email_address", None),
+        ],
+    )
+    async def test_a_bad_coupon_is_refused_with_wordpress_error_body(
+        self,
+        woo_store: FakeWooCommerce,
+        http: httpx.AsyncClient,
+        body: dict[str, Any],
+        code: str,
+        param: str | None,
+    ) -> None:
+        response = await http.post(signed(woo_store, "POST", "/coupons"), json=body)
+
+        assert response.status_code == 400
+        error = response.json()
+        assert (error["code"], error["data"]["status"]) == (code, 400)
+        assert error["message"]
+        if param is not None:
+            assert param in error["data"]["params"]
+        assert woo_store.coupons == []
+
+    async def test_list_headers_count_every_match(
+        self, woo_store: FakeWooCommerce, http: httpx.AsyncClient
+    ) -> None:
+        add_orders(woo_store)
+
+        response = await http.get(signed(woo_store, "GET", "/orders?per_page=3&page=2"))
+
+        assert (response.headers["X-WP-Total"], response.headers["X-WP-TotalPages"]) == ("7", "3")
+        assert len(response.json()) == 3
+        assert 'rel="next"' in response.headers["Link"]
 
 
 class TestFakeStoreAuthentication:

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
 import httpx
@@ -34,6 +34,7 @@ from app.connectors.store import (
     CodeAlreadyExists,
     DiscountKind,
     DiscountSpec,
+    StoreClient,
     StoreDiscount,
     StoreError,
     StoreNotFound,
@@ -463,3 +464,9 @@ def _wc_time(value: datetime) -> str:
     if value.tzinfo is None:
         raise ValueError("times must be timezone-aware")
     return value.astimezone(UTC).replace(microsecond=0, tzinfo=None).isoformat()
+
+
+if TYPE_CHECKING:  # mypy holds the client to the Protocol the job queue calls
+
+    def _is_store_client(client: WooCommerceClient) -> StoreClient:
+        return client
