@@ -29,6 +29,9 @@ from app.state import AppState
 from tests.migration_check import _admin
 from tests.signing import shopify_headers, woocommerce_headers
 
+# The fake stores' fixtures (woo_store, ...): real HTTP servers for the store clients' tests.
+pytest_plugins = ["tests.fakes.plugin"]
+
 FIXTURES = Path(__file__).parent / "fixtures"
 SECRET_KEY = new_secret_key()
 ENV_URL = os.environ.get("VAFA_DATABASE_URL", "")

@@ -26,12 +26,15 @@ from app.connectors.base import CustomerSnapshot, OrderSnapshot
 
 
 class StoreError(Exception):
-    """A call to the store failed. ``message`` never carries credentials or personal data."""
+    """A call to the store failed. ``message`` never carries credentials or personal data;
+    ``code`` is the store's own machine-readable reason where it gives one (WordPress
+    ``woocommerce_rest_…`` codes, Shopify ``userErrors`` codes)."""
 
-    def __init__(self, message: str, *, status: int | None = None) -> None:
+    def __init__(self, message: str, *, status: int | None = None, code: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
+        self.code = code
 
 
 class StoreUnauthorized(StoreError):
@@ -51,8 +54,15 @@ class StoreNotFound(StoreError):
 
 
 class StoreThrottled(StoreError):
-    def __init__(self, message: str, *, retry_after: float, status: int | None = None) -> None:
-        super().__init__(message, status=status)
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float,
+        status: int | None = None,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(message, status=status, code=code)
         self.retry_after = retry_after
 
 
