@@ -26,6 +26,9 @@ from app.shops import service as shops
 from app.state import AppState
 from tests.signing import shopify_headers, woocommerce_headers
 
+# The fake stores' fixtures (fake_shopify, ...), for every test directory.
+pytest_plugins = ["tests.fakes.shopify"]
+
 FIXTURES = Path(__file__).parent / "fixtures"
 SECRET_KEY = new_secret_key()
 ENV_URL = os.environ.get("VAFA_DATABASE_URL", "")

@@ -159,7 +159,7 @@ CREATE_WEBHOOK = f"""
 mutation VafaWebhookCreate($topic: WebhookSubscriptionTopic!, $input: WebhookSubscriptionInput!) {{
   webhookSubscriptionCreate(topic: $topic, webhookSubscription: $input) {{
     webhookSubscription {{ id topic uri }}
-    {_USER_ERRORS}
+    userErrors {{ field message }}
   }}
 }}
 """

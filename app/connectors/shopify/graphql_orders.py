@@ -40,11 +40,13 @@ from app.money import currency_exponent
 
 # Page sizes keep one page's requested cost under Shopify's single-query maximum (1000
 # points); an order with more lines or refund lines than a page is completed by follow-up
-# queries (ORDER_LINES_QUERY, REFUND_LINES_QUERY).
+# queries (ORDER_LINES_QUERY, REFUND_LINES_QUERY). ``refunds`` is a list, not a connection:
+# asked without ``first``, it holds them all.
 ORDERS_PAGE = 5
-LINES_PAGE = 20
-REFUNDS_PAGE = 5
-REFUND_LINES_PAGE = 10
+LINES_PAGE = 10
+REFUND_LINES_PAGE = 5
+# Refunded shipping lines per refund read (an order has one shipping line, almost always).
+REFUND_SHIPPING_PAGE = 5
 
 _MONEY = "shopMoney { amount currencyCode } presentmentMoney { amount currencyCode }"
 LINE_FIELDS = f"""
@@ -71,13 +73,13 @@ query VafaOrdersModifiedSince($first: Int!, $after: String, $query: String!) {{
         pageInfo {{ hasNextPage endCursor }}
         nodes {{ {LINE_FIELDS} }}
       }}
-      refunds(first: {REFUNDS_PAGE}) {{
+      refunds {{
         id createdAt
         refundLineItems(first: {REFUND_LINES_PAGE}) {{
           pageInfo {{ hasNextPage endCursor }}
           nodes {{ {REFUND_LINE_FIELDS} }}
         }}
-        refundShippingLines(first: 5) {{
+        refundShippingLines(first: {REFUND_SHIPPING_PAGE}) {{
           nodes {{ subtotalAmountSet {{ shopMoney {{ amount currencyCode }} }} }}
         }}
       }}

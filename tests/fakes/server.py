@@ -1,0 +1,65 @@
+"""Serve an ASGI app with uvicorn on a free local port, in a background thread.
+
+A thread of its own (with its own event loop) keeps the fake answering whatever the test's
+loop is doing, and lets synchronous code (a CLI test, ``make demo``) use it just the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import uvicorn
+
+_START_TIMEOUT_SECONDS = 10.0
+
+
+class BackgroundServer:
+    def __init__(self, app: Any, host: str = "127.0.0.1") -> None:
+        config = uvicorn.Config(
+            app,
+            host=host,
+            port=0,  # the OS picks a free port
+            lifespan="off",
+            ws="none",
+            http="h11",
+            loop="asyncio",
+            log_level="warning",
+            access_log=False,
+            timeout_graceful_shutdown=1,
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._run, name="fake-store", daemon=True)
+        self.base_url = ""
+
+    def _run(self) -> None:
+        asyncio.run(self._server.serve())
+
+    def start(self) -> str:
+        self._thread.start()
+        deadline = time.monotonic() + _START_TIMEOUT_SECONDS
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the fake store's server did not start")
+            time.sleep(0.01)
+        host, port = self._server.servers[0].sockets[0].getsockname()[:2]
+        self.base_url = f"http://{host}:{port}"
+        return self.base_url
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=5)
+
+
+@contextmanager
+def serve(app: Any) -> Iterator[str]:
+    """``with serve(app) as base_url:`` the app answers at ``base_url`` inside the block."""
+    server = BackgroundServer(app)
+    try:
+        yield server.start()
+    finally:
+        server.stop()
