@@ -63,3 +63,16 @@ def serve(app: Any) -> Iterator[str]:
         yield server.start()
     finally:
         server.stop()
+
+
+class Switch:
+    """An ASGI app that hands each request to ``target``: one server for a whole test session,
+    a fresh fake (fresh state) behind it for each test."""
+
+    def __init__(self) -> None:
+        self.target: Any = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if self.target is None:
+            raise RuntimeError("no fake store behind this server now")
+        await self.target(scope, receive, send)

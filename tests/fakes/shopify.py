@@ -36,6 +36,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import orjson
 import pytest
@@ -62,7 +63,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.fakes.server import BackgroundServer
+from tests.fakes.server import BackgroundServer, Switch
 
 SCHEMA = build_schema((Path(__file__).parent / "shopify_schema.graphql").read_text())
 API_PATH = "/admin/api/{version}/graphql.json"
@@ -145,7 +146,7 @@ class FakeShopify:
         client_secret: str = CLIENT_SECRET,
         token_lifetime: float = 86_399.0,
         maximum: float = 1000.0,
-        restore_rate: float = 50.0,
+        restore_rate: float = 100.0,  # Shopify's standard plan
         throttle_status: int = 200,
     ) -> None:
         self._lock = threading.RLock()
@@ -312,7 +313,7 @@ class FakeShopify:
         if request.headers.get("content-type", "").startswith("application/json"):
             form: dict[str, Any] = orjson.loads(await request.body())
         else:
-            form = dict(await request.form())
+            form = dict(parse_qsl((await request.body()).decode()))
         if form.get("grant_type") != "client_credentials":
             self._record(request, at, 400, operation="access_token")
             return JSONResponse(
@@ -419,7 +420,11 @@ class FakeShopify:
                 operation_name=operation,
             )
             answer = result.formatted
-            answer["extensions"] = {"cost": self._cost(cost, cost)}
+            # As Shopify: the bucket is charged what the query asked for, and what it did not
+            # use (fewer nodes than ``first``) is given back.
+            actual = min(cost, actual_cost(document, op, result.data))
+            self.bucket.available += cost - actual
+            answer["extensions"] = {"cost": self._cost(cost, actual)}
         return 200, answer, False
 
     def _cost(self, requested: int, actual: int | None) -> dict[str, Any]:
@@ -990,6 +995,46 @@ def _argument(node: FieldNode, name: str, variables: dict[str, Any]) -> int | No
     return None
 
 
+def actual_cost(
+    document: DocumentNode, op: OperationDefinitionNode, data: dict[str, Any] | None
+) -> int:
+    """The cost of what the query returned: like :func:`query_cost`, with the nodes a
+    connection holds instead of its ``first``."""
+    if op.operation == OperationType.MUTATION:
+        return MUTATION_COST * len(op.selection_set.selections)
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    return _returned_cost(op.selection_set, data, fragments)
+
+
+def _returned_cost(
+    selection_set: SelectionSetNode, value: object, fragments: dict[str, FragmentDefinitionNode]
+) -> int:
+    if not isinstance(value, dict):
+        return 0
+    total = 0
+    for selection in selection_set.selections:
+        if isinstance(selection, InlineFragmentNode):
+            total += _returned_cost(selection.selection_set, value, fragments)
+        elif isinstance(selection, FragmentSpreadNode):
+            spread = fragments[selection.name.value]
+            total += _returned_cost(spread.selection_set, value, fragments)
+        elif isinstance(selection, FieldNode) and selection.selection_set is not None:
+            name = selection.name.value
+            if name == "pageInfo":
+                continue
+            child = value.get(selection.alias.value if selection.alias else name)
+            items = child if isinstance(child, list) else [child]
+            inner = sum(_returned_cost(selection.selection_set, item, fragments) for item in items)
+            if name in ("nodes", "edges", "node"):
+                total += inner
+            elif child is not None:
+                has_first = any(a.name.value == "first" for a in selection.arguments or ())
+                total += (2 if has_first else 1) + inner
+    return total
+
+
 # -- orders in GraphQL's shape ---------------------------------------------------------------
 
 
@@ -1080,8 +1125,26 @@ def order_from_webhook(rest: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+@pytest.fixture(scope="session")
+def _fake_shopify_server() -> Iterator[tuple[Switch, str]]:
+    switch = Switch()
+    server = BackgroundServer(switch)
+    base_url = server.start()
+    try:
+        yield switch, base_url
+    finally:
+        server.stop()
+
+
 @pytest.fixture
-def fake_shopify() -> Iterator[FakeShopify]:
-    """A fake Shopify Admin API serving on a free local port for one test."""
-    with FakeShopify().running() as fake:
+def fake_shopify(_fake_shopify_server: tuple[Switch, str]) -> Iterator[FakeShopify]:
+    """A fake Shopify Admin API on a local port, with fresh state for each test (one server
+    serves the whole session)."""
+    switch, base_url = _fake_shopify_server
+    fake = FakeShopify()
+    fake.base_url = base_url
+    switch.target = fake.app
+    try:
         yield fake
+    finally:
+        switch.target = None

@@ -155,13 +155,13 @@ query VafaWebhooks($first: Int!, $after: String) {
   }
 }
 """
-CREATE_WEBHOOK = f"""
-mutation VafaWebhookCreate($topic: WebhookSubscriptionTopic!, $input: WebhookSubscriptionInput!) {{
-  webhookSubscriptionCreate(topic: $topic, webhookSubscription: $input) {{
-    webhookSubscription {{ id topic uri }}
-    userErrors {{ field message }}
-  }}
-}}
+CREATE_WEBHOOK = """
+mutation VafaWebhookCreate($topic: WebhookSubscriptionTopic!, $input: WebhookSubscriptionInput!) {
+  webhookSubscriptionCreate(topic: $topic, webhookSubscription: $input) {
+    webhookSubscription { id topic uri }
+    userErrors { field message }
+  }
+}
 """
 
 
