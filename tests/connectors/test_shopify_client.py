@@ -40,6 +40,7 @@ from tests.fakes.shopify import (
     DEFAULT_TOKEN,
     MAX_QUERY_COST,
     FakeShopify,
+    RecordedRequest,
     gid,
     order_from_webhook,
     query_cost,
@@ -83,9 +84,11 @@ def when(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-def gaps(fake: FakeShopify) -> list[float]:
-    times = [r.at for r in fake.graphql_requests()]
-    return [b - a for a, b in zip(times, times[1:], strict=False)]
+def refill_time(answer: RecordedRequest, cost: float) -> float:
+    """How long after ``answer`` the bucket it reported could pay ``cost``."""
+    assert answer.cost is not None
+    status = answer.cost["throttleStatus"]
+    return max(cost - status["currentlyAvailable"], 0) / status["restoreRate"]
 
 
 class TestDiscountCodes:
@@ -494,7 +497,8 @@ class TestThrottle:
         assert throttled.throttled
         assert not done.throttled
         assert done.status == 200
-        assert done.at - throttled.at >= 10 / 100  # (requested − available) / restoreRate
+        # (requested − currentlyAvailable) / restoreRate, as the throttled answer said
+        assert done.at - throttled.at >= refill_time(throttled, 10) > 0.05
         assert len(fake_shopify.discounts) == 1
 
     async def test_throttled_with_http_429_is_honoured_the_same(
@@ -505,7 +509,7 @@ class TestThrottle:
         await store.set_balance(MEMBER, 5, "bronze")
         [throttled, done] = fake_shopify.graphql_requests()
         assert (throttled.status, throttled.throttled) == (429, True)
-        assert done.at - throttled.at >= (10 - 2) / 40
+        assert done.at - throttled.at >= refill_time(throttled, 10) > 0.1
         assert fake_shopify.metafield(MEMBER, "points")["value"] == "5"
 
     async def test_no_request_before_the_bucket_can_pay_for_it(
@@ -514,8 +518,10 @@ class TestThrottle:
         fake_shopify.set_bucket(available=15, restore_rate=50)
         await store.set_balance(MEMBER, 1, "bronze")  # leaves 5 of the 10 the next one needs
         await store.set_balance(MEMBER, 2, "bronze")
-        assert not any(r.throttled for r in fake_shopify.graphql_requests())
-        assert gaps(fake_shopify)[0] >= (10 - 5) / 50
+        first, second = fake_shopify.graphql_requests()
+        assert not first.throttled
+        assert not second.throttled
+        assert second.at - first.at >= refill_time(first, 10) > 0.05
 
     async def test_a_long_wait_goes_back_to_the_job_queue_with_its_time(
         self, store: ShopifyClient, fake_shopify: FakeShopify

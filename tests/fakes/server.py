@@ -28,8 +28,9 @@ class BackgroundServer:
             ws="none",
             http="h11",
             loop="asyncio",
-            log_level="warning",
+            log_level=None,  # nor the levels of uvicorn's loggers
             access_log=False,
+            log_config=None,  # leave the process's logging as the test or the demo set it
             timeout_graceful_shutdown=1,
         )
         self._server = uvicorn.Server(config)

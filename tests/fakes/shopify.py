@@ -97,6 +97,7 @@ class RecordedRequest:
     query: str = ""
     variables: dict[str, Any] = field(default_factory=dict)
     token: str | None = None
+    cost: dict[str, Any] | None = None  # the answer's extensions.cost
 
 
 @dataclass
@@ -374,7 +375,8 @@ class FakeShopify:
             self._record(request, at, 400, **details)
             return JSONResponse({"errors": {"query": "Required parameter missing or invalid"}}, 400)
         status, answer, throttled = self._run(query, variables, operation)
-        self._record(request, at, status, throttled=throttled, **details)
+        cost = answer.get("extensions", {}).get("cost")
+        self._record(request, at, status, throttled=throttled, cost=cost, **details)
         return Response(orjson.dumps(answer), status_code=status, media_type="application/json")
 
     # -- GraphQL -------------------------------------------------------------------------
