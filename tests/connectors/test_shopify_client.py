@@ -486,6 +486,24 @@ class TestFailures:
         with pytest.raises(StoreRejected, match="nosuchfield"):
             await store._graphql('query Odd { customer(id: "1") { nosuchfield } }', {}, "Odd")
 
+    @pytest.mark.parametrize(
+        "answer",
+        [
+            httpx.Response(200, text="<html>Service Unavailable</html>"),
+            httpx.Response(200, json={"data": {"customer": {"id": 5}}}),
+            httpx.Response(200, json={"data": None}),
+            httpx.Response(200, json={"errors": "something broke"}),
+        ],
+    )
+    async def test_an_answer_of_an_odd_shape_is_a_store_error_never_a_crash(
+        self, answer: httpx.Response
+    ) -> None:
+        transport = httpx.MockTransport(lambda request: answer)
+        async with httpx.AsyncClient(transport=transport) as http:
+            client = ShopifyClient(http, api_url="https://x.myshopify.com", tokens=FixedToken("t"))
+            with pytest.raises((StoreUnavailable, StoreRejected)):
+                await client.get_customer(MEMBER)
+
 
 class TestThrottle:
     async def test_a_throttled_answer_waits_for_the_bucket_then_succeeds(

@@ -13,7 +13,8 @@ store names. A wait up to ``max_wait`` seconds is slept here; a longer one is ra
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -200,17 +201,19 @@ class ShopifyClient:
             query, operation = BASIC_CREATE, "VafaDiscountBasicCreate"
             root = "discountCodeBasicCreate"
         data = await self._graphql(query, {"input": discount_input(spec)}, operation)
-        payload = _payload(data, root)
-        _raise_user_errors(payload, root)
-        node = get_obj(payload, "codeDiscountNode", root)
-        if node is None:
-            raise StoreUnavailable(f"{root} answered without the discount it made")
-        return _store_discount(node, spec.code)
+        with _readable(root):
+            payload = _payload(data, root)
+            _raise_user_errors(payload, root)
+            node = get_obj(payload, "codeDiscountNode", root)
+            if node is None:
+                raise StoreUnavailable(f"{root} answered without the discount it made")
+            return _store_discount(node, spec.code)
 
     async def find_discount(self, code: str) -> StoreDiscount | None:
         data = await self._graphql(FIND_CODE, {"code": code}, "VafaDiscountByCode")
-        node = get_obj(data, "codeDiscountNodeByCode", "data")
-        return None if node is None else _store_discount(node, code)
+        with _readable("codeDiscountNodeByCode"):
+            node = get_obj(data, "codeDiscountNodeByCode", "data")
+            return None if node is None else _store_discount(node, code)
 
     # -- customers ------------------------------------------------------------------------
 
@@ -227,19 +230,17 @@ class ShopifyClient:
                 {"metafields": metafields, "remove": remove},
                 "VafaSetBalanceNoTier",
             )
-            _raise_user_errors(_payload(data, "metafieldsDelete"), "metafieldsDelete")
-        _raise_user_errors(_payload(data, "metafieldsSet"), "metafieldsSet")
+        with _readable("metafieldsSet"):
+            _raise_user_errors(_payload(data, "metafieldsSet"), "metafieldsSet")
+            if tier is None:
+                _raise_user_errors(_payload(data, "metafieldsDelete"), "metafieldsDelete")
 
     async def get_customer(self, customer_id: str) -> CustomerSnapshot | None:
         variables = {"id": to_gid("Customer", customer_id)}
         data = await self._graphql(GET_CUSTOMER, variables, "VafaCustomer")
-        customer = get_obj(data, "customer", "data")
-        if customer is None:
-            return None
-        try:
-            return _customer(customer)
-        except InvalidPayload as exc:
-            raise StoreUnavailable(f"the store's customer is not readable: {exc}") from exc
+        with _readable("customer"):
+            customer = get_obj(data, "customer", "data")
+            return None if customer is None else _customer(customer)
 
     # -- webhooks -------------------------------------------------------------------------
 
@@ -249,11 +250,11 @@ class ShopifyClient:
         while True:
             variables = {"first": WEBHOOKS_PAGE, "after": after}
             data = await self._graphql(LIST_WEBHOOKS, variables, "VafaWebhooks")
-            connection = get_obj(data, "webhookSubscriptions", "data")
-            found += [
-                _webhook(node) for node in connection_nodes(data, "webhookSubscriptions", "data")
-            ]
-            after = next_cursor(connection, "data.webhookSubscriptions")
+            with _readable("webhookSubscriptions"):
+                connection = get_obj(data, "webhookSubscriptions", "data")
+                nodes = connection_nodes(data, "webhookSubscriptions", "data")
+                found += [_webhook(node) for node in nodes]
+                after = next_cursor(connection, "data.webhookSubscriptions")
             if after is None:
                 return found
 
@@ -277,12 +278,14 @@ class ShopifyClient:
             "input": {"uri": address, "format": "JSON"},
         }
         data = await self._graphql(CREATE_WEBHOOK, variables, "VafaWebhookCreate")
-        payload = _payload(data, "webhookSubscriptionCreate")
-        _raise_user_errors(payload, "webhookSubscriptionCreate")
-        node = get_obj(payload, "webhookSubscription", "webhookSubscriptionCreate")
-        if node is None:
-            raise StoreUnavailable("webhookSubscriptionCreate answered without the subscription")
-        return _webhook(node, topic)
+        root = "webhookSubscriptionCreate"
+        with _readable(root):
+            payload = _payload(data, root)
+            _raise_user_errors(payload, root)
+            node = get_obj(payload, "webhookSubscription", root)
+            if node is None:
+                raise StoreUnavailable(f"{root} answered without the subscription")
+            return _webhook(node, topic)
 
     # -- orders ---------------------------------------------------------------------------
 
@@ -295,14 +298,16 @@ class ShopifyClient:
         while True:
             variables = {"first": ORDERS_PAGE, "after": after, "query": search}
             data = await self._graphql(ORDERS_QUERY, variables, "VafaOrdersModifiedSince")
-            connection = get_obj(data, "orders", "data")
+            with _readable("orders"):
+                connection = get_obj(data, "orders", "data")
+                orders = connection_nodes(data, "orders", "data")
+                after = next_cursor(connection, "data.orders")
             page: list[OrderSnapshot] = []
-            for order in connection_nodes(data, "orders", "data"):
+            for order in orders:
                 snapshot = await self._order_snapshot(order)
                 if snapshot is not None:
                     page.append(snapshot)
             yield page
-            after = next_cursor(connection, "data.orders")
             if after is None:
                 return
 
@@ -312,6 +317,8 @@ class ShopifyClient:
             return parse_graphql_order(complete, self._exponents)
         except InvalidPayload as exc:
             log.warning("shopify.sweep.order_unreadable", order=order.get("id"), reason=str(exc))
+            return None
+        except StoreNotFound:  # deleted while its pages were read: nothing left to reconcile
             return None
 
     async def _complete_order(self, order: JsonObj) -> JsonObj:
@@ -399,7 +406,7 @@ class ShopifyClient:
             if decoded is None:
                 raise StoreUnavailable("the store answered something that is not a JSON object")
             self._bucket.observe(operation, decoded.get("extensions"))
-            errors = get_objs(decoded, "errors", "response") if "errors" in decoded else []
+            errors = _errors(decoded.get("errors"))
             codes = {_error_code(error) for error in errors}
             if "THROTTLED" in codes:
                 await self._wait(self._bucket.throttled_wait(operation), retries, must=True)
@@ -409,8 +416,8 @@ class ShopifyClient:
                 raise StoreUnauthorized(f"the app lacks an access scope: {_messages(errors)}")
             if errors:
                 raise StoreRejected(f"the store refused the query: {_messages(errors)}")
-            data = get_obj(decoded, "data", "response")
-            if data is None:
+            data = decoded.get("data")
+            if not isinstance(data, dict):
                 raise StoreUnavailable("the store answered without data")
             return data
 
@@ -529,23 +536,20 @@ def _raise_user_errors(payload: JsonObj, root: str) -> None:
 
 
 def _store_discount(node: JsonObj, asked: str) -> StoreDiscount:
-    try:
-        discount = get_obj(node, "codeDiscount", "codeDiscountNode") or {}
-        codes = connection_nodes(discount, "codes", "codeDiscount")
-        code = (
-            get_text(codes[0], "code", "codeDiscount.codes[0]", max_length=MAX_CODE_LENGTH)
-            if codes
-            else None
-        )
-        usage = discount.get("asyncUsageCount")
-        return StoreDiscount(
-            code=code or asked,
-            store_id=require_str(node, "id", "codeDiscountNode"),
-            ends_at=get_datetime(discount, "endsAt", "codeDiscount"),
-            usage_count=usage if isinstance(usage, int) and not isinstance(usage, bool) else None,
-        )
-    except InvalidPayload as exc:
-        raise StoreUnavailable(f"the store's discount is not readable: {exc}") from exc
+    discount = get_obj(node, "codeDiscount", "codeDiscountNode") or {}
+    codes = connection_nodes(discount, "codes", "codeDiscount")
+    code = (
+        get_text(codes[0], "code", "codeDiscount.codes[0]", max_length=MAX_CODE_LENGTH)
+        if codes
+        else None
+    )
+    usage = discount.get("asyncUsageCount")
+    return StoreDiscount(
+        code=code or asked,
+        store_id=require_str(node, "id", "codeDiscountNode"),
+        ends_at=get_datetime(discount, "endsAt", "codeDiscount"),
+        usage_count=usage if isinstance(usage, int) and not isinstance(usage, bool) else None,
+    )
 
 
 def _customer(customer: JsonObj) -> CustomerSnapshot:
@@ -569,17 +573,14 @@ def _customer(customer: JsonObj) -> CustomerSnapshot:
 
 def _webhook(node: JsonObj, topic: str | None = None) -> StoreWebhook:
     w = "webhookSubscription"
-    try:
-        enum = require_str(node, "topic", w)
-        return StoreWebhook(
-            store_id=require_str(node, "id", w),
-            # ORDERS_CREATE → orders/create (the first underscore is the topic's slash)
-            topic=topic or enum.lower().replace("_", "/", 1),
-            address=require_str(node, "uri", w),
-            active=True,
-        )
-    except InvalidPayload as exc:
-        raise StoreUnavailable(f"the store's webhook subscription is not readable: {exc}") from exc
+    enum = require_str(node, "topic", w)
+    return StoreWebhook(
+        store_id=require_str(node, "id", w),
+        # ORDERS_CREATE → orders/create (the first underscore is the topic's slash)
+        topic=topic or enum.lower().replace("_", "/", 1),
+        address=require_str(node, "uri", w),
+        active=True,
+    )
 
 
 def _json_or_none(content: bytes) -> JsonObj | None:
@@ -599,6 +600,22 @@ def _retry_after(response: httpx.Response) -> float | None:
     except ValueError:
         return None  # an HTTP date: Shopify sends seconds; fall back to the bucket's figures
     return seconds if seconds >= 0 else None
+
+
+def _errors(raw: object) -> list[JsonObj]:
+    """A GraphQL ``errors`` list (Shopify also answers some failures with a plain string)."""
+    if isinstance(raw, list):
+        return [e if isinstance(e, dict) else {"message": str(e)} for e in raw]
+    return [{"message": str(raw)}] if raw else []
+
+
+@contextmanager
+def _readable(what: str) -> Iterator[None]:
+    """An answer of an unexpected shape is the store's trouble, not a bad input: retry later."""
+    try:
+        yield
+    except InvalidPayload as exc:
+        raise StoreUnavailable(f"the store's answer to {what} is not readable: {exc}") from exc
 
 
 def _error_code(error: JsonObj) -> str | None:
