@@ -34,17 +34,15 @@ from app.shops import service as shops
 from app.shops.models import Shop
 from app.state import AppState
 from tests.conftest import fixture_json
+from tests.fakes.graphql_cost import MAX_QUERY_COST, query_cost
 from tests.fakes.shopify import (
     CLIENT_ID,
     CLIENT_SECRET,
     DEFAULT_TOKEN,
-    MAX_QUERY_COST,
     FakeShopify,
     RecordedRequest,
-    gid,
-    order_from_webhook,
-    query_cost,
 )
+from tests.fakes.shopify_orders import gid, order_from_webhook
 
 MEMBER = "207119551"
 ADDRESS = "https://vafa.example/webhooks/shopify"

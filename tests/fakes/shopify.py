@@ -41,17 +41,7 @@ from urllib.parse import parse_qsl
 import orjson
 import pytest
 from graphql import (
-    DocumentNode,
-    FieldNode,
-    FragmentDefinitionNode,
-    FragmentSpreadNode,
     GraphQLError,
-    InlineFragmentNode,
-    IntValueNode,
-    OperationDefinitionNode,
-    OperationType,
-    SelectionSetNode,
-    VariableNode,
     build_schema,
     execute,
     get_operation_ast,
@@ -63,7 +53,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from tests.fakes.graphql_cost import MAX_QUERY_COST, actual_cost, query_cost
 from tests.fakes.server import BackgroundServer, Switch
+from tests.fakes.shopify_orders import gid
 
 SCHEMA = build_schema((Path(__file__).parent / "shopify_schema.graphql").read_text())
 API_PATH = "/admin/api/{version}/graphql.json"
@@ -71,16 +63,8 @@ TOKEN_PATH = "/admin/oauth/access_token"
 DEFAULT_TOKEN = "shpat_fake_token"
 CLIENT_ID = "fake-client-id"
 CLIENT_SECRET = "fake-client-secret"
-MAX_QUERY_COST = 1000  # Shopify refuses a single query that asks for more
-MUTATION_COST = 10
-_GID = "gid://shopify/"
 _TAKEN = "Code must be unique. Please try a different code."
 _UPDATED_SINCE = re.compile(r"updated_at:>'?([^'\s]+)'?")
-
-
-def gid(kind: str, plain: object) -> str:
-    text = str(plain)
-    return text if text.startswith(_GID) else f"{_GID}{kind}/{text}"
 
 
 def now_iso() -> str:
@@ -218,7 +202,7 @@ class FakeShopify:
         return product_gid
 
     def add_order(self, order: dict[str, Any]) -> None:
-        """An order in Admin GraphQL's shape (see :func:`order_from_webhook`)."""
+        """An order in Admin GraphQL's shape (``shopify_orders.order_from_webhook`` makes one)."""
         with self._lock:
             self.orders.append(order)
 
@@ -943,187 +927,6 @@ def _max_cost_exceeded(cost: int) -> dict[str, Any]:
                 "extensions": {"code": "MAX_COST_EXCEEDED", "cost": cost},
             }
         ]
-    }
-
-
-def query_cost(
-    document: DocumentNode, op: OperationDefinitionNode, variables: dict[str, Any]
-) -> int:
-    """Shopify's requested cost, roughly: a mutation 10; an object 1, a scalar 0, a connection
-    2 + ``first`` × its node's cost (``pageInfo`` free)."""
-    if op.operation == OperationType.MUTATION:
-        return MUTATION_COST * len(op.selection_set.selections)
-    fragments = {
-        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-    }
-    return _selection_cost(op.selection_set, variables, fragments)
-
-
-def _selection_cost(
-    selection_set: SelectionSetNode,
-    variables: dict[str, Any],
-    fragments: dict[str, FragmentDefinitionNode],
-) -> int:
-    total = 0
-    for selection in selection_set.selections:
-        if isinstance(selection, InlineFragmentNode):
-            total += _selection_cost(selection.selection_set, variables, fragments)
-        elif isinstance(selection, FragmentSpreadNode):
-            spread = fragments[selection.name.value]
-            total += _selection_cost(spread.selection_set, variables, fragments)
-        elif isinstance(selection, FieldNode) and selection.selection_set is not None:
-            name = selection.name.value
-            children = _selection_cost(selection.selection_set, variables, fragments)
-            if name == "pageInfo":
-                continue
-            if name in ("nodes", "edges", "node"):
-                total += children  # the connection counts its nodes
-                continue
-            first = _argument(selection, "first", variables)
-            total += 2 + first * children if first is not None else 1 + children
-    return total
-
-
-def _argument(node: FieldNode, name: str, variables: dict[str, Any]) -> int | None:
-    for argument in node.arguments or ():
-        if argument.name.value != name:
-            continue
-        value = argument.value
-        if isinstance(value, IntValueNode):
-            return int(value.value)
-        if isinstance(value, VariableNode):
-            found = variables.get(value.name.value)
-            return found if isinstance(found, int) else None
-    return None
-
-
-def actual_cost(
-    document: DocumentNode, op: OperationDefinitionNode, data: dict[str, Any] | None
-) -> int:
-    """The cost of what the query returned: like :func:`query_cost`, with the nodes a
-    connection holds instead of its ``first``."""
-    if op.operation == OperationType.MUTATION:
-        return MUTATION_COST * len(op.selection_set.selections)
-    fragments = {
-        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-    }
-    return _returned_cost(op.selection_set, data, fragments)
-
-
-def _returned_cost(
-    selection_set: SelectionSetNode, value: object, fragments: dict[str, FragmentDefinitionNode]
-) -> int:
-    if not isinstance(value, dict):
-        return 0
-    total = 0
-    for selection in selection_set.selections:
-        if isinstance(selection, InlineFragmentNode):
-            total += _returned_cost(selection.selection_set, value, fragments)
-        elif isinstance(selection, FragmentSpreadNode):
-            spread = fragments[selection.name.value]
-            total += _returned_cost(spread.selection_set, value, fragments)
-        elif isinstance(selection, FieldNode) and selection.selection_set is not None:
-            name = selection.name.value
-            if name == "pageInfo":
-                continue
-            child = value.get(selection.alias.value if selection.alias else name)
-            items = child if isinstance(child, list) else [child]
-            inner = sum(_returned_cost(selection.selection_set, item, fragments) for item in items)
-            if name in ("nodes", "edges", "node"):
-                total += inner
-            elif child is not None:
-                has_first = any(a.name.value == "first" for a in selection.arguments or ())
-                total += (2 if has_first else 1) + inner
-    return total
-
-
-# -- orders in GraphQL's shape ---------------------------------------------------------------
-
-
-def _bag(
-    money_set: dict[str, Any] | None, fallback: str | None = None, currency: str = "USD"
-) -> dict[str, Any]:
-    if money_set:
-        return {
-            which: {
-                "amount": str(money_set[rest]["amount"]),
-                "currencyCode": money_set[rest]["currency_code"],
-            }
-            for which, rest in (
-                ("shopMoney", "shop_money"),
-                ("presentmentMoney", "presentment_money"),
-            )
-        }
-    money = {"amount": str(fallback or "0.00"), "currencyCode": currency}
-    return {"shopMoney": money, "presentmentMoney": money}
-
-
-def order_from_webhook(rest: dict[str, Any]) -> dict[str, Any]:
-    """The Admin GraphQL shape of the order a webhook body (REST JSON) describes: what the sweep
-    query gets back from Shopify for the same order."""
-    currency = rest["currency"]
-    customer = rest.get("customer")
-
-    def line(item: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "id": gid("LineItem", item["id"]),
-            "quantity": item["quantity"],
-            "sku": item.get("sku"),
-            "isGiftCard": bool(item.get("gift_card")),
-            "product": {"id": gid("Product", item["product_id"])}
-            if item.get("product_id")
-            else None,
-            "variant": {"id": gid("ProductVariant", item["variant_id"])}
-            if item.get("variant_id")
-            else None,
-            "originalUnitPriceSet": _bag(item.get("price_set"), item.get("price"), currency),
-            "discountAllocations": [
-                {"allocatedAmountSet": _bag(a.get("amount_set"), a.get("amount"), currency)}
-                for a in item.get("discount_allocations") or []
-            ],
-            "taxLines": [
-                {"priceSet": _bag(t.get("price_set"), t.get("price"), currency)}
-                for t in item.get("tax_lines") or []
-            ],
-        }
-
-    def refund(item: dict[str, Any]) -> dict[str, Any]:
-        shipping = [
-            {"subtotalAmountSet": _bag(None, str(abs(Decimal(str(a["amount"])))), currency)}
-            for a in item.get("order_adjustments") or []
-            if a.get("kind") == "shipping_refund"
-        ]
-        return {
-            "id": gid("Refund", item["id"]),
-            "createdAt": item.get("created_at"),
-            "refundLineItems": [
-                {
-                    "lineItem": {"id": gid("LineItem", r["line_item_id"])},
-                    "quantity": r["quantity"],
-                    "subtotalSet": _bag(r.get("subtotal_set"), r.get("subtotal"), currency),
-                }
-                for r in item.get("refund_line_items") or []
-            ],
-            "refundShippingLines": shipping,
-        }
-
-    return {
-        "id": gid("Order", rest["id"]),
-        "name": rest.get("name"),
-        "currencyCode": currency,
-        "presentmentCurrencyCode": rest.get("presentment_currency") or currency,
-        "taxesIncluded": bool(rest.get("taxes_included")),
-        "displayFinancialStatus": (rest.get("financial_status") or "pending").upper(),
-        "cancelledAt": rest.get("cancelled_at"),
-        "processedAt": rest.get("processed_at"),
-        "createdAt": rest.get("created_at"),
-        "updatedAt": rest["updated_at"],
-        "discountCodes": [d["code"] for d in rest.get("discount_codes") or []],
-        "customer": {"id": gid("Customer", customer["id"])} if customer else None,
-        "totalShippingPriceSet": _bag(rest.get("total_shipping_price_set"), None, currency),
-        "totalTaxSet": _bag(rest.get("total_tax_set"), rest.get("total_tax"), currency),
-        "lineItems": [line(item) for item in rest.get("line_items") or []],
-        "refunds": [refund(item) for item in rest.get("refunds") or []],
     }
 
 
