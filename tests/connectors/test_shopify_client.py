@@ -471,12 +471,14 @@ class TestFailures:
             with pytest.raises(StoreUnavailable, match="in time"):
                 await client.get_customer(MEMBER)
 
-    async def test_a_closed_shop_pauses_its_jobs(
-        self, store: ShopifyClient, fake_shopify: FakeShopify
+    @pytest.mark.parametrize("status", [402, 403, 404, 423])
+    async def test_a_forbidden_closed_or_locked_shop_pauses_its_jobs(
+        self, store: ShopifyClient, fake_shopify: FakeShopify, status: int
     ) -> None:
-        fake_shopify.fail_next(1, status=402)
-        with pytest.raises(StoreUnauthorized, match="402"):
+        fake_shopify.fail_next(1, status=status)
+        with pytest.raises(StoreUnauthorized, match=str(status)):
             await store.get_customer(MEMBER)
+        assert len(fake_shopify.graphql_requests()) == 1
 
     async def test_a_query_the_store_does_not_know_is_rejected(
         self, store: ShopifyClient, fake_shopify: FakeShopify
@@ -507,7 +509,8 @@ class TestThrottle:
     async def test_a_throttled_answer_waits_for_the_bucket_then_succeeds(
         self, store: ShopifyClient, fake_shopify: FakeShopify
     ) -> None:
-        fake_shopify.set_bucket(available=0, restore_rate=100)
+        # slow enough a refill that a busy machine cannot fill the bucket before the request
+        fake_shopify.set_bucket(available=0, restore_rate=20)
         await store.create_discount(spec())
         [throttled, done] = fake_shopify.graphql_requests()
         assert throttled.throttled
@@ -521,7 +524,7 @@ class TestThrottle:
         self, store: ShopifyClient, fake_shopify: FakeShopify
     ) -> None:
         fake_shopify.throttle_status = 429
-        fake_shopify.set_bucket(available=2, restore_rate=40)
+        fake_shopify.set_bucket(available=2, restore_rate=16)
         await store.set_balance(MEMBER, 5, "bronze")
         [throttled, done] = fake_shopify.graphql_requests()
         assert (throttled.status, throttled.throttled) == (429, True)
@@ -531,7 +534,7 @@ class TestThrottle:
     async def test_no_request_before_the_bucket_can_pay_for_it(
         self, store: ShopifyClient, fake_shopify: FakeShopify
     ) -> None:
-        fake_shopify.set_bucket(available=15, restore_rate=50)
+        fake_shopify.set_bucket(available=15, restore_rate=10)
         await store.set_balance(MEMBER, 1, "bronze")  # leaves 5 of the 10 the next one needs
         await store.set_balance(MEMBER, 2, "bronze")
         first, second = fake_shopify.graphql_requests()
@@ -616,12 +619,12 @@ class TestClientCredentials:
         self, state: AppState, fake_shopify: FakeShopify, http: httpx.AsyncClient
     ) -> None:
         fake_shopify.add_customer(MEMBER)
-        fake_shopify.token_lifetime = 1.0  # renewed at half its life
+        fake_shopify.token_lifetime = 2.0  # renewed at half its life
         shop = await _client_credentials_shop(state, fake_shopify)
         client = client_for_shop(http, state.db, state.vault, shop)
-        for _ in range(4):
+        for _ in range(4):  # at 0, 0.7, 1.4 (renewed first), 2.1 s
             await client.set_balance(MEMBER, 10, None)
-            await _sleep(0.35)
+            await _sleep(0.7)
         assert {r.status for r in fake_shopify.graphql_requests()} == {200}
         assert len(fake_shopify.issued) >= 2
         stored = await _shop(state.db, shop.id)
@@ -638,6 +641,24 @@ class TestClientCredentials:
         assert await client.get_customer(MEMBER) is not None
         assert [r.status for r in fake_shopify.graphql_requests()] == [200, 401, 200]
         assert len(fake_shopify.issued) == 2
+
+    async def test_a_shop_with_a_given_token_uses_it_and_asks_for_none(
+        self, state: AppState, fake_shopify: FakeShopify, http: httpx.AsyncClient
+    ) -> None:
+        fake_shopify.add_customer(MEMBER)
+        async with state.db.write() as session:
+            new = await shops.add_shopify(
+                session,
+                state.vault,
+                domain="fixed.myshopify.com",
+                access_token=DEFAULT_TOKEN,
+                api_secret="hush",
+                api_url=fake_shopify.base_url,
+            )
+        client = client_for_shop(http, state.db, state.vault, await _shop(state.db, new.shop_id))
+        assert await client.get_customer(MEMBER) is not None
+        assert fake_shopify.token_requests() == []
+        assert fake_shopify.graphql_requests()[0].token == DEFAULT_TOKEN
 
     async def test_a_wrong_client_secret_is_unauthorized(
         self, state: AppState, fake_shopify: FakeShopify, http: httpx.AsyncClient
