@@ -240,11 +240,24 @@ def _takes_effect() -> str:
 @shop_cli.command("add-shopify")
 def add_shopify(
     domain: Annotated[str, typer.Option(help="the shop's NAME.myshopify.com domain")],
-    access_token: Annotated[str, typer.Option(help="Admin API access token")],
-    api_secret: Annotated[str, typer.Option(help="API secret key (signs webhooks)")],
+    access_token: Annotated[
+        str | None, typer.Option(help="Admin API access token (shpat_…), with --api-secret")
+    ] = None,
+    api_secret: Annotated[
+        str | None, typer.Option(help="API secret key (signs webhooks), with --access-token")
+    ] = None,
+    client_id: Annotated[
+        str | None,
+        typer.Option(help="a Dev Dashboard app's client id, with --client-secret"),
+    ] = None,
+    client_secret: Annotated[
+        str | None,
+        typer.Option(help="the app's client secret (gets tokens, signs webhooks)"),
+    ] = None,
     api_url: Annotated[str | None, typer.Option(help="Admin API base URL (a local fake)")] = None,
 ) -> None:
-    """Add a Shopify shop (a custom app's token and secret). Prints the shop as JSON."""
+    """Add a Shopify shop: a custom app's token and secret, or a Dev Dashboard app's client id
+    and secret (Vafa then obtains its expiring tokens itself). Prints the shop as JSON."""
     from app.shops import service
 
     _add_shop(
@@ -254,6 +267,8 @@ def add_shopify(
             domain=domain,
             access_token=access_token,
             api_secret=api_secret,
+            client_id=client_id,
+            client_secret=client_secret,
             api_url=api_url,
         )
     )

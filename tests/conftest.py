@@ -29,7 +29,7 @@ from app.state import AppState
 from tests.migration_check import _admin
 from tests.signing import shopify_headers, woocommerce_headers
 
-# The fake stores' fixtures (woo_store, ...): real HTTP servers for the store clients' tests.
+# The fake stores' fixtures (fake_shopify, woo_store, ...): real HTTP servers for tests.
 pytest_plugins = ["tests.fakes.plugin"]
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -119,13 +119,22 @@ async def add_shopify(
     vault: Vault,
     *,
     domain: str,
-    access_token: str,
-    api_secret: str,
+    access_token: str | None = None,
+    api_secret: str | None = None,
+    client_id: str | None = None,
+    client_secret: str | None = None,
     api_url: str | None = None,
     settings: ProgramSettings | None = None,
 ) -> NewShop:
-    if not access_token or not api_secret:
-        raise InvalidRequest("both an access token and an API secret are required")
+    """A shop with a fixed Admin API token and its app's API secret, or with its app's client id
+    and secret (the client credentials grant: Vafa obtains and renews the token itself). Either
+    secret signs the shop's webhooks."""
+    credentials = shopify_credentials(
+        access_token=access_token,
+        api_secret=api_secret,
+        client_id=client_id,
+        client_secret=client_secret,
+    )
     shop_domain = normalize_shopify_domain(domain)
     shop, key = await _create(
         session,
@@ -133,7 +142,7 @@ async def add_shopify(
         platform=Platform.SHOPIFY,
         domain=shop_domain,
         api_url=api_url.rstrip("/") if api_url else f"https://{shop_domain}",
-        credentials={"access_token": access_token, "api_secrets": [api_secret]},
+        credentials=credentials,
         settings=settings or ProgramSettings(),
     )
     return NewShop(
@@ -142,6 +151,34 @@ async def add_shopify(
         admin_api_key=key,
         webhook_url="/webhooks/shopify",
     )
+
+
+def shopify_credentials(
+    *,
+    access_token: str | None,
+    api_secret: str | None,
+    client_id: str | None,
+    client_secret: str | None,
+) -> dict[str, object]:
+    """What a Shopify shop's sealed credentials hold: exactly one of the two pairs, whole."""
+    token_pair, client_pair = (access_token, api_secret), (client_id, client_secret)
+    if any(token_pair) and any(client_pair):
+        raise InvalidRequest(
+            "give either an access token and API secret or a client id and client secret, not both"
+        )
+    if any(client_pair):
+        if not client_id or not client_secret:
+            raise InvalidRequest("both a client id and a client secret are required")
+        return {
+            "client_id": client_id,
+            "client_secret": client_secret,
+            "api_secrets": [client_secret],
+        }
+    if not access_token or not api_secret:
+        raise InvalidRequest(
+            "both an access token and an API secret are required (or a client id and client secret)"
+        )
+    return {"access_token": access_token, "api_secrets": [api_secret]}
 
 
 async def add_woocommerce(
@@ -200,6 +237,8 @@ async def rotate_webhook_secret(
     field = "api_secrets" if shop.platform == Platform.SHOPIFY else "webhook_secrets"
     previous = [s for s in creds.get(field, []) if s != new_secret]
     creds[field] = [new_secret, *previous[:1]]
+    if "client_secret" in creds:  # a Dev Dashboard app's one secret: tokens and signatures
+        creds["client_secret"] = new_secret
     shop.credentials = vault.seal(creds)
 
 

@@ -59,6 +59,8 @@ _FINANCIAL_STATES = {
 # Money changed hands at processed_at (a later refund does not undo that).
 _PAID_STATES = frozenset({FinancialState.PAID, FinancialState.REFUNDED})
 _DEFAULT_EXPONENT = 2
+# The same mapping reads Admin GraphQL orders (graphql_orders.py), lower-cased.
+FINANCIAL_STATES, PAID_STATES = _FINANCIAL_STATES, _PAID_STATES
 
 
 def parse(topic: str, payload: object, exponents: Mapping[str, int]) -> list[Snapshot]:

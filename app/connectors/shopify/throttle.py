@@ -1,0 +1,79 @@
+"""Shopify's GraphQL cost bucket as the client last saw it (PLATFORMS.md S6.5).
+
+Every Admin GraphQL answer carries ``extensions.cost``: what the query asked for and the
+bucket's ``throttleStatus`` (``maximumAvailable``, ``currentlyAvailable``, ``restoreRate`` points
+per second). The bucket leaks back at ``restoreRate``, so from the last answer the client can
+tell how long to wait before the store will take a query of a known cost.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from app.connectors._json import JsonObj
+
+# A query never seen before is assumed to cost this much (a mutation costs 10).
+DEFAULT_COST = 10.0
+# A hair more than the exact refill time, so that the retry does not land a moment early.
+_SLACK = 1.02
+
+
+@dataclass(frozen=True, slots=True)
+class ThrottleStatus:
+    maximum: float
+    available: float
+    restore_rate: float
+    seen_at: float  # monotonic seconds
+
+
+class CostBucket:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._status: ThrottleStatus | None = None
+        self._costs: dict[str, float] = {}
+
+    def observe(self, operation: str, extensions: object) -> float | None:
+        """Remember an answer's cost figures; returns the query's requested cost if given."""
+        cost = _obj(_obj(extensions).get("cost"))
+        requested = _number(cost.get("requestedQueryCost"))
+        if requested is not None:
+            self._costs[operation] = requested
+        status = _obj(cost.get("throttleStatus"))
+        maximum = _number(status.get("maximumAvailable"))
+        available = _number(status.get("currentlyAvailable"))
+        rate = _number(status.get("restoreRate"))
+        if maximum is not None and available is not None and rate is not None and rate > 0:
+            self._status = ThrottleStatus(maximum, available, rate, self._clock())
+        return requested
+
+    def wait_before(self, operation: str) -> float:
+        """Seconds until the bucket, as last seen, holds what ``operation`` costs."""
+        status = self._status
+        if status is None:
+            return 0.0
+        cost = min(self._costs.get(operation, DEFAULT_COST), status.maximum)
+        elapsed = self._clock() - status.seen_at
+        available = min(status.maximum, status.available + elapsed * status.restore_rate)
+        if available >= cost:
+            return 0.0
+        return (cost - available) / status.restore_rate * _SLACK
+
+    def throttled_wait(self, operation: str) -> float:
+        """After a THROTTLED answer: (requested − currentlyAvailable) / restoreRate."""
+        status = self._status
+        if status is None:
+            return 1.0  # no figures: Shopify's own client waits a second
+        cost = self._costs.get(operation, DEFAULT_COST)
+        return max(cost - status.available, 0.0) / status.restore_rate * _SLACK
+
+
+def _obj(value: object) -> JsonObj:
+    return value if isinstance(value, dict) else {}
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
