@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import dataclass, field
 
 from app.config import Settings
+from app.connectors.clients import StoreClients
 from app.crypto import Vault
 from app.db import Database
 from app.jobs.kinds import JobKinds, app_kinds
@@ -19,16 +20,21 @@ from app.webhooks.processing import EventProcessor
 
 
 def build_runner(
-    db: Database, shops: ShopDirectory, settings: Settings, kinds: JobKinds | None = None
+    db: Database,
+    shops: ShopDirectory,
+    settings: Settings,
+    kinds: JobKinds | None = None,
+    stores: StoreClients | None = None,
 ) -> Runner:
     """The runner with everything it works through: stored events, jobs, periodic tasks."""
+    stores = stores or StoreClients(db, shops.vault)
     return Runner(
         db,
         shops,
         settings,
         sources=[
             EventProcessor(db, shops, settings),
-            JobWorker(db, shops, settings, app_kinds() if kinds is None else kinds),
+            JobWorker(db, shops, settings, app_kinds() if kinds is None else kinds, stores),
         ],
         periodic=SCHEDULED,
     )

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from app.connectors.clients import StoreClients
 from app.db import Database
 from app.shops.service import ShopContext
 
@@ -20,6 +21,7 @@ from app.shops.service import ShopContext
 @dataclass(frozen=True, slots=True)
 class JobContext:
     db: Database  # the handler opens its own transactions
+    stores: StoreClients  # calls to the store go through these, outside any transaction
     shop: ShopContext
     job_id: int
     attempt: int  # 1 for the first

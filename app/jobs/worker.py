@@ -19,6 +19,7 @@ from sqlalchemy import case, update
 
 from app import metrics
 from app.config import Settings
+from app.connectors.clients import StoreClients
 from app.db import Database
 from app.jobs import queue
 from app.jobs.kinds import JobContext, JobKinds
@@ -47,11 +48,17 @@ class JobWorker:
     name = "jobs"
 
     def __init__(
-        self, db: Database, shops: ShopDirectory, settings: Settings, kinds: JobKinds
+        self,
+        db: Database,
+        shops: ShopDirectory,
+        settings: Settings,
+        kinds: JobKinds,
+        stores: StoreClients,
     ) -> None:
         self.db = db
         self.shops = shops
         self.kinds = kinds
+        self.stores = stores
         self.policy = queue.RetryPolicy.from_settings(settings)
         self.batch_size = settings.jobs_batch_size
         self.lease = timedelta(seconds=settings.jobs_lease_seconds)
@@ -67,7 +74,7 @@ class JobWorker:
         return len(claimed)
 
     async def close(self) -> None:
-        return None
+        await self.stores.aclose()
 
     async def _claim(self, now: datetime, limit: int) -> list[Claimed]:
         columns = (Job.id, Job.shop_id, Job.kind, Job.payload, Job.attempts, Job.revision,
@@ -105,7 +112,7 @@ class JobWorker:
             shop = await self.shops.by_id(job.shop_id)
             if shop is None:  # deleted since (its jobs go with it)
                 return
-            context = JobContext(self.db, shop, job.id, job.attempts, now)
+            context = JobContext(self.db, self.stores, shop, job.id, job.attempts, now)
             handler = self.kinds.handler(job.kind)
             await asyncio.wait_for(handler(context, job.payload), self.lease.total_seconds())
         except Exception as exc:  # a failed attempt, recorded on the job for the operator

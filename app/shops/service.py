@@ -342,7 +342,7 @@ class ShopDirectory:
         self, db: Database, vault: Vault, ttl: float, max_shops: int = MAX_CACHED_SHOPS
     ) -> None:
         self._db = db
-        self._vault = vault
+        self.vault = vault
         self._ttl = ttl
         self._by_id: ExpiringLRU[int, ShopContext] = ExpiringLRU(max_shops)
         self._by_domain: ExpiringLRU[tuple[str, str], int] = ExpiringLRU(max_shops)
@@ -360,7 +360,7 @@ class ShopDirectory:
         return len(self._by_id) + len(self._by_domain) + len(self._by_admin_key)
 
     def _context(self, shop: Shop) -> ShopContext:
-        creds = self._vault.open(shop.credentials)
+        creds = self.vault.open(shop.credentials)
         platform = Platform(shop.platform)
         field = "api_secrets" if platform == Platform.SHOPIFY else "webhook_secrets"
         return ShopContext(
