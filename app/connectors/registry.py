@@ -31,7 +31,7 @@ def parse_body(
 ) -> list[Snapshot]:
     """A raw delivery → its snapshots; a topic the connector does not act on is ``Ignored``.
     Raises InvalidPayload for a body that is not what its topic promises. Intake calls it to
-    refuse such a body with 400, the worker to apply the stored one."""
+    store such a body as rejected (answered 200), the worker to apply the stored one."""
     connector = connector_for(platform)
     if topic not in connector.topics():
         return [Ignored(topic)]
