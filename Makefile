@@ -6,7 +6,7 @@ VAFA   := $(VENV)/bin/vafa
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test lint types migrate-check lock clean
+.PHONY: run test demo lint types migrate-check lock clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ run: $(VENV)/.installed
 	@chmod 600 .vafa-secret-key
 	VAFA_SECRET_KEY=$$(cat .vafa-secret-key) $(VAFA) migrate
 	VAFA_SECRET_KEY=$$(cat .vafa-secret-key) $(VAFA) serve --host $(HOST) --port $(PORT)
+
+# The whole loop against the fake Shopify and WooCommerce (tests/fakes): earn, redeem, a code on
+# each store, the balance written back. Its own SQLite database in a temporary directory.
+demo: $(VENV)/.dev-installed
+	$(PY) -m tests.fakes.demo
 
 lint: $(VENV)/.dev-installed
 	$(PY) -m ruff check .
