@@ -36,6 +36,9 @@ class StoreShop:
     shop_id: int
     admin_api_key: str
     customer_id: str
+    webhook_secret: str
+    webhook_url: str  # where the store delivers webhooks (Shopify: one path for every shop)
+    domain: str | None = None
 
     @property
     def auth(self) -> dict[str, str]:
@@ -56,7 +59,8 @@ async def shopify_store_shop(
             api_url=fake.base_url,
             settings=ProgramSettings.from_json({"currency": "USD", **(settings or {})}),
         )
-    return StoreShop(new.shop_id, new.admin_api_key, SHOPIFY_CUSTOMER)
+    return StoreShop(new.shop_id, new.admin_api_key, SHOPIFY_CUSTOMER, "webhook-secret",
+                     "/webhooks/shopify", "rewards.myshopify.com")  # fmt: skip
 
 
 @pytest.fixture
@@ -79,7 +83,10 @@ async def on_woo(state: AppState, woo_store: FakeWooCommerce) -> StoreShop:
             consumer_secret=woo_store.consumer_secret,
             settings=ProgramSettings.from_json({"currency": "EUR"}),
         )
-    return StoreShop(new.shop_id, new.admin_api_key, str(customer["id"]))
+    assert new.webhook_secret is not None
+    assert new.webhook_url is not None
+    return StoreShop(new.shop_id, new.admin_api_key, str(customer["id"]), new.webhook_secret,
+                     new.webhook_url)  # fmt: skip
 
 
 async def give_points(client: httpx.AsyncClient, shop: StoreShop, points: int) -> None:
