@@ -48,6 +48,11 @@ HOLD_DAYS = 14
 _CODE_SHOWN = (RedemptionStatus.ISSUED, RedemptionStatus.USED, RedemptionStatus.EXPIRED)
 
 
+def job_key(redemption_id: int) -> str:
+    """The dedupe key of a redemption's create-code job."""
+    return f"redemption:{redemption_id}"
+
+
 # -- the catalog -------------------------------------------------------------------------
 
 
@@ -192,7 +197,7 @@ async def redeem(
         shop_id,
         CREATE_CODE,
         {"redemption_id": redemption.id},
-        key=f"redemption:{redemption.id}",
+        key=job_key(redemption.id),
     )
     await session.flush()
     return Redeemed(redemption, created=True)

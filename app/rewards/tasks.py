@@ -20,6 +20,7 @@ from typing import Any
 
 import structlog
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.connectors.base import Platform
 from app.connectors.store import (
@@ -35,6 +36,7 @@ from app.connectors.store import (
 )
 from app.db import Database
 from app.jobs.kinds import JobContext, RetryAfter
+from app.jobs.models import Job, JobStatus
 from app.ledger.models import Hold, HoldStatus
 from app.logs import log_failure
 from app.members.models import Member
@@ -170,7 +172,7 @@ _AMOUNTS = (RewardKind.AMOUNT_OFF, RewardKind.POINTS_TO_MONEY)
 _TIMED_OUT = "the store did not confirm the code in time; the points were given back"
 
 
-async def _orders_currency(session: Any, shop_id: int) -> str | None:
+async def _orders_currency(session: AsyncSession, shop_id: int) -> str | None:
     currency: str | None = await session.scalar(
         select(Order.currency)
         .where(Order.shop_id == shop_id, Order.currency.is_not(None))
@@ -190,7 +192,8 @@ async def _fail(db: Database, shop_id: int, redemption_id: int, reason: str) -> 
 
 async def expire_codes(db: Database, shop: ShopContext, now: datetime) -> int:
     """Issued codes past their end: ``expired``, their points given back where the shop's
-    policy says so; and pending redemptions whose hold ran out: ``failed``. How many."""
+    policy says so; and pending redemptions nothing will settle: ``failed``, their points
+    given back. How many."""
     async with db.read() as session:
         due = (
             await session.scalars(
@@ -203,17 +206,7 @@ async def expire_codes(db: Database, shop: ShopContext, now: datetime) -> int:
                 .order_by(Redemption.id)
             )
         ).all()
-        stale = (
-            await session.scalars(
-                select(Redemption.id)
-                .join(Hold, Hold.id == Redemption.hold_id)
-                .where(
-                    Redemption.shop_id == shop.shop_id,
-                    Redemption.status == RedemptionStatus.PENDING,
-                    Hold.status == HoldStatus.VOIDED,
-                )
-            )
-        ).all()
+        stale = await _stale(session, shop.shop_id)
     count = 0
     for redemption_id in due:
         try:
@@ -232,7 +225,37 @@ async def expire_codes(db: Database, shop: ShopContext, now: datetime) -> int:
     return count
 
 
-async def _expire(session: Any, shop: ShopContext, redemption_id: int, now: datetime) -> int:
+async def _stale(session: AsyncSession, shop_id: int) -> list[int]:
+    """Pending redemptions that nothing will settle: their hold ran out, or their job was
+    parked (a runner that died in the last attempt parks it without running the handler)."""
+    pending = (
+        await session.execute(
+            select(Redemption.id, Hold.status)
+            .join(Hold, Hold.id == Redemption.hold_id)
+            .where(Redemption.shop_id == shop_id, Redemption.status == RedemptionStatus.PENDING)
+        )
+    ).all()
+    if not pending:
+        return []
+    keys = {service.job_key(rid): rid for rid, _ in pending}
+    parked = (
+        await session.scalars(
+            select(Job.dedupe_key).where(
+                Job.shop_id == shop_id,
+                Job.kind == CREATE_CODE,
+                Job.status == JobStatus.FAILED,
+                Job.dedupe_key.in_(sorted(keys)),
+            )
+        )
+    ).all()
+    stale = {rid for rid, status in pending if status == HoldStatus.VOIDED}
+    stale.update(keys[k] for k in parked if k is not None)
+    return sorted(stale)
+
+
+async def _expire(
+    session: AsyncSession, shop: ShopContext, redemption_id: int, now: datetime
+) -> int:
     r = await service.locked(session, shop.shop_id, redemption_id)
     if r is None or r.status != RedemptionStatus.ISSUED:
         return 0  # used since it was read

@@ -7,9 +7,9 @@ from typing import Any
 import httpx
 import pytest
 
+from app.state import AppState
 from tests.conftest import ShopifyShop, make_shopify_shop
 from tests.rewards.conftest import StoreShop, add_reward, give_points, redeem
-from app.state import AppState
 
 VALID: dict[str, Any] = {"name": "5 off", "kind": "amount_off", "points_cost": 100, "value": 500}
 
@@ -27,8 +27,13 @@ class TestCreateReward:
             {"kind": "percent_off", "value": 15, "code_valid_days": 7},
             {"kind": "free_shipping", "value": None},
             {"kind": "free_product", "value": None, "product_id": "632910392"},
-            {"kind": "points_to_money", "value": 1000, "points_cost": 100,
-             "min_points": 200, "max_points": 1000},  # fmt: skip
+            {
+                "kind": "points_to_money",
+                "value": 1000,
+                "points_cost": 100,
+                "min_points": 200,
+                "max_points": 1000,
+            },  # fmt: skip
         ]
         ids = []
         for fields in kinds:

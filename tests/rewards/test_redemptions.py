@@ -7,10 +7,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from app.jobs.models import Job, JobStatus
 from app.ledger.models import Hold, LedgerTransaction, TxKind
+from app.orm import utcnow
 from app.rewards import tasks
 from app.rewards.models import Redemption
 from app.state import AppState
@@ -30,8 +31,9 @@ from tests.rewards.conftest import (
 async def _count(state: AppState, shop_id: int, model: Any) -> int:
     async with state.db.read() as session:
         return int(
-            await session.scalar(select(func.count()).select_from(model).where(
-                model.shop_id == shop_id))  # fmt: skip
+            await session.scalar(
+                select(func.count()).select_from(model).where(model.shop_id == shop_id)
+            )  # fmt: skip
             or 0
         )
 
@@ -216,6 +218,32 @@ class TestRedeemOnShopify:
         assert len(fake_shopify.graphql_requests()) == 1  # nothing asked since
         await state.worker.drain(now=job.run_after + timedelta(seconds=1))
         assert (await redemption(client, on_shopify, r.json()["id"]))["status"] == "issued"
+
+    async def test_a_job_parked_after_its_runner_died_gives_the_points_back(
+        self, client: httpx.AsyncClient, state: AppState, settings: Any, on_shopify: StoreShop,
+        fake_shopify: FakeShopify,
+    ) -> None:  # fmt: skip
+        reward_id = await add_reward(client, on_shopify)
+        await give_points(client, on_shopify, 100)
+        r = await redeem(client, on_shopify, reward_id)
+        async with state.db.write() as session:  # the last attempt's runner died mid-job
+            await session.execute(
+                update(Job).values(
+                    status=JobStatus.RUNNING,
+                    attempts=settings.worker_max_attempts,
+                    run_after=utcnow() - timedelta(seconds=1),
+                )
+            )
+        await state.worker.drain()
+        async with state.db.read() as session:
+            assert await session.scalar(select(Job.status)) == JobStatus.FAILED
+        assert fake_shopify.discounts == {}
+        done = await state.worker.run_scheduled()
+        assert done["codes_expired"] == 1
+        failed = await redemption(client, on_shopify, r.json()["id"])
+        assert failed["status"] == "failed"
+        assert "did not confirm the code in time" in failed["failure"]
+        assert (await balance(state, on_shopify)).available == 100
 
 
 class TestRedeemOnWooCommerce:
