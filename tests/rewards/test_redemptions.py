@@ -25,6 +25,7 @@ from tests.rewards.conftest import (
     ledger_differences,
     redeem,
     redemption,
+    shopify_store_shop,
 )
 
 
@@ -244,6 +245,59 @@ class TestRedeemOnShopify:
         assert failed["status"] == "failed"
         assert "did not confirm the code in time" in failed["failure"]
         assert (await balance(state, on_shopify)).available == 100
+
+
+class TestRedeemRequests:
+    async def test_an_unknown_member_is_404(
+        self, client: httpx.AsyncClient, on_shopify: StoreShop
+    ) -> None:
+        reward_id = await add_reward(client, on_shopify)
+        r = await client.post(
+            "/api/v1/members/nobody/redemptions",
+            json={"reward_id": reward_id, "idempotency_key": "k"},
+            headers=on_shopify.auth,
+        )
+        assert r.status_code == 404
+        assert r.json()["error"]["code"] == "member_not_found"
+
+    async def test_points_for_a_fixed_price_reward_must_be_its_cost(
+        self, client: httpx.AsyncClient, state: AppState, on_shopify: StoreShop
+    ) -> None:
+        reward_id = await add_reward(client, on_shopify, points_cost=100)
+        await give_points(client, on_shopify, 500)
+        r = await redeem(client, on_shopify, reward_id, points=200)
+        assert r.status_code == 422
+        assert "exactly 100 points" in r.json()["error"]["message"]
+        assert (await balance(state, on_shopify)).held == 0
+
+    async def test_redemptions_are_listed_newest_first(
+        self, client: httpx.AsyncClient, on_shopify: StoreShop
+    ) -> None:
+        reward_id = await add_reward(client, on_shopify)
+        await give_points(client, on_shopify, 500)
+        ids = [(await redeem(client, on_shopify, reward_id, key=f"k{i}")).json()["id"]
+               for i in range(3)]  # fmt: skip
+        r = await client.get(
+            f"/api/v1/members/{on_shopify.customer_id}/redemptions", headers=on_shopify.auth
+        )
+        assert [x["id"] for x in r.json()["redemptions"]] == ids[::-1]
+        assert set(r.json()["redemptions"][0]) == {
+            "id", "reward_id", "status", "points", "code", "expires_at", "failure",
+        }  # fmt: skip
+
+    async def test_an_amount_off_code_without_a_known_currency_fails_with_the_reason(
+        self, client: httpx.AsyncClient, state: AppState, fake_shopify: FakeShopify
+    ) -> None:
+        shop = await shopify_store_shop(state, fake_shopify, {"currency": None})
+        reward_id = await add_reward(client, shop, value=500)
+        await give_points(client, shop, 100)
+        r = await redeem(client, shop, reward_id)
+        await state.worker.drain()
+        failed = await redemption(client, shop, r.json()["id"])
+        assert failed["status"] == "failed"
+        assert "currency" in failed["failure"]
+        assert (await balance(state, shop)).available == 100
+        assert fake_shopify.discounts == {}
 
 
 class TestRedeemOnWooCommerce:
