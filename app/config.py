@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     worker_busy_share: float = Field(default=0.2, gt=0, le=1)
     worker_busy_batch_size: int = Field(default=10, ge=1)
     worker_busy_max_pause_seconds: float = Field(default=1.0, ge=0)
+    # How long POST …/redemptions waits for the store's code before answering 202 (pending).
+    redemption_wait_seconds: float = Field(default=3.0, ge=0, le=3.0)
 
     @property
     def is_sqlite(self) -> bool:

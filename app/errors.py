@@ -3,11 +3,14 @@
     AppError
     ├── Unauthorized            401 unauthorized
     ├── NotFound                404 not_found
-    │   └── MemberNotFound      404 member_not_found
+    │   ├── MemberNotFound      404 member_not_found
+    │   ├── RewardNotFound      404 reward_not_found
+    │   └── RedemptionNotFound  404 redemption_not_found
     ├── MethodNotAllowed        405 method_not_allowed
     ├── Conflict                409 conflict
     │   ├── IdempotencyConflict 409 idempotency_conflict
-    │   └── InsufficientPoints  409 insufficient_points
+    │   ├── InsufficientPoints  409 insufficient_points
+    │   └── RewardInactive      409 reward_inactive
     ├── InvalidRequest          400 invalid_request
     │   └── InvalidPayload      400 invalid_payload
     ├── PayloadTooLarge         413 payload_too_large
@@ -50,6 +53,16 @@ class MemberNotFound(NotFound):
     example = "no member with customer id '42' in this shop"
 
 
+class RewardNotFound(NotFound):
+    code = "reward_not_found"
+    example = "no reward 4 in this shop"
+
+
+class RedemptionNotFound(NotFound):
+    code = "redemption_not_found"
+    example = "no redemption 12 for this member"
+
+
 class MethodNotAllowed(AppError):
     status_code = 405
     code = "method_not_allowed"
@@ -70,6 +83,11 @@ class IdempotencyConflict(Conflict):
 class InsufficientPoints(Conflict):
     code = "insufficient_points"
     example = "member 42 has 30 points available, 31 needed"
+
+
+class RewardInactive(Conflict):
+    code = "reward_inactive"
+    example = "reward 4 is not active"
 
 
 class InvalidRequest(AppError):

@@ -5,6 +5,7 @@ from app.ledger.models import Account, LedgerTransaction, LotMovement, PointLot,
 from app.members.models import Member
 from app.orm import Base
 from app.program.models import Order, OrderRefund
+from app.rewards.models import Redemption, Reward
 from app.shops.models import Shop
 from app.webhooks.models import WebhookEvent
 
@@ -19,6 +20,8 @@ __all__ = [
     "OrderRefund",
     "PointLot",
     "Posting",
+    "Redemption",
+    "Reward",
     "Shop",
     "WebhookEvent",
 ]

@@ -26,6 +26,17 @@ class JobContext:
     job_id: int
     attempt: int  # 1 for the first
     now: datetime
+    # This attempt is the last: a failure parks the job, so a handler compensates instead.
+    last_attempt: bool = False
+
+
+class RetryAfter(Exception):
+    """Raised by a handler whose work may not be tried again for ``seconds`` (a store's
+    Retry-After): the next attempt is due no sooner, whatever the backoff says."""
+
+    def __init__(self, seconds: float, message: str = "") -> None:
+        super().__init__(message or f"try again in {seconds:.1f} s")
+        self.seconds = seconds
 
 
 Handler = Callable[[JobContext, Mapping[str, Any]], Awaitable[None]]
@@ -55,4 +66,8 @@ class JobKinds:
 
 def app_kinds() -> JobKinds:
     """The job kinds this version of Vafa runs (the outbox jobs register here)."""
-    return JobKinds()
+    from app.rewards import tasks as rewards  # imported here: the rewards import the jobs
+
+    kinds = JobKinds()
+    kinds.register(rewards.CREATE_CODE, rewards.create_code)
+    return kinds

@@ -108,11 +108,15 @@ async def record_failure(
     policy: RetryPolicy,
     now: datetime,
     *still_ours: ColumnElement[bool],
+    not_before: datetime | None = None,
 ) -> bool:
-    """Record the ``attempts``-th failed attempt of a row: due again after the backoff, or
-    parked. ``still_ours`` guards against a row another runner has settled since. Returns
-    whether it was parked."""
+    """Record the ``attempts``-th failed attempt of a row: due again after the backoff (and
+    not before ``not_before``), or parked. ``still_ours`` guards against a row another runner
+    has settled since. Returns whether it was parked."""
     parked = policy.parks(attempts)
+    due = now + policy.delay(attempts)
+    if not_before is not None:
+        due = max(due, not_before)
     await session.execute(
         update(queue.id.class_)
         .where(queue.id == row_id, *still_ours)
@@ -120,7 +124,7 @@ async def record_failure(
             {
                 queue.attempts: attempts,
                 queue.status: queue.failed if parked else queue.pending,
-                queue.due: now + policy.delay(attempts),
+                queue.due: due,
                 queue.last_error: error[:ERROR_LIMIT],
             }
         )

@@ -16,6 +16,7 @@ from app.ledger import service as ledger
 from app.ledger.models import AccountKind, PointLot
 from app.logs import log_failure
 from app.program import reconcile
+from app.rewards import tasks as rewards_tasks
 from app.shops.service import ShopContext
 
 log = structlog.get_logger(__name__)
@@ -82,4 +83,5 @@ SCHEDULED: tuple[Periodic, ...] = (
     Periodic("voided", void_overdue_holds),
     Periodic("released", release_due),
     Periodic("expired", expire_due),
+    Periodic("codes_expired", rewards_tasks.expire_codes),
 )

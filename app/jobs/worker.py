@@ -22,7 +22,7 @@ from app.config import Settings
 from app.connectors.clients import StoreClients
 from app.db import Database
 from app.jobs import queue
-from app.jobs.kinds import JobContext, JobKinds
+from app.jobs.kinds import JobContext, JobKinds, RetryAfter
 from app.jobs.models import Job, JobStatus
 from app.jobs.service import JOBS
 from app.logs import describe, log_failure
@@ -112,14 +112,18 @@ class JobWorker:
             shop = await self.shops.by_id(job.shop_id)
             if shop is None:  # deleted since (its jobs go with it)
                 return
-            context = JobContext(self.db, self.stores, shop, job.id, job.attempts, now)
+            last = self.policy.parks(job.attempts)
+            context = JobContext(self.db, self.stores, shop, job.id, job.attempts, now, last)
             handler = self.kinds.handler(job.kind)
             await asyncio.wait_for(handler(context, job.payload), self.lease.total_seconds())
         except Exception as exc:  # a failed attempt, recorded on the job for the operator
+            not_before = None
+            if isinstance(exc, RetryAfter):  # from when the store said it, not the claim
+                not_before = utcnow() + timedelta(seconds=exc.seconds)
             async with self.db.write() as session:
                 parked = await queue.record_failure(session, JOBS, job.id, job.attempts,
                                                     describe(exc), self.policy, now,
-                                                    *ours)  # fmt: skip
+                                                    *ours, not_before=not_before)  # fmt: skip
             log_failure(log, "job parked" if parked else "job failed", exc,
                               job_id=job.id, kind=job.kind, attempt=job.attempts)  # fmt: skip
             metrics.record_job_outcome(job.kind, JobStatus.FAILED if parked else "retry")

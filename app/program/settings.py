@@ -22,6 +22,12 @@ class ProgramSettings(BaseModel):
     expiry_days: int | None = Field(default=None, ge=1, le=3650)
     # Minor-unit exponents that differ from ISO 4217, e.g. {"IRR": 0}.
     currency_exponents: dict[str, int] = Field(default_factory=dict)
+    # The shop's currency (ISO 4217), for rewards' amounts (None: that of the shop's orders).
+    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+    # Does a discount code that expires unused give its points back?
+    refund_expired_codes: bool = True
+    # Does a refund of an order that used a code give back its points, in proportion?
+    refund_redeemed_points_on_refund: bool = True
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> ProgramSettings:

@@ -24,6 +24,7 @@ from app.ledger.models import AccountKind
 from app.members import service as members
 from app.program import reconcile
 from app.program.settings import ProgramSettings
+from app.rewards import usage as rewards_usage
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +84,7 @@ async def apply_batch(
                 continue
             acted[parsed.event_id] = True
     await reconcile.store_refunds(session, shop_id, refunds)
-    await reconcile.reconcile_many(
-        session, shop_id, settings, [orders[oid] for oid in sorted(orders)], now
-    )
+    touched = [orders[oid] for oid in sorted(orders)]
+    await reconcile.reconcile_many(session, shop_id, settings, touched, now)
+    await rewards_usage.after_orders(session, shop_id, settings, touched)
     return acted

@@ -643,7 +643,7 @@ class LedgerMachine(RuleBasedStateMachine):
         assert self.run(self._due_lots(now)) == {}
         assert self.run(self._overdue_releases(now)) == []
         again = self.run(self.state.worker.run_scheduled(now=now))
-        assert again == {"voided": 0, "released": 0, "expired": 0}
+        assert again == {"voided": 0, "released": 0, "expired": 0, "codes_expired": 0}
 
     # -- invariants ----------------------------------------------------------------------------
 
