@@ -1,0 +1,39 @@
+"""Run a fake store as a process of its own (a benchmark's store must not share a GIL with the
+load it measures): ``python -m tests.fakes.serve shopify --customers N`` prints its URL on the
+first line of stdout and answers until it is stopped."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+
+from tests.fakes.server import ServedApp
+from tests.fakes.shopify import FakeShopify
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("platform", choices=["shopify"])
+    parser.add_argument("--customers", type=int, default=0, help="customers 1…N")
+    parser.add_argument(
+        "--unthrottled", action="store_true", help="a cost bucket that never runs dry"
+    )
+    args = parser.parse_args()
+    fake = FakeShopify()
+    if args.unthrottled:
+        fake.set_bucket(maximum=10**9, available=10**9, restore_rate=10**9)
+    for n in range(1, args.customers + 1):
+        fake.add_customer(n)
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    with ServedApp(fake.app) as served:
+        sys.stdout.write(served.url + "\n")
+        sys.stdout.flush()
+        while not stopped.wait(0.5):  # a timeout, so that the signal handler gets to run
+            pass
+
+
+if __name__ == "__main__":
+    main()
