@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     # take it over (its runner is presumed dead; the attempt counts as failed).
     jobs_batch_size: int = Field(default=20, ge=1)
     jobs_lease_seconds: float = Field(default=300.0, gt=0)
+    # Jobs of a batch run at once: most of a job's time is a call to a store, waiting.
+    jobs_concurrency: int = Field(default=8, ge=1)
     scheduler_interval_seconds: float = 60.0
     # The worker inside `vafa serve` (SQLite) shares the process and the one writer with
     # webhook intake: while deliveries keep arriving it takes at most this share of the time

@@ -62,6 +62,7 @@ class JobWorker:
         self.policy = queue.RetryPolicy.from_settings(settings)
         self.batch_size = settings.jobs_batch_size
         self.lease = timedelta(seconds=settings.jobs_lease_seconds)
+        self.concurrency = settings.jobs_concurrency
 
     async def run_once(self, now: datetime | None = None, limit: int | None = None) -> int:
         """Claim and run one batch of due jobs; returns how many were claimed."""
@@ -69,8 +70,13 @@ class JobWorker:
             return 0
         now = now or utcnow()
         claimed = await self._claim(now, limit or self.batch_size)
-        for job in claimed:
-            await self._run(job, now)
+        turns = asyncio.Semaphore(self.concurrency)
+
+        async def run(job: Claimed) -> None:
+            async with turns:
+                await self._run(job, now)
+
+        await asyncio.gather(*(run(job) for job in claimed))  # each job records its own outcome
         return len(claimed)
 
     async def close(self) -> None:

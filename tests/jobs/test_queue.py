@@ -329,3 +329,22 @@ class TestPersonalDataInErrors:
         assert "job parked" in captured.events[-1]
         assert str(job_id) in captured.events[-1]
         assert EMAIL not in captured.text
+
+
+class TestConcurrency:
+    async def test_the_jobs_of_a_batch_wait_on_their_stores_at_the_same_time(
+        self, state: AppState, shopify_shop: ShopifyShop
+    ) -> None:
+        # Each job waits until three are waiting at once: run one after another, the first
+        # would time out and fail.
+        together = asyncio.Barrier(3)
+        done: list[int] = []
+
+        async def call_store(ctx: JobContext, payload: Mapping[str, Any]) -> None:
+            await asyncio.wait_for(together.wait(), 5)
+            done.append(int(payload["n"]))
+
+        ids = [await enqueue(state, shopify_shop.shop_id, "call", {"n": n}) for n in range(3)]
+        await runner(state, call=call_store).drain(T0)
+        assert sorted(done) == [0, 1, 2]
+        assert [(await job(state, i)).attempts for i in ids] == [1, 1, 1]
