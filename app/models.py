@@ -6,6 +6,7 @@ from app.members.models import Member
 from app.orm import Base
 from app.program.models import Order, OrderRefund
 from app.shops.models import Shop
+from app.sync.models import StoreSync
 from app.webhooks.models import WebhookEvent
 
 __all__ = [
@@ -20,5 +21,6 @@ __all__ = [
     "PointLot",
     "Posting",
     "Shop",
+    "StoreSync",
     "WebhookEvent",
 ]

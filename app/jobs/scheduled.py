@@ -17,6 +17,7 @@ from app.ledger.models import AccountKind, PointLot
 from app.logs import log_failure
 from app.program import reconcile
 from app.shops.service import ShopContext
+from app.sync import tasks as sync_tasks
 
 log = structlog.get_logger(__name__)
 
@@ -82,4 +83,5 @@ SCHEDULED: tuple[Periodic, ...] = (
     Periodic("voided", void_overdue_holds),
     Periodic("released", release_due),
     Periodic("expired", expire_due),
+    Periodic("sweeps", sync_tasks.schedule_sweep),
 )
