@@ -51,7 +51,8 @@ EVENTS_PROCESSED = Counter(
 )
 JOBS_PROCESSED = Counter(
     "vafa_jobs_processed",
-    "Jobs the runner finished with, by kind and status (done, failed)",
+    "Jobs the runner finished with, by kind and status: done, failed (parked), retry (an "
+    "attempt failed), paused (the store refused the credentials; the job waits)",
     ["kind", "status"],
 )
 LEDGER_TRANSACTIONS = Counter(
