@@ -101,8 +101,11 @@ async def _save_cursor(db: Database, shop_id: int, cursor: datetime | None, at: 
 
 
 async def last_swept(db: Database, shop_id: int) -> datetime | None:
+    """When the shop's last sweep ended; before its first, when the shop was added."""
     async with db.read() as session:
         swept: datetime | None = await session.scalar(
             select(StoreSync.swept_at).where(StoreSync.shop_id == shop_id)
         )
+        if swept is None:
+            swept = await session.scalar(select(Shop.created_at).where(Shop.id == shop_id))
     return swept

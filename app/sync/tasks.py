@@ -44,10 +44,11 @@ async def run_sweep(ctx: JobContext, payload: Mapping[str, Any]) -> None:
 
 async def schedule_sweep(db: Database, shop: ShopContext, now: datetime) -> int:
     """The periodic task: the shop's sweep job, once ``sweep_interval_seconds`` have passed
-    since its last sweep and none is waiting or running; 1 when it enqueued one."""
+    since its last sweep (the first: since the shop was added, which is where it reads from)
+    and none is waiting or running; 1 when it enqueued one."""
     interval = timedelta(seconds=get_settings().sweep_interval_seconds)
-    swept = await orders.last_swept(db, shop.shop_id)
-    if swept is not None and swept + interval > now:
+    last = await orders.last_swept(db, shop.shop_id)
+    if last is not None and last + interval > now:
         return 0
     async with db.write() as session:
         waiting = await session.scalar(
@@ -60,7 +61,7 @@ async def schedule_sweep(db: Database, shop: ShopContext, now: datetime) -> int:
         )
         if waiting is not None:
             return 0
-        await jobs.enqueue(session, shop.shop_id, SWEEP, {}, key=SWEEP_KEY)
+        await jobs.enqueue(session, shop.shop_id, SWEEP, {}, key=SWEEP_KEY, run_after=now)
     return 1
 
 

@@ -21,18 +21,22 @@ from tests.fakes.shopify_orders import order_from_webhook
 from tests.fakes.woocommerce import FakeWooCommerce, wc_time
 from tests.payloads import shopify_order, woo_order
 from tests.signing import woocommerce_headers
-from tests.sync.helpers import balance, jobs_of, run_due_jobs, shopify_on, transactions, woo_on
+from tests.sync.helpers import balance, jobs_of, shopify_on, transactions, woo_on
 
 # woo_order's lines: 9.00 + 20.00 of merchandise, one point per whole unit by default.
 WOO_POINTS = 29
 
 
+INTERVAL = timedelta(minutes=10)  # the default
+
+
 async def _sweep_now(state: AppState, shop_id: int) -> None:
-    """What the scheduler does when the interval has passed, and the worker then."""
+    """What the scheduler does once the interval has passed, and the worker then."""
     shop = await state.shops.by_id(shop_id)
     assert shop is not None
-    assert await tasks.schedule_sweep(state.db, shop, utcnow()) == 1
-    await run_due_jobs(state)
+    later = utcnow() + INTERVAL + timedelta(seconds=1)
+    assert await tasks.schedule_sweep(state.db, shop, later) == 1
+    await state.worker.drain(now=later)
     [job] = await jobs_of(state, shop_id, tasks.SWEEP)
     assert job.status == JobStatus.DONE, job.last_error
 
@@ -140,12 +144,14 @@ class TestSchedule:
         shop = await woo_on(state, woo_store)
         context = await state.shops.by_id(shop.shop_id)
         assert context is not None
-        now = utcnow()
-        assert await tasks.schedule_sweep(state.db, context, now) == 1
-        assert await tasks.schedule_sweep(state.db, context, now) == 0  # one is waiting
-        await run_due_jobs(state)
+        # The first sweep reads from when the shop was added, one interval later.
+        assert await tasks.schedule_sweep(state.db, context, utcnow()) == 0
+        later = utcnow() + INTERVAL + timedelta(seconds=1)
+        assert await tasks.schedule_sweep(state.db, context, later) == 1
+        assert await tasks.schedule_sweep(state.db, context, later) == 0  # one is waiting
+        await state.worker.drain(now=later)
         assert await tasks.schedule_sweep(state.db, context, utcnow()) == 0  # swept just now
-        later = utcnow() + timedelta(minutes=10, seconds=1)
+        later = utcnow() + INTERVAL + timedelta(seconds=1)
         assert await tasks.schedule_sweep(state.db, context, later) == 1
         assert len(await jobs_of(state, shop.shop_id, tasks.SWEEP)) == 1  # the one job, again
 
@@ -153,7 +159,8 @@ class TestSchedule:
         self, state: AppState, woo_store: FakeWooCommerce
     ) -> None:
         shop = await woo_on(state, woo_store)
-        ran = await state.worker.run_scheduled()
+        assert (await state.worker.run_scheduled())["sweeps"] == 0  # added just now
+        ran = await state.worker.run_scheduled(now=utcnow() + INTERVAL + timedelta(seconds=1))
         assert ran["sweeps"] == 1
         [job] = await jobs_of(state, shop.shop_id, tasks.SWEEP)
         assert job.status == JobStatus.PENDING
