@@ -15,7 +15,7 @@ import orjson
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -453,6 +453,7 @@ def backfill(
         columns = (
             SpinnerColumn(),
             TextColumn("{task.description}"),
+            BarColumn(),  # pulses: the store does not say how many orders there are
             TextColumn("{task.completed} orders"),
             TimeElapsedColumn(),
         )
