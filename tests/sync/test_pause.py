@@ -15,6 +15,7 @@ from app.shops.models import Shop
 from app.state import AppState
 from app.sync.writeback import BALANCE_WRITE
 from tests.fakes.shopify import FakeShopify
+from tests.fakes.woocommerce import FakeWooCommerce
 from tests.payloads import dumps, shopify_order
 from tests.sync.helpers import CUSTOMER, adjust, balance, jobs_of, run_due_jobs, shopify_on, signed
 from tests.test_metrics import _scrape
@@ -144,3 +145,23 @@ class TestMetrics:
         assert after[("vafa_shops", frozenset({("status", "paused")}))] == 1
         assert after[("vafa_shops", frozenset({("status", "active")}))] == 0
         assert after[("vafa_shops", frozenset({("status", "disabled")}))] == 0
+
+
+class TestWooCommercePause:
+    async def test_a_refused_consumer_key_pauses_the_shop_too(
+        self, state: AppState, woo_store: FakeWooCommerce
+    ) -> None:
+        customer = str(woo_store.add_customer("sara@example.com")["id"])
+        async with state.db.write() as session:
+            new = await shops.add_woocommerce(
+                session, state.vault, url=woo_store.url, consumer_key="ck_revoked",
+                consumer_secret="cs_revoked",
+            )  # fmt: skip
+        await adjust(state, new.shop_id, 10, customer)
+        await run_due_jobs(state)
+        shop = await _shop(state, new.shop_id)
+        assert shop.status == "paused"
+        assert "401" in (shop.status_reason or "")
+        [job] = await jobs_of(state, new.shop_id, BALANCE_WRITE)
+        assert (job.status, job.attempts) == (JobStatus.PENDING, 0)
+        assert woo_store.meta(customer) == {}
