@@ -6,6 +6,7 @@ import asyncio
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
 from enum import StrEnum
 from importlib.metadata import version as package_version
 from typing import Annotated, Any, TypeVar
@@ -14,12 +15,13 @@ import orjson
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import Progress
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings, get_settings
+from app.connectors.base import Platform
 from app.crypto import SecretKeyError, Vault, new_secret_key
 from app.db import Database
 from app.errors import AppError
@@ -226,7 +228,26 @@ def _write(change: Callable[[AsyncSession], Awaitable[T]]) -> T:
 
 
 def _add_shop(create: Callable[[AsyncSession, Vault], Awaitable[NewShop]]) -> None:
-    _emit(_write(lambda session: create(session, _vault())).as_json())
+    """Add the shop and, in the same transaction, ask for its webhook subscriptions (made by
+    the worker); without VAFA_PUBLIC_URL the shop is added all the same, and the message says
+    what to do."""
+    from app.sync import tasks, webhooks
+
+    public_url = webhooks.public_url()
+
+    async def add(session: AsyncSession) -> NewShop:
+        shop = await create(session, _vault())
+        if public_url is not None:
+            await tasks.enqueue_webhook_sync(session, shop.shop_id)
+        return shop
+
+    shop = _write(add)
+    _emit(shop.as_json())
+    if public_url is None:
+        err.print(str(webhooks.NoPublicURL(shop.shop_id, shop.platform)), soft_wrap=True)
+    else:
+        address = webhooks.delivery_address(public_url, shop.shop_id, shop.platform)
+        err.print(f"the worker subscribes the store's webhooks to {address}", soft_wrap=True)
 
 
 def _takes_effect() -> str:
@@ -352,6 +373,105 @@ def enable_shop(shop_id: Annotated[int, typer.Argument(help="the shop's id")]) -
     from app.shops.service import ACTIVE
 
     _set_status(shop_id, ACTIVE)
+
+
+@shop_cli.command("resume")
+def resume_shop(shop_id: Annotated[int, typer.Argument(help="the shop's id")]) -> None:
+    """Let a paused shop's jobs run again, once its store credentials are fixed."""
+    from app.shops import service
+
+    shop = _write(lambda session: service.resume(session, shop_id))
+    err.print(f"shop {shop.id} is active: its waiting jobs run again", soft_wrap=True)
+
+
+@shop_cli.command("sync-webhooks")
+def sync_webhooks(shop_id: Annotated[int, typer.Argument(help="the shop's id")]) -> None:
+    """Subscribe the store's webhooks to this Vafa (VAFA_PUBLIC_URL), one per topic: creates
+    what is missing, re-enables what the store disabled; safe to run again."""
+    from app.connectors.clients import StoreClients
+    from app.connectors.store import StoreError
+    from app.shops.models import Shop
+    from app.sync import webhooks
+
+    async def go(db: Database) -> list[Any]:
+        async with db.read() as session:
+            shop = await session.get(Shop, shop_id)
+        if shop is None:
+            raise _fail(f"no shop {shop_id}")
+        platform = Platform(shop.platform)
+        stores = StoreClients(db, _vault())
+        try:
+            return await webhooks.sync_webhooks(stores, shop_id, platform, webhooks.public_url())
+        except webhooks.NoPublicURL as exc:
+            raise _fail(str(exc)) from exc
+        except StoreError as exc:
+            raise _fail(f"the store refused: {exc.message}") from exc
+        finally:
+            await stores.aclose()
+
+    hooks = _run(go)
+    table = Table("topic", "address", "active", "store id")
+    for hook in hooks:
+        table.add_row(hook.topic, hook.address, "yes" if hook.active else "no", hook.store_id)
+    Console(stderr=True).print(table)
+    err.print(f"{len(hooks)} webhook subscription(s) in place", soft_wrap=True)
+
+
+@shop_cli.command("backfill")
+def backfill(
+    shop_id: Annotated[int, typer.Argument(help="the shop's id")],
+    since: Annotated[
+        datetime,
+        typer.Option(formats=["%Y-%m-%d"], help="import the orders changed since this day (UTC)"),
+    ],
+    award: Annotated[
+        bool,
+        typer.Option(
+            "--award/--no-award",
+            help="award the points these orders earn; without it they are recorded, earning "
+            "nothing, so that a later refund takes back nothing",
+        ),
+    ] = False,
+) -> None:
+    """Import the store's past orders through the same reconciliation webhooks go through.
+    Orders Vafa already knows are reconciled as usual; running it again posts nothing new."""
+    from app.connectors.clients import StoreClients
+    from app.connectors.store import StoreError
+    from app.shops.service import ShopDirectory
+    from app.sync import orders, tasks
+
+    start = since.replace(tzinfo=UTC)
+
+    async def go(db: Database) -> int:
+        vault = _vault()
+        shop = await ShopDirectory(db, vault, 0).by_id(shop_id)
+        if shop is None:
+            raise _fail(f"no shop {shop_id}")
+        tasks.install()  # the balances it moves are written back to the store by the worker
+        stores = StoreClients(db, vault)
+        imported = 0
+        columns = (
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),  # pulses: the store does not say how many orders there are
+            TextColumn("{task.completed} orders"),
+            TimeElapsedColumn(),
+        )
+        try:
+            with Progress(*columns, console=err, transient=True) as progress:
+                task = progress.add_task(f"importing shop {shop_id}'s orders", total=None)
+                async for page in orders.import_since(db, stores, shop, start, award=award):
+                    imported += len(page)
+                    progress.update(task, completed=imported)
+        except StoreError as exc:
+            raise _fail(f"the store refused after {imported} order(s): {exc.message}") from exc
+        finally:
+            await stores.aclose()
+        return imported
+
+    imported = _run(go)
+    how = "points awarded" if award else "recorded without points"
+    err.print(f"imported {imported} order(s) changed since {start.date()}: {how}", soft_wrap=True)
 
 
 @shop_cli.command("rotate-secret")

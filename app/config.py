@@ -59,6 +59,20 @@ class Settings(BaseSettings):
     # How long POST …/redemptions waits for the store's code before answering 202 (pending).
     redemption_wait_seconds: float = Field(default=3.0, ge=0, le=3.0)
 
+    # Calls to the stores (app/sync)
+    # The base URL at which the platforms reach this Vafa: webhook subscriptions are made for
+    # {public_url}/webhooks/…; unset, Vafa registers none (the owner points the store's
+    # webhooks at it by hand).
+    public_url: str | None = None
+    # A member's balance is written to the store this long after it changed (and a write
+    # asked for while one runs waits as long again), so that a burst of changes is one write.
+    writeback_delay_seconds: float = Field(default=1.0, ge=0)
+    # How often each shop's orders are read back from the store, to make good a lost webhook;
+    # each sweep reads again from this long before where the last one ended (orders committed
+    # late, clocks a little apart). A shop's first sweep starts when the shop was added.
+    sweep_interval_seconds: float = Field(default=600.0, gt=0)
+    sweep_overlap_seconds: float = Field(default=300.0, ge=0)
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")

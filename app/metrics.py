@@ -27,7 +27,7 @@ from app.db import Database
 from app.jobs.models import Job, JobStatus
 from app.ledger.service import POSTED_KINDS
 from app.orm import table_of, utcnow
-from app.shops.models import Shop
+from app.shops.models import Shop, ShopStatus
 from app.webhooks.models import PENDING_LITERAL, EventStatus, WebhookEvent
 
 log = structlog.get_logger(__name__)
@@ -51,7 +51,8 @@ EVENTS_PROCESSED = Counter(
 )
 JOBS_PROCESSED = Counter(
     "vafa_jobs_processed",
-    "Jobs the runner finished with, by kind and status (done, failed)",
+    "Jobs the runner finished with, by kind and status: done, failed (parked), retry (an "
+    "attempt failed), paused (the store refused the credentials; the job waits)",
     ["kind", "status"],
 )
 LEDGER_TRANSACTIONS = Counter(
@@ -114,6 +115,7 @@ class QueueState:
     events: dict[str, int] = field(default_factory=dict)  # pending, failed, rejected
     lag_seconds: float = 0.0  # age of the oldest pending event, 0 when none is pending
     jobs: dict[str, int] = field(default_factory=dict)  # pending, running, failed
+    shops: dict[str, int] = field(default_factory=dict)  # active, paused, disabled
     database_up: bool = True
 
 
@@ -127,6 +129,7 @@ async def read_queue(db: Database) -> QueueState:
         async with db.reader.connect() as conn:
             await _read_events(conn, state)
             state.jobs = await _read_jobs(conn)
+            state.shops = await _read_shops(conn)
     except (SQLAlchemyError, OSError) as exc:
         log.warning("metrics: the database could not be read", error=type(exc).__name__)
         return QueueState(database_up=False)
@@ -171,6 +174,15 @@ async def _read_jobs(conn: AsyncConnection) -> dict[str, int]:
     return await _count_per_shop(conn, table_of(Job), _JOB_STATUSES)
 
 
+async def _read_shops(conn: AsyncConnection) -> dict[str, int]:
+    """Shops by status, every known status listed (0 included), so a pause shows as a change
+    of a series that exists."""
+    rows = await conn.execute(select(Shop.status, func.count()).group_by(Shop.status))
+    counts = dict.fromkeys(ShopStatus.ALL, 0)
+    counts.update({status: int(n) for status, n in rows})
+    return counts
+
+
 class _QueueCollector(Collector):
     def __init__(self, state: QueueState) -> None:
         self._state = state
@@ -205,6 +217,15 @@ class _QueueCollector(Collector):
         for status, n in self._state.jobs.items():
             jobs.add_metric([status], float(n))
         yield jobs
+        shops = GaugeMetricFamily(
+            "vafa_shops",
+            "Shops by status: active, paused (the store refused Vafa's credentials; its jobs "
+            "wait for `vafa shop resume`), disabled",
+            labels=["status"],
+        )
+        for status, n in self._state.shops.items():
+            shops.add_metric([status], float(n))
+        yield shops
 
 
 async def metrics_endpoint(request: Request) -> Response:

@@ -7,6 +7,7 @@ from app.orm import Base
 from app.program.models import Order, OrderRefund
 from app.rewards.models import Redemption, Reward
 from app.shops.models import Shop
+from app.sync.models import StoreSync
 from app.webhooks.models import WebhookEvent
 
 __all__ = [
@@ -23,5 +24,6 @@ __all__ = [
     "Redemption",
     "Reward",
     "Shop",
+    "StoreSync",
     "WebhookEvent",
 ]

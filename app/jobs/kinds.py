@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from app.connectors.clients import StoreClients
@@ -48,14 +48,23 @@ class JobKinds:
 
     def __init__(self) -> None:
         self._handlers: dict[str, Handler] = {}
+        self._rerun_delays: dict[str, timedelta] = {}
 
-    def register(self, kind: str, handler: Handler) -> None:
+    def register(
+        self, kind: str, handler: Handler, *, rerun_delay: timedelta = timedelta(0)
+    ) -> None:
+        """``rerun_delay``: a job enqueued again while it ran runs again this much later, so
+        that what a burst enqueues meanwhile is coalesced into that one rerun."""
         if kind in self._handlers:
             raise ValueError(f"job kind {kind!r} is registered already")
         self._handlers[kind] = handler
+        self._rerun_delays[kind] = rerun_delay
 
     def handler(self, kind: str) -> Handler:
         return self._handlers[kind]
+
+    def rerun_delay(self, kind: str) -> timedelta:
+        return self._rerun_delays.get(kind, timedelta(0))
 
     def __iter__(self) -> Iterator[str]:
         return iter(sorted(self._handlers))
@@ -67,7 +76,9 @@ class JobKinds:
 def app_kinds() -> JobKinds:
     """The job kinds this version of Vafa runs (the outbox jobs register here)."""
     from app.rewards import tasks as rewards  # imported here: the rewards import the jobs
+    from app.sync import tasks as sync_tasks  # above the job queue: it enqueues jobs itself
 
     kinds = JobKinds()
     kinds.register(rewards.CREATE_CODE, rewards.create_code)
+    sync_tasks.register(kinds)
     return kinds

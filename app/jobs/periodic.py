@@ -1,4 +1,5 @@
-"""Periodic work: a task run for every active shop at each scheduler tick.
+"""Periodic work: a task run for every active or paused shop at each scheduler tick (a paused
+shop's points are still released and expired; what calls its store is a job, which waits).
 
 Adding one is one line in :data:`app.jobs.scheduled.SCHEDULED`. A task returns how many things
 it did; a task that fails for one shop is logged and stays that shop's (the other shops and
@@ -14,9 +15,8 @@ import structlog
 from sqlalchemy import select
 
 from app.db import Database
-from app.jobs.queue import ACTIVE
 from app.logs import log_failure
-from app.shops.models import Shop
+from app.shops.models import Shop, ShopStatus
 from app.shops.service import ShopContext, ShopDirectory
 
 log = structlog.get_logger(__name__)
@@ -33,9 +33,9 @@ class Periodic:
 async def run_periodic(
     db: Database, shops: ShopDirectory, tasks: Sequence[Periodic], now: datetime
 ) -> dict[str, int]:
-    """One tick: every task for every active shop; how many things each task did."""
+    """One tick: every task for every active or paused shop; how many things each task did."""
     async with db.read() as session:
-        query = select(Shop.id).where(Shop.status == ACTIVE).order_by(Shop.id)
+        query = select(Shop.id).where(Shop.status.in_(ShopStatus.RECEIVING)).order_by(Shop.id)
         shop_ids = list((await session.scalars(query)).all())
     counts = {task.name: 0 for task in tasks}
     for shop_id in shop_ids:

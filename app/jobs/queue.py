@@ -5,8 +5,9 @@ A :class:`Queue` names a table's columns; the functions here claim its due rows 
 SKIP LOCKED`` on PostgreSQL, so any number of runners share it; on SQLite every claim runs in
 the process's single write transaction, ``BEGIN IMMEDIATE``, which another process cannot enter
 at the same time), record a failed attempt (capped exponential backoff with jitter, parked as
-``failed`` after ``max_attempts``) and queue rows again (replay). Rows of a shop that is not
-``active`` are never claimed: they wait, as they are, burning no attempts.
+``failed`` after ``max_attempts``) and queue rows again (replay). Rows of a shop outside the
+queue's ``shop_statuses`` are never claimed: they wait, as they are, burning no attempts (a
+paused shop's stored events are still processed, its jobs, which call the store, wait).
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from app.config import Settings
-from app.shops.models import Shop
+from app.shops.models import Shop, ShopStatus
 
-ACTIVE = "active"
+ACTIVE = ShopStatus.ACTIVE
 ERROR_LIMIT = 2000
 
 
@@ -74,11 +75,14 @@ class Queue:
     order_by: tuple[InstrumentedAttribute[Any], ...]
     pending: str = "pending"
     failed: str = "failed"
+    # The statuses of the shops whose rows are claimed; the others' rows wait.
+    shop_statuses: tuple[str, ...] = ShopStatus.RECEIVING
 
 
 def active_shop(queue: Queue) -> ColumnElement[bool]:
-    """The row's shop is active: a paused, disabled or revoked shop's rows wait."""
-    return queue.shop_id.in_(select(Shop.id).where(Shop.status == ACTIVE))
+    """The row's shop is one whose rows this queue works on (a disabled shop's rows wait; so
+    do a paused shop's jobs)."""
+    return queue.shop_id.in_(select(Shop.id).where(Shop.status.in_(queue.shop_statuses)))
 
 
 def claimable(queue: Queue, now: datetime) -> ColumnElement[bool]:

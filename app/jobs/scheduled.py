@@ -18,6 +18,7 @@ from app.logs import log_failure
 from app.program import reconcile
 from app.rewards import tasks as rewards_tasks
 from app.shops.service import ShopContext
+from app.sync import tasks as sync_tasks
 
 log = structlog.get_logger(__name__)
 
@@ -84,4 +85,5 @@ SCHEDULED: tuple[Periodic, ...] = (
     Periodic("released", release_due),
     Periodic("expired", expire_due),
     Periodic("codes_expired", rewards_tasks.expire_codes),
+    Periodic("sweeps", sync_tasks.schedule_sweep),
 )

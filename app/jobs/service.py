@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.jobs import queue
 from app.jobs.models import WAITING_LITERALS, Job, JobStatus
 from app.orm import utcnow
+from app.shops.models import ShopStatus
 
 JOBS = queue.Queue(
     id=Job.id,
@@ -26,6 +27,7 @@ JOBS = queue.Queue(
     order_by=(Job.run_after, Job.id),
     pending=JobStatus.PENDING,
     failed=JobStatus.FAILED,
+    shop_statuses=ShopStatus.CALLING,  # a paused shop's jobs wait: they call the store
 )
 
 
@@ -52,8 +54,42 @@ async def enqueue(
       (new work for the key; the old run's error is dropped with it).
     """
     now = utcnow()
-    due = run_after or now
-    values = {
+    values = _row(shop_id, kind, key, payload, run_after or now, now)
+    if key is None:
+        job_id = await session.scalar(insert(Job).values(values).returning(Job.id))
+        assert job_id is not None
+        return int(job_id)
+    job_id = await session.scalar(_coalescing(session, [values]).returning(Job.id))
+    assert job_id is not None
+    return int(job_id)
+
+
+async def enqueue_many(
+    session: AsyncSession,
+    shop_id: int,
+    kind: str,
+    jobs: Mapping[str, Mapping[str, Any]],
+    *,
+    run_after: datetime | None = None,
+) -> None:
+    """:func:`enqueue` for many keys (key → payload) at once, coalescing each the same way:
+    a statement per 500 keys, not one per key. Flushes, never commits."""
+    now = utcnow()
+    rows = [_row(shop_id, kind, key, payload, run_after or now, now)
+            for key, payload in sorted(jobs.items())]  # fmt: skip
+    for start in range(0, len(rows), 500):
+        await session.execute(_coalescing(session, rows[start : start + 500]))
+
+
+def _row(
+    shop_id: int,
+    kind: str,
+    key: str | None,
+    payload: Mapping[str, Any],
+    due: datetime,
+    now: datetime,
+) -> dict[str, Any]:
+    return {
         "shop_id": shop_id,
         "kind": kind,
         "dedupe_key": key,
@@ -64,16 +100,16 @@ async def enqueue(
         "run_after": due,
         "created_at": now,
     }
-    if key is None:
-        job_id = await session.scalar(insert(Job).values(values).returning(Job.id))
-        assert job_id is not None
-        return int(job_id)
+
+
+def _coalescing(session: AsyncSession, rows: list[dict[str, Any]]) -> Any:
+    """The insert of keyed jobs that updates the job already there (see :func:`enqueue`)."""
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(Job).values(values)
+    stmt = dialect.insert(Job).values(rows)
     new = stmt.excluded
     restart = Job.status.in_([JobStatus.DONE, JobStatus.FAILED])
     sooner = and_(Job.status == JobStatus.PENDING, Job.attempts == 0, new.run_after < Job.run_after)
-    stmt = stmt.on_conflict_do_update(
+    return stmt.on_conflict_do_update(
         index_elements=[Job.shop_id, Job.kind, Job.dedupe_key],
         set_={
             "payload": new.payload,
@@ -88,10 +124,7 @@ async def enqueue(
             "last_error": case((restart, null()), else_=Job.last_error),
             "finished_at": null(),
         },
-    ).returning(Job.id)
-    job_id = await session.scalar(stmt)
-    assert job_id is not None
-    return int(job_id)
+    )
 
 
 async def list_jobs(

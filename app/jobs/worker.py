@@ -5,6 +5,10 @@ attempt; the handler then runs outside it (it may call a platform's API, which m
 database's write lock), and a second short transaction records the outcome. A runner that dies
 mid-job leaves it ``running``; once the lease has run out another runner claims it again (the
 attempt it died in counts). So a job runs at least once and its handler is idempotent.
+
+A store that refuses the shop's credentials (401/403, :class:`StoreUnauthorized`) pauses the
+shop instead of burning the job's attempts: the job goes back to waiting with the attempt
+uncounted, and the shop's jobs wait until ``vafa shop resume`` (its webhooks are still kept).
 """
 
 from __future__ import annotations
@@ -16,10 +20,12 @@ from typing import Any
 
 import structlog
 from sqlalchemy import case, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import metrics
 from app.config import Settings
 from app.connectors.clients import StoreClients
+from app.connectors.store import StoreUnauthorized
 from app.db import Database
 from app.jobs import queue
 from app.jobs.kinds import JobContext, JobKinds, RetryAfter
@@ -27,6 +33,7 @@ from app.jobs.models import Job, JobStatus
 from app.jobs.service import JOBS
 from app.logs import describe, log_failure
 from app.orm import utcnow
+from app.shops import service as shops_service
 from app.shops.service import ShopDirectory
 
 log = structlog.get_logger(__name__)
@@ -71,10 +78,14 @@ class JobWorker:
         now = now or utcnow()
         claimed = await self._claim(now, limit or self.batch_size)
         turns = asyncio.Semaphore(self.concurrency)
+        paused: set[int] = set()
 
         async def run(job: Claimed) -> None:
             async with turns:
-                await self._run(job, now)
+                if job.shop_id in paused:  # its store refused the credentials a moment ago
+                    await self._give_back(job, now)
+                elif not await self._run(job, now):
+                    paused.add(job.shop_id)
 
         await asyncio.gather(*(run(job) for job in claimed))  # each job records its own outcome
         return len(claimed)
@@ -112,16 +123,27 @@ class JobWorker:
                 )
         return claimed
 
-    async def _run(self, job: Claimed, now: datetime) -> None:
+    async def _run(self, job: Claimed, now: datetime) -> bool:
+        """Run one job; False when its store refused the credentials (the shop is paused)."""
         ours = (Job.status == JobStatus.RUNNING, Job.attempts == job.attempts)
         try:
             shop = await self.shops.by_id(job.shop_id)
             if shop is None:  # deleted since (its jobs go with it)
-                return
+                return True
             last = self.policy.parks(job.attempts)
             context = JobContext(self.db, self.stores, shop, job.id, job.attempts, now, last)
             handler = self.kinds.handler(job.kind)
             await asyncio.wait_for(handler(context, job.payload), self.lease.total_seconds())
+        except StoreUnauthorized as exc:
+            reason = f"the store refused Vafa's credentials: {describe(exc)}"
+            async with self.db.write() as session:
+                newly = await shops_service.pause(session, job.shop_id, reason)
+                await self._give_back_in(session, job, now, describe(exc))
+            if newly:
+                log.warning("shop paused", shop_id=job.shop_id, job_id=job.id, kind=job.kind,
+                            error=describe(exc))  # fmt: skip
+            metrics.record_job_outcome(job.kind, "paused")
+            return False
         except Exception as exc:  # a failed attempt, recorded on the job for the operator
             not_before = None
             if isinstance(exc, RetryAfter):  # from when the store said it, not the claim
@@ -133,7 +155,7 @@ class JobWorker:
             log_failure(log, "job parked" if parked else "job failed", exc,
                               job_id=job.id, kind=job.kind, attempt=job.attempts)  # fmt: skip
             metrics.record_job_outcome(job.kind, JobStatus.FAILED if parked else "retry")
-            return
+            return True
         latest = Job.revision == job.revision
         async with self.db.write() as session:
             # Enqueued again while it ran: run again, with the payload it carries now.
@@ -143,9 +165,33 @@ class JobWorker:
                 .values(
                     status=case((latest, JobStatus.DONE), else_=JobStatus.PENDING),
                     attempts=case((latest, Job.attempts), else_=0),
-                    run_after=now,
+                    run_after=case(
+                        (latest, now), else_=utcnow() + self.kinds.rerun_delay(job.kind)
+                    ),
                     finished_at=case((latest, now), else_=None),
                     last_error=None,
                 )
             )
         metrics.record_job_outcome(job.kind, JobStatus.DONE)
+        return True
+
+    async def _give_back(self, job: Claimed, now: datetime) -> None:
+        async with self.db.write() as session:
+            await self._give_back_in(session, job, now, None)
+
+    async def _give_back_in(
+        self, session: AsyncSession, job: Claimed, now: datetime, error: str | None
+    ) -> None:
+        """Back to waiting as if this attempt had not been made (the shop's pause holds it)."""
+        values: dict[str, Any] = {
+            "status": JobStatus.PENDING,
+            "attempts": job.attempts - 1,
+            "run_after": now,
+        }
+        if error is not None:
+            values["last_error"] = error[: queue.ERROR_LIMIT]
+        await session.execute(
+            update(Job)
+            .where(Job.id == job.id, Job.status == JobStatus.RUNNING, Job.attempts == job.attempts)
+            .values(values)
+        )

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -38,6 +39,39 @@ from app.orm import table_of, utcnow
 
 # session.info key: the kinds of the transactions posted in the session's transaction.
 POSTED_KINDS = "ledger_posted_kinds"
+
+# session.info key: per shop, the members whose balances moved in the session's transaction.
+MEMBERS_MOVED = "ledger_members_moved"
+# Told, inside the transaction and right before it commits, which members' balances it moved
+# (shop by shop): the store's copy of a balance is kept up to date from there (app.sync),
+# without the ledger knowing of jobs or stores.
+BalancesMoved = Callable[[AsyncSession, int, list[str]], Awaitable[None]]
+_OBSERVERS: list[BalancesMoved] = []
+
+
+def observe_balances(observer: BalancesMoved) -> None:
+    """Have ``observer`` told of every transaction's moved balances (once per observer)."""
+    if observer not in _OBSERVERS:
+        _OBSERVERS.append(observer)
+
+
+def _note_moved(session: AsyncSession, shop_id: int, owners: set[str]) -> None:
+    if not owners or not _OBSERVERS:
+        return
+    moved: dict[int, set[str]] | None = session.info.get(MEMBERS_MOVED)
+    if moved is None:
+        moved = session.info[MEMBERS_MOVED] = {}
+        hooks: list[object] = session.info.setdefault("before_commit", [])
+        hooks.append(_tell_observers)
+    moved.setdefault(shop_id, set()).update(owners)
+
+
+async def _tell_observers(session: AsyncSession) -> None:
+    moved: dict[int, set[str]] = session.info.pop(MEMBERS_MOVED, {})
+    for shop_id, owners in sorted(moved.items()):
+        for observer in _OBSERVERS:
+            await observer(session, shop_id, sorted(owners))
+
 
 # Transactions whose member postings count toward a member's lifetime earned points.
 _LIFETIME_KINDS = frozenset({TxKind.EARN, TxKind.REVERSE})
@@ -276,6 +310,7 @@ async def post_many(session: AsyncSession, shop_id: int, entries: list[Entry]) -
     posted.update(str(row["kind"]) for row in rows)
     for key, account in locked.items():
         account.balance = balances[key]
+    _note_moved(session, shop_id, {k[0] for _, k, _ in postings if k[0] != SYSTEM_OWNER})
     return [
         slot.posted if slot.row is None else replace(slot.posted, transaction_id=tx_ids[slot.row])
         for slot in slots

@@ -3,7 +3,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.orm import Base, IdType, UTCDateTime
@@ -39,6 +48,9 @@ class Order(Base):
     # NULL for an order stored before Vafa kept them, or not known yet.
     lines: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     discount_codes: Mapped[list[str] | None] = mapped_column(JSON)
+    # Imported by `vafa shop backfill` without --award: recorded, earning nothing, so that a
+    # later refund of it takes back no points it never gave.
+    backfilled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class OrderRefund(Base):

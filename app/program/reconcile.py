@@ -33,7 +33,7 @@ from app.program.settings import ProgramSettings
 _ORDER_FIELDS = (
     "known", "name", "customer_id", "currency", "exponent", "merchandise_minor",
     "shipping_minor", "tax_minor", "financial_state", "cancelled", "deleted", "paid_at",
-    "release_at", "source_updated_at", "lines", "discount_codes",
+    "release_at", "source_updated_at", "lines", "discount_codes", "backfilled",
 )  # fmt: skip
 
 
@@ -60,6 +60,7 @@ class OrderState:
     source_updated_at: datetime | None
     lines: list[dict[str, Any]] | None
     discount_codes: list[str] | None
+    backfilled: bool = False  # recorded by a backfill without points: it earns none, ever
     read: tuple[object, ...] = ()  # the values as locked, to save only what changed
 
     def values(self) -> tuple[object, ...]:
@@ -80,7 +81,7 @@ async def lock_orders(
         [{"shop_id": shop_id, "order_id": order_id, "known": False, "exponent": 2,
           "merchandise_minor": 0, "shipping_minor": 0, "tax_minor": 0,
           "financial_state": FinancialState.PENDING.value, "cancelled": False,
-          "deleted": False} for order_id in ids],
+          "deleted": False, "backfilled": False} for order_id in ids],
     )  # fmt: skip
     columns = [Order.id, Order.order_id, *(getattr(Order, f) for f in _ORDER_FIELDS)]
     locked: dict[str, OrderState] = {}
@@ -274,6 +275,7 @@ async def reconcile_many(
     entries = [
         entry
         for order in orders
+        if not order.backfilled  # earned nothing, so a refund takes nothing back
         for entry in plan(
             order,
             held[order.order_id],

@@ -9,6 +9,22 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.orm import Base, IdType, UTCDateTime, utcnow
 
 
+class ShopStatus:
+    """A shop's status. ``paused``: Vafa stopped calling the store (it refused the
+    credentials); webhooks and admin requests are still accepted and events processed, only
+    jobs wait until ``vafa shop resume``. ``disabled``: turned off by the operator; webhooks and
+    admin requests are refused (401)."""
+
+    ACTIVE = "active"
+    PAUSED = "paused"
+    DISABLED = "disabled"
+    ALL = (ACTIVE, PAUSED, DISABLED)
+    # Shops whose webhooks and admin requests are accepted and whose events are processed.
+    RECEIVING = (ACTIVE, PAUSED)
+    # Shops whose jobs run (calls to the store).
+    CALLING = (ACTIVE,)
+
+
 class Shop(Base):
     """The tenant registry. Its own key *is* the ``shop_id`` every other table carries; the
     unique (platform, domain) is the one global lookup, made when a webhook names its shop."""
@@ -27,6 +43,9 @@ class Shop(Base):
     # sha256 hex of the admin API key; the key itself is shown once, at creation.
     admin_key_hash: Mapped[str] = mapped_column(String(64))
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    status: Mapped[str] = mapped_column(String(16), default="active")
+    status: Mapped[str] = mapped_column(String(16), default=ShopStatus.ACTIVE)
+    # Why and since when the shop has its status (a pause says what the store answered).
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -11,21 +11,22 @@ from urllib.parse import urlsplit
 
 import orjson
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.connectors.base import Platform
 from app.crypto import Vault, random_token, same_hash, sha256_hex
 from app.db import Database
 from app.errors import Conflict, InvalidRequest, NotFound
+from app.orm import utcnow
 from app.program.settings import ProgramSettings
 from app.shops.cache import ExpiringLRU
-from app.shops.models import Shop
+from app.shops.models import Shop, ShopStatus
 
 _MYSHOPIFY = re.compile(r"^[a-z0-9][a-z0-9-]*[a-z0-9]\.myshopify\.com$")
 ADMIN_KEY_PREFIX = "vafa_sk_"
 _SHOP_ID = re.compile(r"[0-9]{1,18}")  # ASCII digits that fit a BIGINT
-ACTIVE, DISABLED = "active", "disabled"
+ACTIVE, PAUSED, DISABLED = ShopStatus.ACTIVE, ShopStatus.PAUSED, ShopStatus.DISABLED
 # Shops a process keeps decrypted at once: far more than one deployment serves, and a bound on
 # what a stream of requests naming fresh shop ids, domains or keys can make it hold.
 MAX_CACHED_SHOPS = 10_000
@@ -247,15 +248,40 @@ async def rotate_admin_key(session: AsyncSession, shop_id: int) -> str:
     return _new_admin_key(await _locked(session, shop_id))
 
 
-async def set_status(session: AsyncSession, shop_id: int, status: str) -> Shop:
-    """``active`` or ``disabled``: a shop that is not active has its webhooks and API requests
-    refused (401)."""
-    if status not in (ACTIVE, DISABLED):
-        raise InvalidRequest(f"a shop's status is {ACTIVE!r} or {DISABLED!r}, not {status!r}")
+async def set_status(
+    session: AsyncSession, shop_id: int, status: str, reason: str | None = None
+) -> Shop:
+    """``active``, ``paused`` or ``disabled`` (see :class:`ShopStatus`): a disabled shop has
+    its webhooks and API requests refused (401); a paused one's jobs wait."""
+    if status not in ShopStatus.ALL:
+        raise InvalidRequest(
+            f"a shop's status is one of {', '.join(ShopStatus.ALL)}, not {status!r}"
+        )
     shop = await _locked(session, shop_id)
     shop.status = status
+    shop.status_reason = reason
+    shop.status_changed_at = utcnow()
     await session.flush()
     return shop
+
+
+async def pause(session: AsyncSession, shop_id: int, reason: str) -> bool:
+    """Pause an active shop's calls to its store (it refused the credentials); returns whether
+    this paused it. A disabled shop stays disabled. No lock: the one conditional update."""
+    result = await session.execute(
+        update(Shop)
+        .where(Shop.id == shop_id, Shop.status == ACTIVE)
+        .values(status=PAUSED, status_reason=reason[:2000], status_changed_at=utcnow())
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def resume(session: AsyncSession, shop_id: int) -> Shop:
+    """Active again after a pause (the credentials fixed): its waiting jobs run."""
+    shop = await _locked(session, shop_id)
+    if shop.status == DISABLED:
+        raise Conflict(f"shop {shop_id} is disabled, not paused: `vafa shop enable` it")
+    return await set_status(session, shop_id, ACTIVE)
 
 
 def _setting_value(raw: str) -> object:
@@ -306,6 +332,10 @@ def describe(shop: Shop) -> dict[str, Any]:
         "domain": shop.domain,
         "api_url": shop.api_url,
         "status": shop.status,
+        "status_reason": shop.status_reason,
+        "status_changed_at": (
+            shop.status_changed_at.isoformat(timespec="seconds") if shop.status_changed_at else None
+        ),
         "webhook_url": webhook_url(shop),
         "settings": ProgramSettings.from_json(shop.settings).to_json(),
         "created_at": shop.created_at.isoformat(timespec="seconds"),
@@ -418,7 +448,7 @@ class ShopDirectory:
         if entry is None:
             return None
         expires, ctx = entry
-        if ctx.status != ACTIVE or not ctx.admin_key_matches(key):
+        if ctx.status not in ShopStatus.RECEIVING or not ctx.admin_key_matches(key):
             return None
         self._by_admin_key.put(key, ctx, expires)  # expires with the shop's entry
         return ctx

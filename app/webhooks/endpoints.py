@@ -30,6 +30,7 @@ from app.connectors.registry import connector_for
 from app.errors import PayloadTooLarge, Unauthorized
 from app.logs import note_shop
 from app.metrics import record_webhook
+from app.shops.models import ShopStatus
 from app.state import AppState
 from app.webhooks.intake import PLATFORM_HEADERS, UNAUTHORIZED, Outcome, is_woocommerce_ping
 
@@ -121,7 +122,9 @@ async def woocommerce_webhook(shop_id: str, request: Request) -> Response:
         state: AppState = request.app.state.vafa
         raw = await read_at_most(request, state.settings.webhook_max_body_bytes)
         shop = await state.shops.by_id(int(shop_id)) if _SHOP_ID.fullmatch(shop_id) else None
-        if shop is not None and (shop.platform != Platform.WOOCOMMERCE or shop.status != "active"):
+        # A paused shop (its store refused Vafa's calls) still has its deliveries kept.
+        receiving = shop is not None and shop.status in ShopStatus.RECEIVING
+        if shop is not None and (shop.platform != Platform.WOOCOMMERCE or not receiving):
             shop = None
         signature = h.get("x-wc-webhook-signature")
         if is_woocommerce_ping(h.get("content-type", ""), raw, signature):

@@ -23,6 +23,7 @@ from app.connectors.registry import connector_for, parse_body
 from app.db import Database
 from app.errors import InvalidPayload, Unauthorized
 from app.orm import table_of, utcnow
+from app.shops.models import ShopStatus
 from app.shops.service import ShopContext
 from app.webhooks.group_commit import GroupWriter
 from app.webhooks.models import EventStatus, WebhookEvent
@@ -77,9 +78,13 @@ class Intake:
         raw: bytes,
     ) -> Accepted:
         """Store a delivery to ``platform``'s endpoint for ``shop`` (None: no such shop).
-        Raises Unauthorized unless it is signed with an active shop's secret."""
+        Raises Unauthorized unless it is signed with the secret of a shop that receives (an
+        active one, or one paused because its store refused Vafa's calls: its deliveries are
+        still kept)."""
         connector = connector_for(platform)
-        known = shop is not None and shop.status == "active" and shop.platform == platform
+        known = (
+            shop is not None and shop.status in ShopStatus.RECEIVING and shop.platform == platform
+        )
         keys = list(shop.webhook_secrets) if shop is not None and known else _NO_SHOP_SECRETS
         signed = connector.verify_signature(raw, headers.signature, keys)
         if shop is None or not known or not signed:
@@ -91,7 +96,7 @@ class Intake:
                 reason=(
                     "no signature"
                     if not headers.signature
-                    else "unknown or inactive shop"
+                    else "unknown or disabled shop"
                     if not known
                     else "signature does not match"
                 ),

@@ -82,14 +82,15 @@ class TestYieldingToIntake:
 
 
 class TestPeriodic:
-    async def test_a_periodic_task_runs_for_every_active_shop_only(
+    async def test_a_periodic_task_runs_for_active_and_paused_shops_not_disabled_ones(
         self, state: AppState, shopify_shop: ShopifyShop
     ) -> None:
-        other = await make_shopify_shop(state, domain="other.myshopify.com")
+        # A paused shop's points are still released and expired (only calls to its store wait).
+        paused = await make_shopify_shop(state, domain="paused.myshopify.com")
+        disabled = await make_shopify_shop(state, domain="other.myshopify.com")
         async with state.db.write() as session:
-            await session.execute(
-                update(Shop).where(Shop.id == other.shop_id).values(status="paused")
-            )
+            for shop_id, status in ((paused.shop_id, "paused"), (disabled.shop_id, "disabled")):
+                await session.execute(update(Shop).where(Shop.id == shop_id).values(status=status))
         seen: list[int] = []
 
         async def task(db: Database, shop: ShopContext, now: datetime) -> int:
@@ -97,5 +98,5 @@ class TestPeriodic:
             return 2
 
         runner = Runner(state.db, state.shops, state.settings, [], [Periodic("swept", task)])
-        assert await runner.run_scheduled() == {"swept": 2}
-        assert seen == [shopify_shop.shop_id]
+        assert await runner.run_scheduled() == {"swept": 4}
+        assert seen == [shopify_shop.shop_id, paused.shop_id]

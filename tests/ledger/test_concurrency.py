@@ -196,12 +196,8 @@ class TestConcurrentExpiry:
                 )
             )
         assert redeemed + -int(expired or 0) == 100
-        assert scheduled == {
-            "voided": 0,
-            "released": 0,
-            "expired": 1 if redeemed < 100 else 0,
-            "codes_expired": 0,
-        }
+        points_tasks = {task: scheduled[task] for task in ("voided", "released", "expired")}
+        assert points_tasks == {"voided": 0, "released": 0, "expired": 1 if redeemed < 100 else 0}
         assert await _available(state, shop.shop_id, MEMBER) == 0
         assert await _lots_remaining(state, shop.shop_id, MEMBER) == 0
         assert await _verify(state, shop.shop_id) == []

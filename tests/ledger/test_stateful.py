@@ -643,7 +643,12 @@ class LedgerMachine(RuleBasedStateMachine):
         assert self.run(self._due_lots(now)) == {}
         assert self.run(self._overdue_releases(now)) == []
         again = self.run(self.state.worker.run_scheduled(now=now))
-        assert again == {"voided": 0, "released": 0, "expired": 0, "codes_expired": 0}
+        # The points' own tasks (others, such as the sweep's scheduling, are not the ledger's).
+        assert {task: again[task] for task in ("voided", "released", "expired")} == {
+            "voided": 0,
+            "released": 0,
+            "expired": 0,
+        }
 
     # -- invariants ----------------------------------------------------------------------------
 
