@@ -36,7 +36,7 @@ configure_logs(_settings.log_level, _settings.log_json)  # as `vafa serve` does
 _SECRET = os.environ.get("VAFA_BENCH_API_SECRET", "").encode()
 _MEMBER = MemberOut(
     customer_id="6000000000042",
-    points=Points(available=1234, pending=0, lifetime_earned=5678),
+    points=Points(available=1234, pending=0, held=0, lifetime_earned=5678),
     tier=None,
 )
 
