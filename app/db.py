@@ -198,9 +198,11 @@ class Database:
 
     async def dispose(self) -> None:
         self._plain.close()
-        self._writes.close()
-        await self.writer.dispose()
-        await self.reader.dispose()
+        try:
+            await self._writes.close()
+        finally:
+            await self.writer.dispose()
+            await self.reader.dispose()
 
 
 def insert_ignore(table: Table, dialect_name: str) -> Any:

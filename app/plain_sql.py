@@ -15,13 +15,16 @@ constructs (a ``select``, a ``Table``) and compiled once per engine.
   they never block it: on ``SQLITE_BUSY`` (another process writing, a WAL recovery) the work
   goes through the engine instead, which waits on its own thread. Reads use a read-only
   connection (in WAL mode a reader never waits for the writer); writes ``BEGIN IMMEDIATE``, a
-  multi-row ``INSERT``, a ``SELECT`` of what it inserted and ``COMMIT``, while the caller holds
-  the process's SQLite write lock (:meth:`app.db.Database.insert_ignore_returning`).
+  multi-row ``INSERT`` and a ``SELECT`` of what it inserted, while the caller holds the
+  process's SQLite write lock (:meth:`app.db.Database.insert_ignore_returning`), then the
+  ``COMMIT`` on a thread: it waits for the fsync with the GIL released, and the loop parses the
+  next requests meanwhile.
 - Any other engine, or an in-memory SQLite database: through SQLAlchemy as usual.
 """
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -228,6 +231,9 @@ class PlainWrites:
         self._sqlite_path = sqlite_file(writer)
         self._configure_sqlite = configure_sqlite
         self._sqlite: sqlite3.Connection | None = None
+        # The last COMMIT handed to a thread: the connection is not used again until it is over,
+        # even when its caller went away (cancelled) meanwhile.
+        self._committing: asyncio.Future[None] | None = None
         self._sqlite_statements: dict[_Key, _SqliteInsert] = {}
         self._pg_statements: dict[_Key, _PostgresInsert] = {}
 
@@ -255,7 +261,7 @@ class PlainWrites:
                 insert = self._sqlite_statements[key] = _SqliteInsert(
                     _Shape(table, key[1], conflict, returning, _SQLITE), table, returning
                 )
-            return self._sqlite_transaction(lambda conn: insert.run(conn, rows))
+            return await self._sqlite_transaction(lambda conn: insert.run(conn, rows))
         statement = self._pg_statements.get(key)
         if statement is None:
             statement = self._pg_statements[key] = _PostgresInsert(
@@ -264,15 +270,24 @@ class PlainWrites:
         async with driver_connection(self._writer) as driver:
             return await statement.run(driver, rows)
 
-    def close(self) -> None:
+    async def close(self) -> None:
+        await self._commit_done()
+        self._close_sqlite()
+
+    def _close_sqlite(self) -> None:
         if self._sqlite is not None:
             self._sqlite.close()
             self._sqlite = None
 
-    def _sqlite_transaction(self, work: Callable[[sqlite3.Connection], Returned]) -> Returned:
+    async def _commit_done(self) -> None:
+        if self._committing is not None and not self._committing.done():
+            await asyncio.wait([self._committing])  # its outcome went to its own caller
+
+    async def _sqlite_transaction(self, work: Callable[[sqlite3.Connection], Returned]) -> Returned:
+        await self._commit_done()
         if self._sqlite is not None and self._sqlite.in_transaction:
             # A COMMIT failed and so did its ROLLBACK: start again on a new connection.
-            self.close()
+            self._close_sqlite()
         try:
             if self._sqlite is None:
                 self._sqlite = self._connect_sqlite()
@@ -284,17 +299,25 @@ class PlainWrites:
             raise
         try:
             result = work(conn)
-            conn.execute("COMMIT")
         except BaseException:
-            if conn.in_transaction:  # a failed COMMIT (a full disk) may leave it open
-                conn.execute("ROLLBACK")
+            _rollback(conn)
             raise
+        committing = asyncio.ensure_future(asyncio.to_thread(_commit, conn))
+        # An outcome nobody is left to hear of (its caller went away) is not an error to log.
+        committing.add_done_callback(lambda done: done.cancelled() or done.exception())
+        self._committing = committing
+        # Shielded: a caller that goes away must not leave the transaction open.
+        await asyncio.shield(committing)
         return result
 
     def _connect_sqlite(self) -> sqlite3.Connection:
         assert self._sqlite_path is not None
         conn = sqlite3.connect(
-            self._sqlite_path, isolation_level=None, cached_statements=512, timeout=0
+            self._sqlite_path,
+            isolation_level=None,
+            cached_statements=512,
+            timeout=0,
+            check_same_thread=False,  # the COMMIT runs on a thread, one use at a time
         )
         try:
             self._configure_sqlite(conn)
@@ -303,6 +326,19 @@ class PlainWrites:
             conn.close()
             raise
         return conn
+
+
+def _commit(conn: sqlite3.Connection) -> None:
+    try:
+        conn.execute("COMMIT")
+    except BaseException:
+        _rollback(conn)  # a failed COMMIT (a full disk) may leave the transaction open
+        raise
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
 
 
 # -- shared -------------------------------------------------------------------------------------

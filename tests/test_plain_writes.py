@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import time
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,7 +14,9 @@ import asyncpg
 import pytest
 from sqlalchemy import select, text
 
+from app.db import _sqlite_pragmas
 from app.orm import table_of
+from app.plain_sql import PlainWrites
 from app.state import AppState
 from app.webhooks.group_commit import GroupWriter
 from app.webhooks.models import EventStatus, WebhookEvent
@@ -179,6 +183,82 @@ async def test_an_insert_waits_for_another_process_writing_and_the_loop_runs_on(
     )
     assert [(s, k) for s, k, _ in again] == [(shop, "n")]
     assert sorted(e.dedupe_key for e in await _stored(state)) == ["k", "m", "n"]
+
+
+def _slow_commits(seconds: float) -> Callable[[sqlite3.Connection], None]:
+    """The engine's settings, and every COMMIT made slow, as on a slow disk."""
+
+    def configure(conn: sqlite3.Connection) -> None:
+        _sqlite_pragmas(conn)
+        conn.set_trace_callback(lambda sql: time.sleep(seconds) if sql == "COMMIT" else None)
+
+    return configure
+
+
+@contextlib.asynccontextmanager
+async def _ticking() -> AsyncIterator[Callable[[], int]]:
+    """Counts the event loop's turns of 10 ms while the block runs: a loop stood still by a
+    blocking call counts none."""
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    ticker = asyncio.create_task(tick())
+    try:
+        yield lambda: ticks
+    finally:
+        ticker.cancel()
+
+
+class TestSqliteCommitOnAThread:
+    """On a SQLite file the statements run on the event loop and the COMMIT (the fsync) on a
+    thread, so that a slow disk never stands the loop still."""
+
+    @staticmethod
+    def _writes(state: AppState, seconds: float) -> PlainWrites:
+        return PlainWrites(state.db.writer, configure_sqlite=_slow_commits(seconds))
+
+    async def test_a_slow_commit_leaves_the_loop_running_and_is_durable_on_return(
+        self, state: AppState, shopify_shop: ShopifyShop
+    ) -> None:
+        if USES_POSTGRES:  # one statement in autocommit: no COMMIT of its own to move
+            assert not PlainWrites(state.db.writer, _sqlite_pragmas)._sqlite_path
+            return
+        writes = self._writes(state, 0.3)
+        shop = shopify_shop.shop_id
+        async with _ticking() as ticks:
+            inserted = await writes.insert_ignore_returning(
+                TABLE, [_row(shop, "a")], CONFLICT, RETURNING
+            )
+        assert [(s, k) for s, k, _ in inserted] == [(shop, "a")]
+        # Committed before the caller heard of it: another connection sees the row.
+        assert [e.dedupe_key for e in await _stored(state)] == ["a"]
+        assert ticks() >= 10  # standing still for 0.3 s, the loop would have ticked once
+        await writes.close()
+
+    async def test_a_caller_gone_during_the_commit_leaves_the_next_write_working(
+        self, state: AppState, shopify_shop: ShopifyShop
+    ) -> None:
+        if USES_POSTGRES:
+            return
+        writes = self._writes(state, 0.2)
+        shop = shopify_shop.shop_id
+        first = asyncio.create_task(
+            writes.insert_ignore_returning(TABLE, [_row(shop, "a")], CONFLICT, RETURNING)
+        )
+        await asyncio.sleep(0.05)  # its COMMIT is under way on the thread
+        first.cancel()
+        # The next write waits for that COMMIT, then runs (rather than beginning a transaction
+        # inside it); the first row is stored regardless.
+        second = await writes.insert_ignore_returning(TABLE, [_row(shop, "b")], CONFLICT, RETURNING)
+        assert [(s, k) for s, k, _ in second] == [(shop, "b")]
+        assert first.cancelled()
+        await writes.close()
+        assert [e.dedupe_key for e in await _stored(state)] == ["a", "b"]
 
 
 async def test_two_groups_in_flight_with_the_same_keys_in_opposite_orders_never_deadlock(
