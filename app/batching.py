@@ -9,8 +9,7 @@ nobody waits for a timer: an idle batcher runs a lone request immediately.
 
 Where the database can work on two batches at once (PostgreSQL, on two connections), a second
 batch may start while the first is under way (``concurrency``): otherwise the process sits idle
-for each commit's round trip and WAL flush (measured: 14 % of the API's time under a webhook
-load).
+for each commit's round trip and WAL flush.
 """
 
 from __future__ import annotations

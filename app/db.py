@@ -27,8 +27,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.schema import Table
 
-from app.plain_reads import AnySelect, PlainReads, Row
-from app.plain_writes import PlainWrites
+from app.plain_sql import AnySelect, PlainReads, PlainWrites, Row, TryLater
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -154,7 +153,7 @@ class Database:
 
     async def fetch_plain(self, statement: AnySelect, params: dict[str, Any]) -> list[Row]:
         """A hot-path read of plain integers and strings, on the driver itself (see
-        :mod:`app.plain_reads`): rows as tuples in the statement's column order."""
+        :mod:`app.plain_sql`): rows as tuples in the statement's column order."""
         return await self._plain.fetch(statement, params)
 
     @asynccontextmanager
@@ -172,11 +171,16 @@ class Database:
     ) -> list[tuple[Any, ...]]:
         """Insert ``rows`` in one transaction, skipping those that conflict on ``conflict``;
         the ``returning`` columns of the rows inserted. On the driver itself where it can be
-        (:mod:`app.plain_writes`), else through SQLAlchemy (an in-memory or ``file:`` URI SQLite
-        database)."""
+        (:mod:`app.plain_sql`), else through SQLAlchemy (an in-memory or ``file:`` URI SQLite
+        database, or a SQLite file another process is writing to: the engine waits for it)."""
         if self._writes.available:
             async with self._serialized():
-                return await self._writes.insert_ignore_returning(table, rows, conflict, returning)
+                try:
+                    return await self._writes.insert_ignore_returning(
+                        table, rows, conflict, returning
+                    )
+                except TryLater:
+                    pass
         async with self.connect() as conn:
             # An executemany, which SQLAlchemy sends as one multi-row statement.
             statement = insert_ignore(table, conn.dialect.name).returning(

@@ -34,9 +34,11 @@ from app.webhooks.endpoints import Ack, ack, plain_routes
 _settings = get_settings()
 configure_logs(_settings.log_level, _settings.log_json)  # as `vafa serve` does
 _SECRET = os.environ.get("VAFA_BENCH_API_SECRET", "").encode()
+_POINTS = {"available": 1234, "pending": 0, "held": 0, "lifetime_earned": 5678}
 _MEMBER = MemberOut(
     customer_id="6000000000042",
-    points=Points(available=1234, pending=0, lifetime_earned=5678),
+    # The fields this tree's document has (trees before ledger holds have no "held").
+    points=Points(**{k: v for k, v in _POINTS.items() if k in Points.model_fields}),
     tier=None,
 )
 

@@ -217,6 +217,19 @@ def clear_pending(url: str) -> None:
         print("vacuumed the database")
 
 
+def analyze(url: str) -> None:
+    async def run() -> None:
+        import asyncpg
+
+        conn = await asyncpg.connect(asyncpg_dsn(url))
+        try:
+            await conn.execute("ANALYZE")
+        finally:
+            await conn.close()
+
+    asyncio.run(run())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--server-url", default=PG_SERVER, help="PostgreSQL server (no database)")
@@ -261,6 +274,11 @@ def main() -> None:
     print(f"inserting {args.events} pending events into {database_name(url)} …")
     order_ids = new_order_ids(args.events)
     asyncio.run(insert_events(url, shop, order_ids, customers, args.body_bytes))
+    if not is_sqlite(url) and scalar(url, "SELECT current_setting('autovacuum')") != "on":
+        # As autovacuum would after a bulk insert: production servers keep it on, and the
+        # worker no longer analyzes tables itself (it warns at start when autovacuum is off).
+        analyze(url)
+        print("autovacuum is off on this server: analyzed the database as autovacuum would")
     events = scalar(url, PENDING_FIRST_TRIES, s=shop.shop_id)
     tx_before = scalar(url, "SELECT COALESCE(MAX(id), 0) FROM ledger_transactions")
     first_event = scalar(

@@ -65,8 +65,8 @@ REFUND_BASE = 4_000_000_000_000
 # Columns written, per table, in the order tables must be filled (foreign keys).
 COLUMNS: dict[str, tuple[str, ...]] = {
     "members": ("id", "shop_id", "customer_id", "email", "first_name", "last_name", "birthday",
-                "accepts_marketing", "tier", "lifetime_earned", "profile_updated_at",
-                "created_at"),
+                "accepts_marketing", "tier", "profile_updated_at", "created_at"),
+    "ledger_members": ("id", "shop_id", "owner", "lifetime_earned", "created_at"),
     "accounts": ("id", "shop_id", "owner", "kind", "balance"),
     "ledger_transactions": ("id", "shop_id", "idempotency_key", "fingerprint", "kind", "owner",
                             "points", "uncollected", "source_type", "source_id", "order_id",
@@ -91,9 +91,9 @@ FIXUPS = (
          WHERE m.shop_id = point_lots.shop_id AND m.lot_id = point_lots.id)
        WHERE shop_id = {shop}
          AND id IN (SELECT lot_id FROM lot_movements WHERE shop_id = {shop})""",
-    """UPDATE members SET lifetime_earned = COALESCE((SELECT SUM(t.points)
-         FROM ledger_transactions t WHERE t.shop_id = members.shop_id
-         AND t.owner = members.customer_id AND t.kind IN ('earn', 'reverse')), 0)
+    """UPDATE ledger_members SET lifetime_earned = COALESCE((SELECT SUM(t.points)
+         FROM ledger_transactions t WHERE t.shop_id = ledger_members.shop_id
+         AND t.owner = ledger_members.owner AND t.kind IN ('earn', 'reverse')), 0)
        WHERE shop_id = {shop}""",
 )
 
@@ -169,9 +169,11 @@ class LedgerGenerator:
                 birthday=None,
                 accepts_marketing=False,
                 tier=None,
-                lifetime_earned=0,
                 profile_updated_at=None,
                 created_at=self.started,
+            )
+            self._add(
+                "ledger_members", owner=customer_id, lifetime_earned=0, created_at=self.started
             )
             available = self._add(
                 "accounts", owner=customer_id, kind=AccountKind.AVAILABLE, balance=0

@@ -1,23 +1,22 @@
-"""Bulk inserts on the driver (app.plain_writes), as group commit uses them, on both engines."""
+"""Bulk inserts on the driver (app.plain_sql), as group commit uses them, on both engines."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import sqlite3
-import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
 from sqlalchemy import select, text
 
+from app.db import _sqlite_pragmas
 from app.orm import table_of
-from app.plain_writes import SqliteWriter
+from app.plain_sql import PlainWrites
 from app.state import AppState
 from app.webhooks.group_commit import GroupWriter
 from app.webhooks.models import EventStatus, WebhookEvent
@@ -118,8 +117,82 @@ async def test_a_bulk_insert_beside_an_open_write_transaction(
     assert [e.dedupe_key for e in await _stored(state)] == ["from-the-orm", "bulk"]
 
 
-def _as_the_engine_does(conn: sqlite3.Connection) -> None:
-    conn.execute("PRAGMA busy_timeout=30000")  # a writer waits up to 30 s for a lock
+class _OtherProcess:
+    """Another process's connection in the middle of a write transaction that stored ``key``
+    (a `vafa` command, a second `vafa serve`)."""
+
+    def __init__(self, state: AppState) -> None:
+        self.url = state.db.writer.url
+        self._sqlite: sqlite3.Connection | None = None
+        self._pg: asyncpg.Connection | None = None
+
+    async def begin_storing(self, row: dict[str, Any]) -> None:
+        columns = ", ".join(row)
+        if USES_POSTGRES:
+            self._pg = await asyncpg.connect(
+                self.url.set(drivername="postgresql").render_as_string(hide_password=False)
+            )
+            await self._pg.execute("BEGIN")
+            marks = ", ".join(f"${i}" for i in range(1, len(row) + 1))
+            await self._pg.execute(
+                f"INSERT INTO webhook_events ({columns}) VALUES ({marks})", *row.values()
+            )
+        else:
+            assert self.url.database is not None
+            self._sqlite = sqlite3.connect(self.url.database, isolation_level=None)
+            self._sqlite.execute("BEGIN IMMEDIATE")
+            marks = ", ".join("?" * len(row))
+            values = [v.isoformat(" ") if isinstance(v, datetime) else v for v in row.values()]
+            self._sqlite.execute(f"INSERT INTO webhook_events ({columns}) VALUES ({marks})", values)
+
+    async def commit(self) -> None:
+        if self._pg is not None:
+            await self._pg.execute("COMMIT")
+            await self._pg.close()
+        if self._sqlite is not None:
+            self._sqlite.execute("COMMIT")
+            self._sqlite.close()
+
+
+async def test_an_insert_waits_for_another_process_writing_and_the_loop_runs_on(
+    state: AppState, shopify_shop: ShopifyShop
+) -> None:
+    """On SQLite the bulk insert runs on the event loop with no busy timeout: when another
+    process holds the write lock it goes through the engine, which waits on its own thread. On
+    PostgreSQL the insert waits for the other transaction's key. Either way the loop runs on,
+    and the other process's row is stored once."""
+    shop = shopify_shop.shop_id
+    other = _OtherProcess(state)
+    await other.begin_storing(_row(shop, "k"))
+    insert = asyncio.create_task(
+        state.db.insert_ignore_returning(
+            TABLE, [_row(shop, "k"), _row(shop, "m")], CONFLICT, RETURNING
+        )
+    )
+    started = time.monotonic()
+    for _ in range(20):  # the loop keeps turning while the insert waits
+        await asyncio.sleep(0.01)
+    assert time.monotonic() - started < 5
+    assert not insert.done()
+    await other.commit()
+    inserted = await asyncio.wait_for(insert, 30)
+    assert [(s, k) for s, k, _ in inserted] == [(shop, "m")]  # "k" was the other's
+    # And the next insert runs as before.
+    again = await state.db.insert_ignore_returning(
+        TABLE, [_row(shop, "m"), _row(shop, "n")], CONFLICT, RETURNING
+    )
+    assert [(s, k) for s, k, _ in again] == [(shop, "n")]
+    assert sorted(e.dedupe_key for e in await _stored(state)) == ["k", "m", "n"]
+
+
+def _slow_commits(seconds: float) -> Callable[[sqlite3.Connection], None]:
+    """The engine's settings, and every COMMIT made slow, as on a slow disk."""
+
+    def configure(conn: sqlite3.Connection) -> None:
+        _sqlite_pragmas(conn)
+        conn.set_trace_callback(lambda sql: time.sleep(seconds) if sql == "COMMIT" else None)
+
+    return configure
 
 
 @contextlib.asynccontextmanager
@@ -141,151 +214,51 @@ async def _ticking() -> AsyncIterator[Callable[[], int]]:
         ticker.cancel()
 
 
-class TestSqliteWriter:
-    """Where SQLite writes run: the statements on the event loop, the COMMIT on a thread."""
+class TestSqliteCommitOnAThread:
+    """On a SQLite file the statements run on the event loop and the COMMIT (the fsync) on a
+    thread, so that a slow disk never stands the loop still."""
 
     @staticmethod
-    def _writer(
-        tmp_path: Path, configure: Callable[[sqlite3.Connection], None] = _as_the_engine_does
-    ) -> SqliteWriter:
-        path = tmp_path / "w.db"
-        with sqlite3.connect(path) as setup:
-            setup.execute("PRAGMA journal_mode=WAL")
-            setup.execute("CREATE TABLE t (n INTEGER)")
-        return SqliteWriter(str(path), configure=configure)
-
-    @staticmethod
-    def _insert(n: int, ran_on: list[str]) -> Callable[[sqlite3.Connection], list[Any]]:
-        def work(conn: sqlite3.Connection) -> list[Any]:
-            ran_on.append(threading.current_thread().name)
-            conn.execute("INSERT INTO t VALUES (?)", (n,))
-            return [(n,)]
-
-        return work
-
-    @staticmethod
-    def _slow_commits(seconds: float) -> Callable[[sqlite3.Connection], None]:
-        """The engine's settings, and every COMMIT made slow, as on a slow disk."""
-
-        def configure(conn: sqlite3.Connection) -> None:
-            _as_the_engine_does(conn)
-            conn.set_trace_callback(lambda sql: time.sleep(seconds) if sql == "COMMIT" else None)
-
-        return configure
-
-    @classmethod
-    async def _cancelled_during_its_commit(cls, writer: SqliteWriter, n: int) -> asyncio.Task[Any]:
-        """A write whose caller goes away while its (slow) COMMIT is under way on the thread."""
-        write = asyncio.create_task(writer.run(cls._insert(n, [])))
-        await asyncio.sleep(0.05)
-        write.cancel()
-        return write
-
-    @staticmethod
-    def _another_process_writing(tmp_path: Path) -> sqlite3.Connection:
-        """A connection in the middle of a write transaction, as a `vafa` command would be."""
-        other = sqlite3.connect(tmp_path / "w.db", isolation_level=None)
-        other.execute("BEGIN IMMEDIATE")
-        return other
-
-    @staticmethod
-    def _stored(tmp_path: Path) -> list[int]:
-        with sqlite3.connect(tmp_path / "w.db") as check:
-            return [n for (n,) in check.execute("SELECT n FROM t ORDER BY n")]
+    def _writes(state: AppState, seconds: float) -> PlainWrites:
+        return PlainWrites(state.db.writer, configure_sqlite=_slow_commits(seconds))
 
     async def test_a_slow_commit_leaves_the_loop_running_and_is_durable_on_return(
-        self, tmp_path: Path
+        self, state: AppState, shopify_shop: ShopifyShop
     ) -> None:
-        writer = self._writer(tmp_path, self._slow_commits(0.3))
-        ran_on: list[str] = []
+        if USES_POSTGRES:  # one statement in autocommit: no COMMIT of its own to move
+            assert not PlainWrites(state.db.writer, _sqlite_pragmas)._sqlite_path
+            return
+        writes = self._writes(state, 0.3)
+        shop = shopify_shop.shop_id
         async with _ticking() as ticks:
-            assert await writer.run(self._insert(1, ran_on)) == [(1,)]
+            inserted = await writes.insert_ignore_returning(
+                TABLE, [_row(shop, "a")], CONFLICT, RETURNING
+            )
+        assert [(s, k) for s, k, _ in inserted] == [(shop, "a")]
         # Committed before the caller heard of it: another connection sees the row.
-        assert self._stored(tmp_path) == [1]
-        # The statements ran on the loop; the loop went on for the 0.3 s the COMMIT took
-        # (standing still, it would have ticked once at most).
-        assert ran_on == [threading.main_thread().name]
-        assert ticks() >= 10
-        await writer.close()
+        assert [e.dedupe_key for e in await _stored(state)] == ["a"]
+        assert ticks() >= 10  # standing still for 0.3 s, the loop would have ticked once
+        await writes.close()
 
     async def test_a_caller_gone_during_the_commit_leaves_the_next_write_working(
-        self, tmp_path: Path
+        self, state: AppState, shopify_shop: ShopifyShop
     ) -> None:
-        writer = self._writer(tmp_path, self._slow_commits(0.2))
-        first = await self._cancelled_during_its_commit(writer, 1)
-        # The next write waits for that COMMIT, then runs as usual on the loop (rather than
-        # beginning a transaction inside it, or on a connection in use on the thread); the
-        # first row is stored regardless.
-        ran_on: list[str] = []
-        async with _ticking() as ticks:
-            assert await writer.run(self._insert(2, ran_on)) == [(2,)]
-        assert ran_on == [threading.main_thread().name]
-        assert ticks() >= 5  # the loop ran on for the ~0.15 s left of that COMMIT
-        assert first.cancelled()
-        assert self._stored(tmp_path) == [1, 2]
-        await writer.close()
-
-    async def test_a_database_locked_by_another_process_is_waited_for_off_the_loop(
-        self, tmp_path: Path
-    ) -> None:
-        writer = self._writer(tmp_path)
-        other = self._another_process_writing(tmp_path)
-        ran_on: list[str] = []
-        started = time.monotonic()
-        write = asyncio.create_task(writer.run(self._insert(1, ran_on)))
-        for _ in range(5):  # the loop keeps running while the write waits for the lock …
-            await asyncio.sleep(0.01)
-        assert not write.done()
-        # … instead of standing still in the busy timeout (30 s) of a write made on the loop.
-        assert time.monotonic() - started < 10
-        other.execute("COMMIT")
-        assert await write == [(1,)]
-        await writer.close()
-        other.close()
-        assert ran_on == ["vafa-sqlite-write_0"]
-        assert self._stored(tmp_path) == [1]
-
-    async def test_closing_while_a_write_waits_for_a_commit_loses_nothing(
-        self, tmp_path: Path
-    ) -> None:
-        writer = self._writer(tmp_path, self._slow_commits(0.2))
-        await self._cancelled_during_its_commit(writer, 1)
-        second = asyncio.create_task(writer.run(self._insert(2, [])))  # waits for it
-        await asyncio.sleep(0.01)
-        # Shutting down meanwhile: the write already waiting goes first, never on a
-        # connection closed under it.
-        await writer.close()
-        assert await second == [(2,)]
-        assert self._stored(tmp_path) == [1, 2]
-
-    async def test_a_caller_gone_while_waiting_for_another_process_holds_up_no_one(
-        self, tmp_path: Path
-    ) -> None:
-        writer = self._writer(tmp_path)
-        other = self._another_process_writing(tmp_path)
-        first = asyncio.create_task(writer.run(self._insert(1, [])))  # waits on the thread
-        await asyncio.sleep(0.1)
+        if USES_POSTGRES:
+            return
+        writes = self._writes(state, 0.2)
+        shop = shopify_shop.shop_id
+        first = asyncio.create_task(
+            writes.insert_ignore_returning(TABLE, [_row(shop, "a")], CONFLICT, RETURNING)
+        )
+        await asyncio.sleep(0.05)  # its COMMIT is under way on the thread
         first.cancel()
-        other.execute("COMMIT")
-        other.close()
-        # The next write waits for the first's transaction on the thread rather than taking
-        # the database first and leaving the two to wait on each other until the busy timeout
-        # gives up on the first (whose row was then lost).
-        ran_on: list[str] = []
-        assert await writer.run(self._insert(2, ran_on)) == [(2,)]
-        assert ran_on == [threading.main_thread().name]
-        assert self._stored(tmp_path) == [1, 2]
-        await writer.close()
-
-    async def test_closing_twice_is_harmless_and_a_closed_writer_refuses_work(
-        self, tmp_path: Path
-    ) -> None:
-        writer = self._writer(tmp_path)
-        await writer.run(self._insert(1, []))
-        await writer.close()
-        await writer.close()
-        with pytest.raises(RuntimeError, match="closed"):
-            await writer.run(self._insert(2, []))
+        # The next write waits for that COMMIT, then runs (rather than beginning a transaction
+        # inside it); the first row is stored regardless.
+        second = await writes.insert_ignore_returning(TABLE, [_row(shop, "b")], CONFLICT, RETURNING)
+        assert [(s, k) for s, k, _ in second] == [(shop, "b")]
+        assert first.cancelled()
+        await writes.close()
+        assert [e.dedupe_key for e in await _stored(state)] == ["a", "b"]
 
 
 async def test_two_groups_in_flight_with_the_same_keys_in_opposite_orders_never_deadlock(

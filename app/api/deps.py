@@ -29,7 +29,12 @@ def app_state(request: Request) -> AppState:
     return state
 
 
-State = Annotated[AppState, Depends(app_state)]
+async def _app_state(request: Request) -> AppState:
+    # Dependencies are ``async def``: FastAPI runs a plain ``def`` one on a worker thread.
+    return app_state(request)
+
+
+State = Annotated[AppState, Depends(_app_state)]
 
 
 async def _read_session(state: State) -> AsyncIterator[AsyncSession]:
@@ -59,7 +64,7 @@ async def current_shop(request: Request) -> ShopContext:
 CurrentShop = Annotated[ShopContext, Depends(current_shop)]
 
 
-def _balances(state: State) -> BalanceReader:
+async def _balances(state: State) -> BalanceReader:
     return state.balances
 
 

@@ -18,7 +18,7 @@ import structlog
 from app.config import Settings
 from app.db import Database
 from app.jobs.periodic import Periodic, run_periodic
-from app.jobs.statistics import StatisticsKeeper
+from app.jobs.statistics import warn_if_autovacuum_off
 from app.logs import log_failure
 from app.orm import utcnow
 from app.shops.service import ShopDirectory
@@ -53,7 +53,6 @@ class Runner:
         self.settings = settings
         self.sources = tuple(sources)
         self.periodic = tuple(periodic)
-        self.statistics = StatisticsKeeper(db)
 
     async def run_once(self, now: datetime | None = None) -> int:
         """One batch of every source; how many rows they settled."""
@@ -76,9 +75,12 @@ class Runner:
     async def run_forever(self, stop: asyncio.Event, wake: asyncio.Event | None = None) -> None:
         log.info("worker started", batch_size=self.settings.batch_size)
         try:
+            try:
+                await warn_if_autovacuum_off(self.db)
+            except Exception as exc:  # a database not up yet: the loop reports its own failures
+                log_failure(log, "checking PostgreSQL's autovacuum setting failed", exc)
             await self._loop(stop, wake)
-        finally:  # also when cancelled (the app's shutdown): no ANALYZE left running
-            await self.statistics.close()
+        finally:  # also when cancelled (the app's shutdown)
             for source in self.sources:
                 await source.close()
         log.info("worker stopped")
@@ -108,10 +110,6 @@ class Runner:
             started = loop.time()
             # Smaller turns while deliveries arrive: none waits for the writer for long.
             settled = await self._turn(self.settings.worker_busy_batch_size if busy else None)
-            try:
-                await self.statistics.after_batch(settled)
-            except Exception as exc:
-                log_failure(log, "checking the tables' statistics failed", exc)
             busy = wake is not None and wake.is_set()
             if settled and busy:
                 await self._yield_to_intake(loop.time() - started, stop)

@@ -2,10 +2,9 @@
 
 The endpoints are documented through a FastAPI router (``router``: OpenAPI, ``/docs``) and
 served by plain Starlette routes to the same functions (:func:`plain_routes`), which the app
-places ahead of everything else. A FastAPI route wraps each request in its own machinery
-(dependency solving, two exit stacks, response-model handling, the included router's context),
-which the intake uses none of: measured with ``bench.webhook_ack`` on SQLite, acknowledgements
-went from 4,659–4,818 to 5,500–5,553 requests/s with nothing else changed. Errors are still
+places ahead of everything else: a FastAPI route wraps each request in machinery (dependency
+solving, exit stacks, response-model handling) that the intake uses none of, and at webhook
+rates that is a visible share of an acknowledgement (docs/benchmarks.md). Errors are still
 raised as :class:`app.errors.AppError` and answered by the app's handlers, as for any route.
 """
 

@@ -4,7 +4,7 @@ Each delivery must be durable before it is acknowledged, and a commit costs an f
 or a round trip and a WAL flush (PostgreSQL). Deliveries that arrive while a write is under way
 are written together by the next one: one multi-row ``INSERT … ON CONFLICT DO NOTHING`` that
 reports the rows it inserted, and one commit, for the whole group (on the driver itself, see
-:mod:`app.plain_writes`), after which each waiting request learns its own outcome. Nobody
+:mod:`app.plain_sql`), after which each waiting request learns its own outcome. Nobody
 is answered before the commit that holds their row.
 
 On PostgreSQL two groups may be under way at once, on two connections: one fills while the other

@@ -14,7 +14,7 @@ from sqlalchemy import select, text
 from app.db import Database
 from app.ledger.models import LedgerMember
 from app.main import create_app
-from app.plain_reads import PlainReads
+from app.plain_sql import PlainReads
 from app.state import AppState
 from tests.conftest import ShopifyShop, make_shopify_shop
 from tests.payloads import dumps, shopify_order
