@@ -115,10 +115,9 @@ async def create_code(ctx: JobContext, payload: Mapping[str, Any]) -> None:
 
 
 async def on_store(client: StoreClient, spec: DiscountSpec) -> StoreDiscount:
-    """The code on the store: found if an earlier attempt made it, else created."""
-    found = await client.find_discount(spec.code)
-    if found is not None:
-        return found
+    """The code on the store: created, or found if an earlier attempt made it. The code's text
+    is derived from the redemption and the store refuses a second code with the same text, so
+    creating first is safe and costs one call instead of two."""
     try:
         return await client.create_discount(spec)
     except CodeAlreadyExists:
