@@ -9,6 +9,7 @@ a capture or a void by the hold (``hold:<id>:capture``, ``hold:<id>:void``)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -129,17 +130,9 @@ async def capture(
 ) -> HoldResult:
     """Spend the held points. Capturing a captured hold again changes nothing; a voided hold
     cannot be captured (HoldSettled)."""
-    found = await _locked(session, shop_id, hold_id)
-    if found.status == HoldStatus.CAPTURED:
-        return _settled(found)
-    if found.status != HoldStatus.HELD:
-        raise HoldSettled(f"hold {hold_id} was {found.status}; it cannot be captured")
-    return await _settle(
-        session,
-        shop_id,
-        found,
-        HoldStatus.CAPTURED,
-        Entry(
+
+    async def spend(found: Hold) -> Entry:
+        return Entry(
             key=f"hold:{found.id}:capture",
             kind=TxKind.CAPTURE,
             owner=found.owner,
@@ -150,8 +143,9 @@ async def capture(
             reason=reason,
             source_type="hold",
             source_id=str(found.id),
-        ),
-    )
+        )
+
+    return await _settle(session, shop_id, hold_id, HoldStatus.CAPTURED, spend)
 
 
 async def void(
@@ -160,17 +154,9 @@ async def void(
     """Give the held points back to the member, each with the expiry of the lot it was taken
     from (an expiry already past makes them expire at the next expiry run). Voiding a voided
     hold again changes nothing; a captured hold cannot be voided (HoldSettled)."""
-    found = await _locked(session, shop_id, hold_id)
-    if found.status == HoldStatus.VOIDED:
-        return _settled(found)
-    if found.status != HoldStatus.HELD:
-        raise HoldSettled(f"hold {hold_id} was {found.status}; it cannot be voided")
-    return await _settle(
-        session,
-        shop_id,
-        found,
-        HoldStatus.VOIDED,
-        Entry(
+
+    async def give_back(found: Hold) -> Entry:
+        return Entry(
             key=f"hold:{found.id}:void",
             kind=TxKind.VOID,
             owner=found.owner,
@@ -182,8 +168,9 @@ async def void(
             source_type="hold",
             source_id=str(found.id),
             restores=await _taken(session, shop_id, found.hold_transaction_id),
-        ),
-    )
+        )
+
+    return await _settle(session, shop_id, hold_id, HoldStatus.VOIDED, give_back)
 
 
 async def _taken(session: AsyncSession, shop_id: int, transaction_id: int) -> tuple[Piece, ...]:
@@ -198,9 +185,20 @@ async def _taken(session: AsyncSession, shop_id: int, transaction_id: int) -> tu
 
 
 async def _settle(
-    session: AsyncSession, shop_id: int, found: Hold, status: str, entry: Entry
+    session: AsyncSession,
+    shop_id: int,
+    hold_id: int,
+    status: str,
+    entry_for: Callable[[Hold], Awaitable[Entry]],
 ) -> HoldResult:
-    posted = await post(session, shop_id, entry)
+    """Move an open hold to ``status`` by posting ``entry_for(hold)``, under its member's
+    lock; a hold already there is returned as it is, one settled the other way is refused."""
+    found = await _locked(session, shop_id, hold_id)
+    if found.status == status:
+        return _settled(found)
+    if found.status != HoldStatus.HELD:
+        raise HoldSettled(f"hold {hold_id} was {found.status}; it cannot be {status}")
+    posted = await post(session, shop_id, await entry_for(found))
     found.status = status
     found.settle_transaction_id = posted.transaction_id
     found.settled_at = utcnow()
