@@ -70,10 +70,40 @@ async def _gather_limited(count: int, connections: int, one: Any) -> list[Any]:
     return results
 
 
+def store_client(http: httpx.AsyncClient, store_url: str) -> ShopifyClient:
+    return ShopifyClient(http, api_url=store_url, tokens=FixedToken(DEFAULT_TOKEN))
+
+
+def add_shop(env: dict[str, str], store_url: str) -> dict[str, Any]:
+    """A Shopify shop that talks to the fake store: what `vafa shop add-shopify` printed."""
+    shop: dict[str, Any] = json.loads(
+        vafa(
+            ["shop", "add-shopify", "--domain", DOMAIN, "--access-token", DEFAULT_TOKEN,
+             "--api-secret", "bench", "--api-url", store_url],
+            env,
+        )
+    )  # fmt: skip
+    return shop
+
+
+def wait_for_count(url: str, sql: str, count: int, timeout: float) -> tuple[int, float]:
+    """Poll ``sql`` (a count) until it reaches ``count`` or ``timeout``; the last count and
+    the seconds waited."""
+    started = time.perf_counter()
+    deadline = time.monotonic() + timeout
+    found = 0
+    while time.monotonic() < deadline:
+        found = scalar(url, sql)
+        if found >= count:
+            break
+        time.sleep(0.05)
+    return found, time.perf_counter() - started
+
+
 async def store_floor(store_url: str, count: int, connections: int) -> float:
     """Codes/s the fake store takes straight from the store client."""
     async with httpx.AsyncClient(timeout=30) as http:
-        client = ShopifyClient(http, api_url=store_url, tokens=FixedToken(DEFAULT_TOKEN))
+        client = store_client(http, store_url)
         now = utcnow()
 
         async def one(n: int) -> None:
@@ -92,7 +122,7 @@ async def store_floor(store_url: str, count: int, connections: int) -> float:
 
 async def codes_on_store(store_url: str, codes: list[str]) -> int:
     async with httpx.AsyncClient(timeout=30) as http:
-        client = ShopifyClient(http, api_url=store_url, tokens=FixedToken(DEFAULT_TOKEN))
+        client = store_client(http, store_url)
         found = [await client.find_discount(code) for code in codes]
         return sum(1 for discount in found if discount is not None)
 
@@ -162,13 +192,7 @@ def main() -> None:
         fake_store(args.members) as store,
     ):
         floor = asyncio.run(store_floor(store, args.redemptions, args.connections))
-        shop = json.loads(
-            vafa(
-                ["shop", "add-shopify", "--domain", DOMAIN, "--access-token", DEFAULT_TOKEN,
-                 "--api-secret", "bench", "--api-url", store],
-                env,
-            )
-        )  # fmt: skip
+        shop = add_shop(env, store)
         vafa(["shop", "settings", str(shop["shop_id"]), "--set", "currency=USD"], env)
         log = Path(tmp) / "vafa.log"
         with serve_vafa(env, log) as server, workers(env, args.workers, log):
@@ -187,14 +211,9 @@ def main() -> None:
                            args.redemptions, args.connections)
             )  # fmt: skip
             sent = time.perf_counter() - started
-            deadline = time.monotonic() + args.timeout
-            issued = 0
-            while time.monotonic() < deadline:
-                issued = scalar(url, "SELECT count(*) FROM redemptions WHERE status = 'issued'")
-                if issued >= args.redemptions:
-                    break
-                time.sleep(0.1)
-            elapsed = time.perf_counter() - started
+            issued_sql = "SELECT count(*) FROM redemptions WHERE status = 'issued'"
+            issued, waited = wait_for_count(url, issued_sql, args.redemptions, args.timeout)
+            elapsed = sent + waited
         issued_codes = [row[0] for row in query(url, "SELECT code FROM redemptions")]
         codes = asyncio.run(codes_on_store(store, issued_codes))
         failed = scalar(url, "SELECT count(*) FROM redemptions WHERE status = 'failed'")

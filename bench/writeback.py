@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 import tempfile
 import time
@@ -23,19 +22,23 @@ from pathlib import Path
 
 import httpx
 
-from app.connectors.shopify.client import ShopifyClient
-from app.connectors.shopify.tokens import FixedToken
 from app.crypto import new_secret_key
 from bench.common import recreate_pg_database, scalar, serve_vafa, vafa, vafa_env, workers
-from bench.redemptions import DOMAIN, _gather_limited, fake_store, seed_members
-from tests.fakes.shopify import DEFAULT_TOKEN
+from bench.redemptions import (
+    _gather_limited,
+    add_shop,
+    fake_store,
+    seed_members,
+    store_client,
+    wait_for_count,
+)
 
 POINTS = 250
 
 
 async def store_floor(store_url: str, members: int, connections: int) -> float:
     async with httpx.AsyncClient(timeout=30) as http:
-        client = ShopifyClient(http, api_url=store_url, tokens=FixedToken(DEFAULT_TOKEN))
+        client = store_client(http, store_url)
 
         async def one(n: int) -> None:
             await client.set_balance(str(n + 1), POINTS, None)
@@ -62,27 +65,13 @@ def main() -> None:
         fake_store(args.members) as store,
     ):
         floor = asyncio.run(store_floor(store, args.members, args.connections))
-        shop = json.loads(
-            vafa(
-                ["shop", "add-shopify", "--domain", DOMAIN, "--access-token", DEFAULT_TOKEN,
-                 "--api-secret", "bench", "--api-url", store],
-                env,
-            )
-        )  # fmt: skip
+        shop = add_shop(env, store)
         log = Path(tmp) / "vafa.log"
         with serve_vafa(env, log) as server:  # no worker yet: the jobs wait
             asyncio.run(seed_members(server.url, shop["admin_api_key"], args.members, POINTS))
         sql = "SELECT count(*) FROM jobs WHERE kind = 'balance.write' AND status = 'done'"
         with workers(env, args.workers, log):
-            started = time.perf_counter()
-            deadline = time.monotonic() + args.timeout
-            done = 0
-            while time.monotonic() < deadline:
-                done = scalar(url, sql)
-                if done >= args.members:
-                    break
-                time.sleep(0.05)
-            elapsed = time.perf_counter() - started
+            done, elapsed = wait_for_count(url, sql, args.members, args.timeout)
         failed = scalar(url, "SELECT count(*) FROM jobs WHERE status = 'failed'")
     print(
         f"workers {args.workers}: {args.members} write-back jobs waiting; all done "
