@@ -4,7 +4,7 @@ from app.jobs.models import Job
 from app.ledger.models import Account, LedgerTransaction, LotMovement, PointLot, Posting
 from app.members.models import Member
 from app.orm import Base
-from app.program.models import Order, OrderRefund
+from app.program.models import Order, OrderRefund, ProgramVersion
 from app.rewards.models import Redemption, Reward
 from app.shops.models import Shop
 from app.sync.models import StoreSync
@@ -20,6 +20,7 @@ __all__ = [
     "Order",
     "OrderRefund",
     "PointLot",
+    "ProgramVersion",
     "Posting",
     "Redemption",
     "Reward",

@@ -15,7 +15,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.orm import Base, IdType, UTCDateTime
+from app.orm import Base, IdType, UTCDateTime, utcnow
 
 
 class Order(Base):
@@ -66,3 +66,17 @@ class OrderRefund(Base):
     refunded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The refunded lines where the platform gives them (app/program/lines.py).
     lines: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+
+
+class ProgramVersion(Base):
+    """One version of a shop's program document (app/program/versions.py); never updated."""
+
+    __tablename__ = "program_versions"
+    __table_args__ = (UniqueConstraint("shop_id", "version"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    effective_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -22,7 +22,7 @@ from app.connectors.base import (
 from app.ledger import locks
 from app.ledger.models import AccountKind
 from app.members import service as members
-from app.program import reconcile
+from app.program import hooks, reconcile
 from app.program.settings import ProgramSettings
 from app.rewards import usage as rewards_usage
 
@@ -87,4 +87,5 @@ async def apply_batch(
     touched = [orders[oid] for oid in sorted(orders)]
     await reconcile.reconcile_many(session, shop_id, settings, touched, now)
     await rewards_usage.after_orders(session, shop_id, settings, touched)
+    await hooks.after_orders(session, shop_id, touched, now)
     return acted
