@@ -340,13 +340,21 @@ def show_shop(shop_id: Annotated[int, typer.Argument(help="the shop's id")]) -> 
     """Print a shop as JSON: platform, domain, status, webhook URL, settings (never secrets)."""
     from app.shops import service
     from app.shops.models import Shop
+    from app.sync.orders import backfill_progress
 
     async def go(db: Database) -> dict[str, Any]:
         async with db.read() as session:
             shop = await session.get(Shop, shop_id)
             if shop is None:
                 raise _fail(f"no shop {shop_id}")
-            return service.describe(shop)
+            shown = service.describe(shop)
+        imported, finished = await backfill_progress(db, shop_id)
+        if imported is not None:  # the first backfill of a connected store
+            shown["backfill"] = {
+                "orders_imported": imported,
+                "finished_at": finished.isoformat(timespec="seconds") if finished else None,
+            }
+        return shown
 
     _emit(_run(go))
 

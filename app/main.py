@@ -35,6 +35,7 @@ from app.state import AppState
 from app.webhooks.endpoints import plain_routes
 from app.webhooks.endpoints import router as webhooks_router
 from app.webhooks.intake import UNAUTHORIZED
+from app.woocommerce_app.endpoints import router as woocommerce_app_router
 
 log = structlog.get_logger(__name__)
 
@@ -122,6 +123,7 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
     app.router.routes[:0] = plain_routes(webhooks_router)  # … which these serve (see the module)
     app.include_router(members_router)
     app.include_router(rewards_router)
+    app.include_router(woocommerce_app_router)
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     app.add_middleware(RequestLog)
     return app

@@ -9,6 +9,7 @@ from app.rewards.models import Redemption, Reward
 from app.shops.models import Shop
 from app.sync.models import StoreSync
 from app.webhooks.models import WebhookEvent
+from app.woocommerce_app.models import WooConnect
 
 __all__ = [
     "Account",
@@ -27,4 +28,5 @@ __all__ = [
     "Shop",
     "StoreSync",
     "WebhookEvent",
+    "WooConnect",
 ]

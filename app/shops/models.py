@@ -13,12 +13,15 @@ class ShopStatus:
     """A shop's status. ``paused``: Vafa stopped calling the store (it refused the
     credentials); webhooks and admin requests are still accepted and events processed, only
     jobs wait until ``vafa shop resume``. ``disabled``: turned off by the operator; webhooks and
-    admin requests are refused (401)."""
+    admin requests are refused (401). ``pending``: being connected (see PENDING)."""
 
     ACTIVE = "active"
     PAUSED = "paused"
     DISABLED = "disabled"
-    ALL = (ACTIVE, PAUSED, DISABLED)
+    # Being connected: a WooCommerce store whose keys have not arrived yet (app.woocommerce_app).
+    # Nothing is accepted for it and no job runs until they do.
+    PENDING = "pending"
+    ALL = (ACTIVE, PAUSED, DISABLED, PENDING)
     # Shops whose webhooks and admin requests are accepted and whose events are processed.
     RECEIVING = (ACTIVE, PAUSED)
     # Shops whose jobs run (calls to the store).

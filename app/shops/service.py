@@ -39,6 +39,8 @@ class NewShop:
     admin_api_key: str
     webhook_url: str
     webhook_secret: str | None = None  # WooCommerce: the secret its webhooks are signed with
+    # WooCommerce: signs the companion plugin's shopper tokens (DESIGN.md "Storefront").
+    storefront_secret: str | None = None
 
     def as_json(self) -> dict[str, object]:
         """What ``vafa shop add-*`` prints (the admin key is shown this once)."""
@@ -50,6 +52,8 @@ class NewShop:
         }
         if self.webhook_secret is not None:
             shown["webhook_secret"] = self.webhook_secret
+        if self.storefront_secret is not None:
+            shown["storefront_secret"] = self.storefront_secret
         return shown
 
 
@@ -196,6 +200,7 @@ async def add_woocommerce(
         raise InvalidRequest("both a consumer key and a consumer secret are required")
     store_url = normalize_store_url(url)
     secret = webhook_secret or new_webhook_secret()
+    storefront_secret = new_storefront_secret()
     shop, key = await _create(
         session,
         vault,
@@ -206,6 +211,7 @@ async def add_woocommerce(
             "consumer_key": consumer_key,
             "consumer_secret": consumer_secret,
             "webhook_secrets": [secret],
+            "storefront_secret": storefront_secret,
         },
         settings=settings or ProgramSettings(),
     )
@@ -215,7 +221,35 @@ async def add_woocommerce(
         admin_api_key=key,
         webhook_secret=secret,
         webhook_url=webhook_path(shop.id),
+        storefront_secret=storefront_secret,
     )
+
+
+async def add_pending_woocommerce(session: AsyncSession, vault: Vault, *, url: str) -> Shop:
+    """A store being connected by the key exchange (app.woocommerce_app): its secrets made now,
+    its keys to come; ``pending`` until they do."""
+    store_url = normalize_store_url(url)
+    shop, _ = await _create(
+        session,
+        vault,
+        platform=Platform.WOOCOMMERCE,
+        domain=store_url,
+        api_url=store_url,
+        credentials={
+            "webhook_secrets": [new_webhook_secret()],
+            "storefront_secret": new_storefront_secret(),
+        },
+        settings=ProgramSettings(),
+    )
+    shop.status = ShopStatus.PENDING
+    shop.status_reason = "waiting for the store's API keys"
+    await session.flush()
+    return shop
+
+
+def new_storefront_secret() -> str:
+    """Signs the companion plugin's shopper tokens (HS256): 256 bits, letters and digits."""
+    return new_webhook_secret() + new_webhook_secret()
 
 
 async def _locked(session: AsyncSession, shop_id: int) -> Shop:

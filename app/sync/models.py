@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey
+from sqlalchemy import ForeignKey, Integer
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.orm import Base, IdType, UTCDateTime
@@ -20,3 +20,7 @@ class StoreSync(Base):
     # next one asks from a little before it (the overlap), so nothing committed late is missed.
     orders_cursor: Mapped[datetime | None] = mapped_column(UTCDateTime)
     swept_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # when the last sweep ended
+    # The first backfill (queued when a store is connected): orders imported so far, and when
+    # it finished (None: not run, or still running).
+    backfill_imported: Mapped[int | None] = mapped_column(Integer)
+    backfill_finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

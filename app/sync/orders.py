@@ -100,6 +100,34 @@ async def _save_cursor(db: Database, shop_id: int, cursor: datetime | None, at: 
         )
 
 
+async def note_backfill(
+    db: Database, shop_id: int, *, imported: int, finished_at: datetime | None
+) -> None:
+    async with db.write() as session:
+        await session.execute(
+            insert_ignore(table_of(StoreSync), session.get_bind().dialect.name),
+            [{"shop_id": shop_id}],
+        )
+        await session.execute(
+            update(StoreSync)
+            .where(StoreSync.shop_id == shop_id)
+            .values(backfill_imported=imported, backfill_finished_at=finished_at)
+        )
+
+
+async def backfill_progress(db: Database, shop_id: int) -> tuple[int | None, datetime | None]:
+    """Orders the first backfill imported so far, and when it finished."""
+    async with db.read() as session:
+        row = (
+            await session.execute(
+                select(StoreSync.backfill_imported, StoreSync.backfill_finished_at).where(
+                    StoreSync.shop_id == shop_id
+                )
+            )
+        ).first()
+    return (row[0], row[1]) if row else (None, None)
+
+
 async def last_swept(db: Database, shop_id: int) -> datetime | None:
     """When the shop's last sweep ended; before its first, when the shop was added."""
     async with db.read() as session:

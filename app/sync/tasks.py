@@ -18,6 +18,7 @@ from app.sync import orders, webhooks, writeback
 
 SWEEP = "orders.sweep"
 SWEEP_KEY = "sweep"
+BACKFILL = "orders.backfill"
 
 
 def install() -> None:
@@ -30,6 +31,7 @@ def register(kinds: JobKinds) -> None:
     kinds.register(writeback.BALANCE_WRITE, writeback.write_balance, rerun_delay=writeback.delay())
     kinds.register(webhooks.WEBHOOKS_SYNC, webhooks.run_sync)
     kinds.register(SWEEP, run_sweep)
+    kinds.register(BACKFILL, run_backfill)
 
 
 async def run_sweep(ctx: JobContext, payload: Mapping[str, Any]) -> None:
@@ -68,3 +70,24 @@ async def schedule_sweep(db: Database, shop: ShopContext, now: datetime) -> int:
 async def enqueue_webhook_sync(session: Any, shop_id: int) -> int:
     """Ask for the shop's webhooks to be made (when it is added)."""
     return await jobs.enqueue(session, shop_id, webhooks.WEBHOOKS_SYNC, {}, key="webhooks")
+
+
+async def enqueue_backfill(session: Any, shop_id: int, since: datetime) -> int:
+    """Ask for the store's orders changed since ``since`` to be imported, without points (a
+    store just connected: its club starts now, and later refunds of them take nothing back)."""
+    return await jobs.enqueue(
+        session, shop_id, BACKFILL, {"since": since.isoformat()}, key="backfill"
+    )
+
+
+async def run_backfill(ctx: JobContext, payload: Mapping[str, Any]) -> None:
+    """The ``orders.backfill`` job. Its progress is kept page by page (``vafa shop show``); run
+    again after a crash it imports the same orders again, which posts nothing new."""
+    since = datetime.fromisoformat(str(payload["since"]))
+    shop_id = ctx.shop.shop_id
+    await orders.note_backfill(ctx.db, shop_id, imported=0, finished_at=None)
+    imported = 0
+    async for page in orders.import_since(ctx.db, ctx.stores, ctx.shop, since, award=False):
+        imported += len(page)
+        await orders.note_backfill(ctx.db, shop_id, imported=imported, finished_at=None)
+    await orders.note_backfill(ctx.db, shop_id, imported=imported, finished_at=ctx.now)

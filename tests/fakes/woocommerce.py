@@ -34,6 +34,7 @@ import itertools
 import json
 import math
 import re
+import secrets
 import threading
 import time
 from collections import deque
@@ -44,7 +45,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from types import TracebackType
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 import httpx
 from starlette.applications import Starlette
@@ -98,6 +99,14 @@ def _invalid_param(name: str, reason: str) -> WPError:
     return WPError(
         400, "rest_invalid_param", f"Invalid parameter(s): {name}", {"params": {name: reason}}
     )
+
+
+class AuthorizeFailed(Exception):
+    """What WooCommerce's authorize page shows instead of sending the browser back."""
+
+
+def _with_query(url: str, **params: str) -> str:
+    return url + ("&" if "?" in url else "?") + urlencode(params)
 
 
 @dataclass(frozen=True)
@@ -270,6 +279,61 @@ class FakeWooCommerce:
 
     def add_key(self, consumer_key: str, consumer_secret: str, permissions: str) -> None:
         self.keys[consumer_key] = ApiKey(consumer_key, consumer_secret, permissions)
+
+    # --- the application authentication endpoint (WC_Auth, /wc-auth/v1/authorize) -----------
+
+    async def approve(
+        self, authorize_url: str, via: httpx.AsyncClient, *, permissions: str | None = None
+    ) -> str:
+        """The store owner approves the app on the authorize page: WC_Auth checks the request,
+        makes a key, POSTs it as JSON to ``callback_url`` (with ``via``) and keeps it only if
+        the answer is exactly 200 (``maybe_delete_key``). Returns where the browser goes next
+        (``return_url`` with ``success=1&user_id=…``); raises AuthorizeFailed as WooCommerce
+        shows its error page."""
+        query = self._authorize_query(authorize_url)
+        scope = permissions or query["scope"]
+        key = ApiKey("ck_" + secrets.token_hex(20), "cs_" + secrets.token_hex(20), scope)
+        self.keys[key.consumer_key] = key
+        body = {"key_id": len(self.keys), "user_id": query["user_id"],
+                "consumer_key": key.consumer_key, "consumer_secret": key.consumer_secret,
+                "key_permissions": scope}  # fmt: skip
+        try:
+            answer = await via.post(
+                query["callback_url"],
+                content=json.dumps(body),
+                headers={"Content-Type": "application/json;charset=UTF-8"},
+                timeout=60,
+            )
+            status = answer.status_code
+        except httpx.HTTPError:
+            status = 0
+        if status != 200:
+            del self.keys[key.consumer_key]
+            raise AuthorizeFailed(
+                "An error occurred in the request and at the time were unable to send the "
+                "consumer data"
+            )
+        return _with_query(query["return_url"], success="1", user_id=query["user_id"])
+
+    def decline(self, authorize_url: str) -> str:
+        query = self._authorize_query(authorize_url)
+        return _with_query(query["return_url"], success="0", user_id=query["user_id"])
+
+    def _authorize_query(self, authorize_url: str) -> dict[str, str]:
+        """``WC_Auth::make_validation``: every parameter present, a known scope, and the
+        callback over SSL."""
+        parts = urlsplit(authorize_url)
+        if f"{parts.scheme}://{parts.netloc}" != self.url or parts.path != "/wc-auth/v1/authorize":
+            raise AuthorizeFailed(f"not this store's authorize endpoint: {authorize_url}")
+        query = dict(parse_qsl(parts.query))
+        for name in ("app_name", "scope", "user_id", "return_url", "callback_url"):
+            if not query.get(name):
+                raise AuthorizeFailed(f"Missing parameter {name}")
+        if query["scope"] not in ("read", "write", "read_write"):
+            raise AuthorizeFailed("Invalid scope " + query["scope"])
+        if not query["callback_url"].lower().startswith("https://"):
+            raise AuthorizeFailed("The callback_url needs to be over SSL")
+        return query
 
     def add_customer(self, email: str, first_name: str = "", last_name: str = "") -> Json:
         with self._lock:
