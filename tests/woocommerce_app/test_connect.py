@@ -48,7 +48,8 @@ async def test_one_connect_makes_one_active_shop_with_its_keys_webhooks_and_past
     authorize = await _connect(client, woo_store)
     query = parse_qs(urlsplit(authorize).query)
     assert authorize.startswith(f"{woo_store.url}/wc-auth/v1/authorize?")
-    assert query["scope"] == ["read_write"] and query["app_name"] == ["Vafa"]
+    assert query["scope"] == ["read_write"]
+    assert query["app_name"] == ["Vafa"]
     (shop,) = await _shops(state)
     assert shop.status == ShopStatus.PENDING
     assert query["callback_url"] == [f"{public_url}/woocommerce/callback/{shop.id}"]
@@ -62,17 +63,21 @@ async def test_one_connect_makes_one_active_shop_with_its_keys_webhooks_and_past
                                                                  key.consumer_secret)  # fmt: skip
     async with state.db.read() as session:
         raw = await session.scalar(select(WooConnect.reveal))
-    assert raw is not None and key.consumer_secret not in raw  # sealed, never in clear
+    assert raw is not None
+    assert key.consumer_secret not in raw
 
     # The browser comes back: the plugin's settings, once.
     page = await client.get(back.removeprefix(public_url))
     assert page.status_code == 200
-    assert creds["storefront_secret"] in page.text and f"<code>{shop.id}</code>" in page.text
+    assert creds["storefront_secret"] in page.text
+    assert f"<code>{shop.id}</code>" in page.text
     again = await client.get(back.removeprefix(public_url))
-    assert creds["storefront_secret"] not in again.text and "shown once already" in again.text
+    assert creds["storefront_secret"] not in again.text
+    assert "shown once already" in again.text
     # The new admin key is the one shown, and it works.
     admin_key = page.text.split("Admin API key")[1].split("<code>")[1].split("</code>")[0]
-    assert (await client.get("/api/v1/rewards", headers={"Authorization": f"Bearer {admin_key}"})).status_code == 200  # fmt: skip
+    rewards = await client.get("/api/v1/rewards", headers={"Authorization": f"Bearer {admin_key}"})
+    assert rewards.status_code == 200
 
     # The worker makes the webhooks and imports the past order, with the new keys.
     await state.worker.drain()
@@ -85,9 +90,12 @@ async def test_one_connect_makes_one_active_shop_with_its_keys_webhooks_and_past
     }
     async with state.db.read() as session:
         order = await session.scalar(select(Order).where(Order.shop_id == shop.id))
-    assert order is not None and order.order_id == "501" and order.backfilled
+    assert order is not None
+    assert order.order_id == "501"
+    assert order.backfilled
     imported, finished = await sync_orders.backfill_progress(state.db, shop.id)
-    assert imported == 1 and finished is not None
+    assert imported == 1
+    assert finished is not None
     # A webhook signed with the store's new subscription secret is accepted.
     secret = woo_store.webhook_secret(woo_store.webhooks[0]["id"])
     body = httpx.Request("POST", "/", json=woo_order(502, customer_id=customer)).content
@@ -147,8 +155,13 @@ async def test_a_callback_that_is_not_the_answer_to_our_request_is_refused(
     authorize = await _connect(client, woo_store)
     (shop,) = await _shops(state)
     query = {k: v[0] for k, v in parse_qs(urlsplit(authorize).query).items()}
-    keys = {"key_id": 9, "user_id": query["user_id"], "consumer_key": woo_store.consumer_key,
-            "consumer_secret": woo_store.consumer_secret, "key_permissions": "read_write"}  # fmt: skip
+    keys = {
+        "key_id": 9,
+        "user_id": query["user_id"],
+        "consumer_key": woo_store.consumer_key,
+        "consumer_secret": woo_store.consumer_secret,
+        "key_permissions": "read_write",
+    }
     url = f"/woocommerce/callback/{shop.id}"
     if tamper == "user_id":
         keys["user_id"] = "guessed"
