@@ -76,9 +76,11 @@ class JobKinds:
 def app_kinds() -> JobKinds:
     """The job kinds this version of Vafa runs (the outbox jobs register here)."""
     from app.rewards import tasks as rewards  # imported here: the rewards import the jobs
+    from app.shopify_app import tasks as shopify_app_tasks
     from app.sync import tasks as sync_tasks  # above the job queue: it enqueues jobs itself
 
     kinds = JobKinds()
     kinds.register(rewards.CREATE_CODE, rewards.create_code)
     sync_tasks.register(kinds)
+    shopify_app_tasks.register(kinds)
     return kinds
