@@ -73,6 +73,12 @@ class Settings(BaseSettings):
     sweep_interval_seconds: float = Field(default=600.0, gt=0)
     sweep_overlap_seconds: float = Field(default=300.0, ge=0)
 
+    # Vafa as a Shopify app that store owners install (app/shopify_app): its client id and
+    # secret from the Dev Dashboard; the secret signs its OAuth queries, session tokens and
+    # webhooks. Unset, shops are only added with `vafa shop add-shopify`.
+    shopify_client_id: str | None = None
+    shopify_client_secret: str | None = Field(default=None, repr=False)
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import authenticate
 from app.members.balances import BalanceReader
+from app.shopify_app.config import ShopifyApp
 from app.shops.service import ShopContext
 from app.state import AppState
 
@@ -53,12 +54,19 @@ ReadSession = Annotated[AsyncSession, Depends(_read_session, scope="function")]
 WriteSession = Annotated[AsyncSession, Depends(_write_session, scope="function")]
 
 
+async def authenticate_request(request: Request) -> ShopContext:
+    """The shop whose admin API key, or Shopify session token, the request carries."""
+    state = app_state(request)
+    header = request.headers.get("authorization")
+    return await authenticate(state.shops, header, ShopifyApp.from_settings(state.settings))
+
+
 async def current_shop(request: Request) -> ShopContext:
-    """The shop whose admin API key the request carries."""
+    """The shop whose admin API key (or session token) the request carries."""
     shop = request.scope.get(SHOP_SCOPE_KEY)
     if isinstance(shop, ShopContext):
         return shop  # checked by AdminRoute before the body was read
-    return await authenticate(app_state(request).shops, request.headers.get("authorization"))
+    return await authenticate_request(request)
 
 
 CurrentShop = Annotated[ShopContext, Depends(current_shop)]

@@ -16,9 +16,9 @@ from fastapi import APIRouter, Request, Response, Security
 from fastapi.routing import APIRoute
 from starlette.types import Message, Receive
 
-from app.api.deps import SHOP_SCOPE_KEY, app_state
+from app.api.deps import SHOP_SCOPE_KEY, authenticate_request
 from app.api.errors import error_responses
-from app.auth import authenticate, bearer
+from app.auth import bearer
 from app.errors import DatabaseBusy, PayloadTooLarge, Unauthorized
 from app.logs import note_shop
 
@@ -65,8 +65,7 @@ class AdminRoute(APIRoute):
         reads_body = self.body_field is not None
 
         async def checked(request: Request) -> Response:
-            shops = app_state(request).shops
-            shop = await authenticate(shops, request.headers.get("authorization"))
+            shop = await authenticate_request(request)
             request.scope[SHOP_SCOPE_KEY] = shop
             note_shop(request, shop.shop_id)
             if not reads_body:

@@ -2,7 +2,9 @@
 
 It answers the Admin GraphQL calls Vafa makes (``shopify_schema.graphql`` beside this file, run
 by graphql-core, so an unknown field or a wrongly typed variable is refused as Shopify would)
-and the client credentials token endpoint, and holds to the documented contract:
+and the token endpoint (client credentials; for an app that shops install, the
+authorization-code grant behind its ``/admin/oauth/authorize`` grant screen and token exchange
+of a session token, PLATFORMS.md S3), and holds to the documented contract:
 
 - ``X-Shopify-Access-Token`` must be a token it issued or was given; an expired one gets 401;
 - validation errors come back as ``userErrors`` with ``field``, ``message`` and ``code``
@@ -23,6 +25,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
+import hmac
 import itertools
 import re
 import secrets
@@ -36,8 +40,9 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote, urlencode
 
+import jwt
 import orjson
 from graphql import (
     GraphQLError,
@@ -59,6 +64,9 @@ from tests.fakes.shopify_orders import gid
 SCHEMA = build_schema((Path(__file__).parent / "shopify_schema.graphql").read_text())
 API_PATH = "/admin/api/{version}/graphql.json"
 TOKEN_PATH = "/admin/oauth/access_token"
+AUTHORIZE_PATH = "/admin/oauth/authorize"
+SHOP_DOMAIN = "club.myshopify.com"  # the shop the grant screen is of
+TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 DEFAULT_TOKEN = "shpat_fake_token"
 CLIENT_ID = "fake-client-id"
 CLIENT_SECRET = "fake-client-secret"
@@ -132,8 +140,14 @@ class FakeShopify:
         maximum: float = 1000.0,
         restore_rate: float = 100.0,  # Shopify's standard plan
         throttle_status: int = 200,
+        shop_domain: str = SHOP_DOMAIN,
     ) -> None:
         self._lock = threading.RLock()
+        self.shop_domain = shop_domain
+        # Authorization codes the grant screen gave out: code → the scopes granted (used once).
+        self.codes: dict[str, str] = {}
+        # Offline tokens given to an installed app (by code or by token exchange).
+        self.offline_tokens: list[str] = []
         self.client_id = client_id
         self.client_secret = client_secret
         self.token_lifetime = token_lifetime
@@ -157,6 +171,7 @@ class FakeShopify:
             routes=[
                 Route(API_PATH, self._graphql_endpoint, methods=["POST"]),
                 Route(TOKEN_PATH, self._token_endpoint, methods=["POST"]),
+                Route(AUTHORIZE_PATH, self._authorize_endpoint, methods=["GET"]),
             ]
         )
 
@@ -305,7 +320,8 @@ class FakeShopify:
             form: dict[str, Any] = orjson.loads(await request.body())
         else:
             form = dict(parse_qsl((await request.body()).decode()))
-        if form.get("grant_type") != "client_credentials":
+        grant = form.get("grant_type")
+        if grant not in ("client_credentials", TOKEN_EXCHANGE, None):
             self._record(request, at, 400, operation="access_token")
             return JSONResponse(
                 {"error": "unsupported_grant_type", "error_description": "grant_type"}, 400
@@ -318,6 +334,8 @@ class FakeShopify:
                 {"error": "invalid_client", "error_description": "Client authentication failed"},
                 400,
             )
+        if grant != "client_credentials":
+            return self._offline_token(request, at, form)
         token = f"shpat_cc_{secrets.token_hex(12)}"
         with self._lock:
             self.tokens[token] = time.time() + self.token_lifetime
@@ -330,6 +348,103 @@ class FakeShopify:
                 "expires_in": self.token_lifetime,
             }
         )
+
+    # -- an app that shops install ----------------------------------------------------
+
+    def sign_query(self, params: dict[str, str]) -> str:
+        """The ``hmac`` Shopify puts on an admin query: hex HMAC-SHA256 of the sorted,
+        form-encoded ``key=value`` pairs joined with ``&`` (written here apart from Vafa's own
+        code, so that each checks the other)."""
+        message = "&".join(
+            f"{quote(k, safe='')}={quote(v, safe='')}"
+            for k, v in sorted(params.items())
+            if k not in ("hmac", "signature")
+        )
+        return hmac.new(self.client_secret.encode(), message.encode(), hashlib.sha256).hexdigest()
+
+    def signed_query(self, **params: str) -> dict[str, str]:
+        """``params`` with the shop, a current timestamp and their ``hmac``, as Shopify sends
+        an install request to the App URL."""
+        query = {"shop": self.shop_domain, "timestamp": str(int(time.time())), **params}
+        return {**query, "hmac": self.sign_query(query)}
+
+    def session_token(self, *, lifetime: float = 60.0, **claims: Any) -> str:
+        """A session token as App Bridge gets it for the shop's staff (HS256, the secret)."""
+        now = int(time.time())
+        shop_url = f"https://{self.shop_domain}"
+        payload = {
+            "iss": f"{shop_url}/admin",
+            "dest": shop_url,
+            "aud": self.client_id,
+            "sub": "42",
+            "exp": now + int(lifetime),
+            "nbf": now,
+            "iat": now,
+            "jti": secrets.token_hex(8),
+            "sid": secrets.token_hex(8),
+            **claims,
+        }
+        return jwt.encode(payload, self.client_secret, algorithm="HS256")
+
+    async def _authorize_endpoint(self, request: Request) -> Response:
+        """The grant screen, approved at once: back to ``redirect_uri`` with a code and a signed
+        query, as Shopify redirects the store owner."""
+        at = time.monotonic()
+        params = dict(request.query_params)
+        if params.get("client_id") != self.client_id or not params.get("redirect_uri"):
+            self._record(request, at, 400, operation="authorize")
+            return JSONResponse({"errors": "Oauth error invalid_request"}, 400)
+        code = secrets.token_hex(16)
+        with self._lock:
+            self.codes[code] = params.get("scope", "")
+        back = self.signed_query(code=code, state=params.get("state", ""), host="YWRtaW4")
+        self._record(request, at, 302, operation="authorize")
+        separator = "&" if "?" in params["redirect_uri"] else "?"
+        return Response(
+            status_code=302,
+            headers={"Location": params["redirect_uri"] + separator + urlencode(back)},
+        )
+
+    def _offline_token(self, request: Request, at: float, form: dict[str, Any]) -> Response:
+        """The authorization-code grant (a code used once) or token exchange (a valid
+        session token for this app): a new offline token that does not expire."""
+        scope: str | None
+        if form.get("grant_type") == TOKEN_EXCHANGE:
+            scope = self._exchangeable(form)
+        else:
+            with self._lock:
+                scope = self.codes.pop(str(form.get("code")), None)
+        if scope is None:
+            self._record(request, at, 400, operation="access_token")
+            return JSONResponse(
+                {"error": "invalid_request", "error_description": "invalid code or subject token"},
+                400,
+            )
+        token = f"shpat_offline_{secrets.token_hex(12)}"
+        with self._lock:
+            self.tokens[token] = None
+            self.offline_tokens.append(token)
+        self._record(request, at, 200, operation="access_token")
+        return JSONResponse({"access_token": token, "scope": scope})
+
+    def _exchangeable(self, form: dict[str, Any]) -> str | None:
+        """The scopes of the app's configuration if ``subject_token`` is a session token of
+        this app for this shop that has not expired, else None."""
+        if form.get("subject_token_type") != "urn:ietf:params:oauth:token-type:id_token":
+            return None
+        try:
+            claims = jwt.decode(
+                str(form.get("subject_token")),
+                self.client_secret,
+                algorithms=["HS256"],
+                audience=self.client_id,
+                leeway=10,
+            )
+        except jwt.PyJWTError:
+            return None
+        if claims.get("dest") != f"https://{self.shop_domain}":
+            return None
+        return "read_orders,write_customers,write_discounts,write_app_proxy"
 
     def _token_ok(self, token: str | None) -> bool:
         with self._lock:
