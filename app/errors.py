@@ -35,6 +35,11 @@ class AppError(Exception):
         super().__init__(message)
         self.message = message
 
+    @property
+    def headers(self) -> dict[str, str] | None:
+        """Headers the answer carries (a 429's Retry-After)."""
+        return None
+
 
 class Unauthorized(AppError):
     status_code = 401

@@ -33,6 +33,8 @@ from app.metrics import metrics_endpoint
 from app.rewards.endpoints import router as rewards_router
 from app.shopify_app.endpoints import router as shopify_app_router
 from app.state import AppState
+from app.storefront.cors import StorefrontCORS
+from app.storefront.endpoints import router as storefront_router
 from app.webhooks.endpoints import plain_routes
 from app.webhooks.endpoints import router as webhooks_router
 from app.webhooks.intake import UNAUTHORIZED
@@ -126,6 +128,8 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
     app.include_router(rewards_router)
     app.include_router(shopify_app_router)
     app.include_router(woocommerce_app_router)
+    app.include_router(storefront_router)
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
+    app.add_middleware(StorefrontCORS)
     app.add_middleware(RequestLog)
     return app

@@ -15,6 +15,7 @@ from app.jobs.scheduled import SCHEDULED
 from app.jobs.worker import JobWorker
 from app.members.balances import BalanceReader
 from app.shops.service import ShopDirectory
+from app.storefront.ratelimits import StorefrontLimits
 from app.webhooks.intake import Intake
 from app.webhooks.processing import EventProcessor
 
@@ -50,6 +51,7 @@ class AppState:
     worker: Runner
     balances: BalanceReader
     wake_worker: asyncio.Event = field(default_factory=asyncio.Event)
+    storefront_limits: StorefrontLimits = field(default_factory=StorefrontLimits)
 
     @classmethod
     def build(cls, settings: Settings, db: Database | None = None) -> AppState:

@@ -114,18 +114,25 @@ async def redeem(
 ) -> RedemptionOut:
     """Holds the points and asks the store for the code; 201 with the code if the store made
     it within a short wait, else 202 with the pending redemption (read it again later)."""
+    out, response.status_code = await redeem_and_wait(state, shop.shop_id, customer_id, body)
+    return out
+
+
+async def redeem_and_wait(
+    state: AppState, shop_id: int, customer_id: str, body: RedemptionIn
+) -> tuple[RedemptionOut, int]:
+    """Redeem, then wait briefly for the code: the redemption and its status code (200 the
+    same key again, 201 issued, 202 still pending). The admin API's and the storefront's."""
     async with state.db.write() as session:  # committed before the worker can see it
         redeemed = await service.redeem(
-            session, shop.shop_id, customer_id, body, secret_key=state.settings.secret_key
+            session, shop_id, customer_id, body, secret_key=state.settings.secret_key
         )
         out = service.to_out(redeemed.redemption)
     if not redeemed.created:
-        response.status_code = 200
-        return out
+        return out, 200
     state.wake_worker.set()
-    out = await _wait_for_code(state, shop.shop_id, customer_id, out)
-    response.status_code = 201 if out.status == RedemptionStatus.ISSUED else 202
-    return out
+    out = await _wait_for_code(state, shop_id, customer_id, out)
+    return out, 201 if out.status == RedemptionStatus.ISSUED else 202
 
 
 async def _wait_for_code(

@@ -388,6 +388,8 @@ class ShopContext:
     webhook_secrets: tuple[str, ...] = field(repr=False)  # never in a log line or traceback
     admin_key_hash: str = field(repr=False)
     settings: ProgramSettings = field(default_factory=ProgramSettings)
+    # WooCommerce: signs the companion plugin's shopper tokens (None: the shop has none).
+    storefront_secret: str | None = field(default=None, repr=False)
 
     def admin_key_matches(self, key: str) -> bool:
         return same_hash(key, self.admin_key_hash)
@@ -435,6 +437,7 @@ class ShopDirectory:
             webhook_secrets=tuple(s for s in creds.get(field, []) if s),
             admin_key_hash=shop.admin_key_hash,
             settings=ProgramSettings.from_json(shop.settings),
+            storefront_secret=creds.get("storefront_secret") or None,
         )
 
     async def _entry(self, shop_id: int) -> tuple[float, ShopContext] | None:

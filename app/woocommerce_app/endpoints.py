@@ -53,7 +53,7 @@ def _public_url() -> str:
     "/connect",
     status_code=302,
     summary="Start connecting a WooCommerce store (redirects to its authorize page)",
-    responses=error_responses(InvalidRequest),
+    responses=error_responses(InvalidRequest, ValidationFailed),
 )
 async def connect(
     state: State, store_url: Annotated[str, Query(min_length=8, max_length=512)]
@@ -128,8 +128,8 @@ def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
 
 @router.get(
     "/connected/{shop_id}",
-    response_class=HTMLResponse,
     summary="Where the store owner's browser returns: the plugin's settings, shown once",
+    responses={200: {"content": {"text/html": {}}}, **error_responses(ValidationFailed)},
 )
 async def connected(
     shop_id: ShopId,

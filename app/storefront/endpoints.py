@@ -1,0 +1,207 @@
+"""The storefront API (DESIGN.md "Storefront"): the same four reads and one write for a shopper
+of a Shopify store, reached through its app proxy, and of a WooCommerce store, called by the
+widget with the plugin's token. Who the shopper is comes only from what was signed."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from app.api.deps import State
+from app.api.errors import error_responses
+from app.api.routing import read_at_most
+from app.errors import (
+    IdempotencyConflict,
+    InsufficientPoints,
+    InvalidPayload,
+    MemberNotFound,
+    RewardInactive,
+    RewardNotFound,
+    Unauthorized,
+    ValidationFailed,
+)
+from app.orm import utcnow
+from app.rewards.endpoints import redeem_and_wait
+from app.rewards.schemas import RedemptionIn
+from app.state import AppState
+from app.storefront import auth, service
+from app.storefront.auth import Shopper, SignInRequired
+from app.storefront.ratelimits import RateLimited
+
+router = APIRouter(prefix="/storefront", tags=["storefront"])
+# A redemption is two small fields.
+MAX_BODY_BYTES = 4 * 1024
+_ANSWERS = error_responses(Unauthorized, RateLimited, ValidationFailed)
+
+
+def _address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def _shopify_shopper(request: Request, state: State) -> Shopper:
+    await state.storefront_limits.address(_address(request))
+    shopper = await auth.from_app_proxy(state, request)
+    await _limit_customer(state, shopper)
+    return shopper
+
+
+async def _woo_shopper(
+    request: Request,
+    state: State,
+    shop_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    authorization: Annotated[str | None, Header()] = None,
+) -> Shopper:
+    await state.storefront_limits.address(_address(request))
+    shopper = await auth.from_token(state, shop_id, authorization)
+    await _limit_customer(state, shopper)
+    return shopper
+
+
+async def _limit_customer(state: AppState, shopper: Shopper) -> None:
+    if shopper.customer_id is not None:
+        await state.storefront_limits.customer(shopper.shop.shop_id, shopper.customer_id)
+
+
+ShopifyShopper = Annotated[Shopper, Depends(_shopify_shopper)]
+WooShopper = Annotated[Shopper, Depends(_woo_shopper)]
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(data), status_code=status, media_type="application/json",
+                    headers={"Cache-Control": "private, no-store"})  # fmt: skip
+
+
+async def _member(state: AppState, shopper: Shopper) -> Response:
+    now = utcnow()
+    shop_id = shopper.shop.shop_id
+    async with state.db.read() as session:
+        face = await service.public_face(session, shop_id, now)
+        if shopper.customer_id is None:
+            return _json({"signed_in": False, "member": None, **face})
+        balance = await service.balance_of(state.balances, shop_id, shopper.customer_id)
+        expiry = await service.next_expiry(session, shop_id, shopper.customer_id, now)
+    member = service.member_document(balance, expiry)
+    service.mark_affordable(face["rewards"], balance.available)
+    return _json({"signed_in": True, "member": member, **face})
+
+
+async def _entries(state: AppState, shopper: Shopper, limit: int) -> Response:
+    if shopper.customer_id is None:
+        raise SignInRequired("sign in to see your points history")
+    async with state.db.read() as session:
+        lines = await service.entries(session, shopper.shop.shop_id, shopper.customer_id, limit)
+    return _json({"entries": lines})
+
+
+async def _rewards(state: AppState, shopper: Shopper) -> Response:
+    async with state.db.read() as session:
+        face = await service.public_face(session, shopper.shop.shop_id, utcnow())
+    if shopper.customer_id is not None:
+        balance = await service.balance_of(
+            state.balances, shopper.shop.shop_id, shopper.customer_id
+        )
+        service.mark_affordable(face["rewards"], balance.available)
+    return _json({"rewards": face["rewards"]})
+
+
+class StorefrontRedemptionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reward_id: int = Field(ge=1, le=2**63 - 1)
+    points: int | None = Field(default=None, ge=1, le=10**12)
+    # The widget sends one per click, so that a retried request redeems once.
+    idempotency_key: str = Field(min_length=8, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")
+
+
+async def _redeem(state: AppState, shopper: Shopper, request: Request) -> Response:
+    if shopper.customer_id is None:
+        raise SignInRequired("sign in to redeem your points")
+    raw = await read_at_most(request, MAX_BODY_BYTES)
+    try:
+        body = StorefrontRedemptionIn.model_validate(orjson.loads(raw or b"null"))
+    except orjson.JSONDecodeError as exc:
+        raise InvalidPayload("the body is not valid JSON") from exc
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        raise ValidationFailed(f"{where}: {first['msg']}") from exc
+    await state.storefront_limits.redemption(shopper.shop.shop_id, shopper.customer_id)
+    admin_body = RedemptionIn(
+        reward_id=body.reward_id, points=body.points,
+        idempotency_key=f"storefront:{body.idempotency_key}",
+    )  # fmt: skip
+    try:
+        out, status = await redeem_and_wait(
+            state, shopper.shop.shop_id, shopper.customer_id, admin_body
+        )
+    except MemberNotFound as exc:  # signed in, never earned: nothing to spend
+        raise InsufficientPoints("you have no points to spend yet") from exc
+    return _json(out.model_dump(mode="json"), status)
+
+
+_REDEEM_ANSWERS = error_responses(
+    Unauthorized, RateLimited, InsufficientPoints, RewardNotFound, RewardInactive,
+    IdempotencyConflict, ValidationFailed, InvalidPayload,
+)  # fmt: skip
+Limit = Annotated[int, Query(ge=1, le=100)]
+
+
+# --- Shopify, through the app proxy -------------------------------------------------------
+
+
+@router.get("/shopify/member", summary="The shopper's club (Shopify app proxy)", responses=_ANSWERS)
+async def shopify_member(shopper: ShopifyShopper, state: State) -> Response:
+    return await _member(state, shopper)
+
+
+@router.get("/shopify/entries", summary="The shopper's points history", responses=_ANSWERS)
+async def shopify_entries(shopper: ShopifyShopper, state: State, limit: Limit = 50) -> Response:
+    return await _entries(state, shopper, limit)
+
+
+@router.get(
+    "/shopify/rewards", summary="The rewards, and which the shopper can afford", responses=_ANSWERS
+)
+async def shopify_rewards(shopper: ShopifyShopper, state: State) -> Response:
+    return await _rewards(state, shopper)
+
+
+@router.post("/shopify/redemptions", summary="Redeem a reward", responses=_REDEEM_ANSWERS)
+async def shopify_redeem(shopper: ShopifyShopper, state: State, request: Request) -> Response:
+    return await _redeem(state, shopper, request)
+
+
+# --- WooCommerce, called by the widget with the plugin's token ----------------------------
+
+
+@router.get(
+    "/woocommerce/{shop_id}/member", summary="The shopper's club (WooCommerce)", responses=_ANSWERS
+)
+async def woo_member(shopper: WooShopper, state: State) -> Response:
+    return await _member(state, shopper)
+
+
+@router.get(
+    "/woocommerce/{shop_id}/entries", summary="The shopper's points history", responses=_ANSWERS
+)
+async def woo_entries(shopper: WooShopper, state: State, limit: Limit = 50) -> Response:
+    return await _entries(state, shopper, limit)
+
+
+@router.get(
+    "/woocommerce/{shop_id}/rewards",
+    summary="The rewards, and which the shopper can afford",
+    responses=_ANSWERS,
+)
+async def woo_rewards(shopper: WooShopper, state: State) -> Response:
+    return await _rewards(state, shopper)
+
+
+@router.post(
+    "/woocommerce/{shop_id}/redemptions", summary="Redeem a reward", responses=_REDEEM_ANSWERS
+)
+async def woo_redeem(shopper: WooShopper, state: State, request: Request) -> Response:
+    return await _redeem(state, shopper, request)

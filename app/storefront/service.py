@@ -1,0 +1,151 @@
+"""What the storefront shows a shopper: their member document (the admin one plus what a
+shopper needs), their history, the rewards (which they can afford) and the ways to earn. A
+guest gets the program's public face only. Nothing here takes a customer id from the request:
+it comes from :class:`app.storefront.auth.Shopper`, which was signed for."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.errors import MemberNotFound
+from app.ledger.models import PointLot
+from app.members import service as members
+from app.members.balances import Balance, BalanceReader
+from app.program import versions
+from app.program.document import ProgramDocument
+from app.rewards import service as rewards
+from app.rewards.models import Reward
+
+# What a rule shows the shopper; caps and fraud limits stay the owner's business.
+_PUBLIC_RULE_FIELDS = (
+    "key", "type", "names", "points", "per_minor", "per_units", "min_order_minor", "every",
+    "reward_id", "event", "multiplier", "bonus", "starts_at", "ends_at", "amount_minor",
+    "period", "advocate_points", "friend_points", "metric", "count", "within_days",
+)  # fmt: skip
+
+
+def ways_to_earn(document: ProgramDocument, now: datetime) -> list[dict[str, Any]]:
+    """The active rules in force now, as data the widget words in the shopper's language."""
+    shown = []
+    for rule in document.rules:
+        if not rule.active or (rule.ends_at is not None and rule.ends_at <= now):
+            continue
+        data = rule.model_dump(mode="json", exclude_none=True)
+        shown.append({k: data[k] for k in _PUBLIC_RULE_FIELDS if k in data})
+    return shown
+
+
+def tiers_of(document: ProgramDocument) -> list[dict[str, Any]]:
+    if document.tiers is None:
+        return []
+    return [
+        {
+            "key": level.key,
+            "threshold": level.threshold,
+            "names": level.names.model_dump(exclude_none=True),
+        }  # fmt: skip
+        for level in document.tiers.levels
+    ]
+
+
+def reward_out(reward: Reward) -> dict[str, Any]:
+    return {
+        "id": reward.id,
+        "name": reward.name,
+        "kind": reward.kind,
+        "points_cost": reward.points_cost,
+        "value": reward.value,
+        "min_points": reward.min_points,
+        "max_points": reward.max_points,
+        "min_order_minor": reward.min_order_minor,
+        "affordable": None,  # a guest's: unknown
+    }
+
+
+def mark_affordable(shown: list[dict[str, Any]], available: int) -> None:
+    """Which rewards the member can redeem now (points to money: its smallest step)."""
+    for reward in shown:
+        reward["affordable"] = available >= (reward["min_points"] or reward["points_cost"])
+
+
+async def public_face(session: AsyncSession, shop_id: int, now: datetime) -> dict[str, Any]:
+    """What anyone visiting the store may see of its club."""
+    document = (await versions.load(session, shop_id)).at(now).document
+    catalog = [r for r in await rewards.list_rewards(session, shop_id) if r.active]
+    return {
+        "locale": document.locale,
+        "currency": document.currency,
+        "ways_to_earn": ways_to_earn(document, now),
+        "rewards": [reward_out(r) for r in catalog],
+        "tiers": tiers_of(document),
+    }
+
+
+async def balance_of(reader: BalanceReader, shop_id: int, customer_id: str) -> Balance:
+    """A signed-in customer who has not earned yet is a member with nothing, not a 404."""
+    try:
+        return await reader.get(shop_id, customer_id)
+    except MemberNotFound:
+        return Balance(customer_id, 0, 0, 0, 0, None)
+
+
+async def next_expiry(
+    session: AsyncSession, shop_id: int, customer_id: str, now: datetime
+) -> dict[str, Any] | None:
+    """The soonest date on which some of the member's points expire, and how many."""
+    soonest = await session.scalar(
+        select(func.min(PointLot.expires_at)).where(
+            PointLot.shop_id == shop_id,
+            PointLot.owner == customer_id,
+            PointLot.remaining > 0,
+            PointLot.expires_at > now,
+        )  # fmt: skip
+    )
+    if soonest is None:
+        return None
+    points = await session.scalar(
+        select(func.sum(PointLot.remaining)).where(
+            PointLot.shop_id == shop_id,
+            PointLot.owner == customer_id,
+            PointLot.remaining > 0,
+            PointLot.expires_at == soonest,
+        )  # fmt: skip
+    )
+    return {"points": int(points or 0), "at": soonest.isoformat()}
+
+
+def member_document(balance: Balance, expiry: dict[str, Any] | None) -> dict[str, Any]:
+    return {
+        "customer_id": balance.customer_id,
+        "points": {
+            "available": balance.available,
+            "pending": balance.pending,
+            "held": balance.held,
+            "lifetime_earned": balance.lifetime_earned,
+        },
+        "tier": balance.tier,
+        "next_expiry": expiry,
+    }
+
+
+async def entries(
+    session: AsyncSession, shop_id: int, customer_id: str, limit: int
+) -> list[dict[str, Any]]:
+    try:
+        lines = await members.entries(session, shop_id, customer_id, limit=limit, before_id=None)
+    except MemberNotFound:
+        return []
+    return [
+        {
+            "id": line.id,
+            "kind": line.kind,
+            "points": line.points,
+            "reason": line.reason,
+            "created_at": line.created_at.isoformat(),
+        }  # fmt: skip
+        for line in lines
+    ]
