@@ -11,5 +11,5 @@ setup(
         "app._migrations.versions",
     ],
     package_dir={"app._migrations": "migrations"},
-    package_data={"app._migrations": ["script.py.mako"]},
+    package_data={"app._migrations": ["script.py.mako"], "app.widget": ["static/*.js"]},
 )

@@ -38,6 +38,7 @@ from app.storefront.endpoints import router as storefront_router
 from app.webhooks.endpoints import plain_routes
 from app.webhooks.endpoints import router as webhooks_router
 from app.webhooks.intake import UNAUTHORIZED
+from app.widget.endpoints import router as widget_router
 from app.woocommerce_app.endpoints import router as woocommerce_app_router
 
 log = structlog.get_logger(__name__)
@@ -129,6 +130,7 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
     app.include_router(shopify_app_router)
     app.include_router(woocommerce_app_router)
     app.include_router(storefront_router)
+    app.include_router(widget_router)
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     app.add_middleware(StorefrontCORS)
     app.add_middleware(RequestLog)

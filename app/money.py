@@ -14,7 +14,7 @@ _EXPONENTS: dict[str, int] = {
     "RWF": 0, "UGX": 0, "UYI": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
     "BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
     "CLF": 4, "UYW": 4,
-    "IRR": 0,
+    "IRR": 0, "IRT": 0,  # Toman (WooCommerce's code, not ISO 4217): 10 Rials, priced whole
 }  # fmt: skip
 
 

@@ -15,6 +15,7 @@ from app.errors import MemberNotFound
 from app.ledger.models import PointLot
 from app.members import service as members
 from app.members.balances import Balance, BalanceReader
+from app.money import currency_exponent
 from app.program import versions
 from app.program.document import ProgramDocument
 from app.rewards import service as rewards
@@ -76,9 +77,15 @@ async def public_face(session: AsyncSession, shop_id: int, now: datetime) -> dic
     """What anyone visiting the store may see of its club."""
     document = (await versions.load(session, shop_id)).at(now).document
     catalog = [r for r in await rewards.list_rewards(session, shop_id) if r.active]
+    exponent = (
+        currency_exponent(document.currency, document.currency_exponents)
+        if document.currency else None
+    )  # fmt: skip
     return {
         "locale": document.locale,
+        "timezone": document.timezone,
         "currency": document.currency,
+        "currency_exponent": exponent,
         "ways_to_earn": ways_to_earn(document, now),
         "rewards": [reward_out(r) for r in catalog],
         "tiers": tiers_of(document),

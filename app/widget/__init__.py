@@ -1,0 +1,1 @@
+"""The storefront widget: one dependency-free web component, ``<vafa-club>``, served by Vafa."""

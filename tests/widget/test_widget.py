@@ -1,0 +1,229 @@
+"""The widget as a shopper meets it, in headless Chromium: it shows the member's points, opens
+and closes from the keyboard, redeems a reward and reveals the code the store now holds, speaks
+Persian (right to left, Persian digits, Jalali dates, Toman) and English, switches between them,
+shows a guest the club without anyone's balance, and keeps its text readable on the shop's
+colour. Screenshots are kept under test-artifacts/widget/."""
+
+from __future__ import annotations
+
+import gzip
+import re
+from typing import Any
+
+import httpx
+from playwright.async_api import Browser, Page, expect
+
+from app.state import AppState
+from tests.fakes.shopify import FakeShopify
+from tests.rewards.conftest import StoreShop, add_reward, give_points
+from tests.storefront.signing import plugin_token
+from tests.widget.conftest import Storefront, screenshot_path
+
+
+async def _shopify_page(
+    browser: Browser, store: Storefront, shop: StoreShop, locale: str, customer: str
+) -> Page:
+    assert shop.domain is not None
+    store.shopify_domain, store.shopify_secret, store.customer_id = (
+        shop.domain, shop.webhook_secret, customer,
+    )  # fmt: skip
+    page = await browser.new_page(viewport={"width": 900, "height": 800})
+    await page.goto(f"{store.url}/shop/shopify?locale={locale}")
+    return page
+
+
+async def _contrast_ok(page: Page, selector: str) -> list[float]:
+    """WCAG contrast of text against its own background for each element matched."""
+    pairs: list[list[str]] = await page.evaluate(
+        """(selector) => {
+            const root = document.querySelector('vafa-club').shadowRoot;
+            const opaque = (c) => c !== 'transparent' && !c.endsWith(', 0)');
+            const behind = (n) => {  // the first background that is painted, up to the page's
+                for (let m = n; m; m = m.parentElement || (m.getRootNode().host || null)) {
+                    const c = getComputedStyle(m).backgroundColor;
+                    if (opaque(c)) return c;
+                }
+                return 'rgb(255, 255, 255)';
+            };
+            return [...root.querySelectorAll(selector)]
+                .map((n) => [getComputedStyle(n).color, behind(n)]);
+        }""",
+        selector,
+    )
+
+    def luminance(rgb: str) -> float:
+        r, g, b = (int(x) / 255 for x in re.findall(r"\d+", rgb)[:3])
+        lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in (r, g, b)]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+    ratios = []
+    for fg, bg in pairs:
+        hi, lo = sorted((luminance(fg), luminance(bg)), reverse=True)
+        ratios.append((hi + 0.05) / (lo + 0.05))
+    return ratios
+
+
+async def _unnamed_buttons(page: Page) -> list[str]:
+    return await page.evaluate(
+        """() => [...document.querySelector('vafa-club').shadowRoot.querySelectorAll('button')]
+            .filter((b) => !(b.getAttribute('aria-label') || b.textContent).trim())
+            .map((b) => b.outerHTML)"""
+    )
+
+
+async def test_a_member_redeems_with_the_keyboard_and_sees_the_code_the_store_holds(
+    live: tuple[Storefront, AppState],
+    browser: Browser,
+    client: httpx.AsyncClient,
+    fake_shopify: FakeShopify,
+    on_shopify: StoreShop,
+) -> None:
+    store, _ = live
+    await give_points(client, on_shopify, 250)
+    await add_reward(client, on_shopify, name="5 off", points_cost=100, value=500)
+    await add_reward(client, on_shopify, name="50 off", points_cost=1000, value=5000)
+    page = await _shopify_page(browser, store, on_shopify, "en", on_shopify.customer_id)
+    launcher = page.locator("vafa-club .launcher")
+    await expect(launcher).to_have_text("Club · 250")
+
+    await launcher.focus()
+    await page.keyboard.press("Enter")
+    dialog = page.get_by_role("dialog", name="Customer club")
+    await expect(dialog).to_be_visible()
+    await expect(dialog.locator(".balance")).to_have_text("250 points")
+    await expect(page.get_by_role("button", name="Redeem: 50 off")).to_be_disabled()
+    assert await _unnamed_buttons(page) == []
+    assert (
+        min(await _contrast_ok(page, ".launcher, header, .primary:not([disabled]), li, [role=tab]"))
+        >= 4.5
+    )
+    await page.screenshot(path=screenshot_path("en-member-open"))
+
+    await page.get_by_role("button", name="Redeem: 5 off").click()
+    code_box = page.get_by_role("textbox", name="Your code")
+    await expect(code_box).to_be_visible(timeout=10_000)
+    code = await code_box.input_value()
+    discount = fake_shopify.discount(code)
+    assert discount is not None  # the code the shopper sees is the one on the store
+    await expect(dialog.locator(".balance")).to_have_text("150 points")
+    await expect(page.get_by_role("status")).to_contain_text(code)
+    await page.screenshot(path=screenshot_path("en-member-redeemed"))
+
+    # Tabs by keyboard: arrow to "Ways to earn", then to "History".
+    await page.get_by_role("tab", name="Rewards").focus()
+    await page.keyboard.press("ArrowRight")
+    await expect(page.get_by_role("tab", name="Ways to earn")).to_have_attribute(
+        "aria-selected", "true"
+    )
+    await expect(page.get_by_role("tabpanel")).to_contain_text("1 points per")
+    await page.keyboard.press("ArrowRight")
+    await expect(page.get_by_role("tabpanel")).to_contain_text("+250")
+
+    await page.keyboard.press("Escape")
+    await expect(dialog).to_be_hidden()
+    focused = await page.evaluate(
+        "() => document.querySelector('vafa-club').shadowRoot.activeElement?.className"
+    )
+    assert focused == "launcher"  # focus goes back where it was
+
+
+async def test_in_persian_right_to_left_with_persian_digits_jalali_dates_and_toman(
+    live: tuple[Storefront, AppState],
+    browser: Browser,
+    client: httpx.AsyncClient,
+    state: AppState,
+) -> None:
+    from app.program.settings import ProgramSettings
+    from app.shops import service as shops
+
+    store, _ = live
+    async with state.db.write() as session:
+        new = await shops.add_woocommerce(
+            session, state.vault, url="https://shop.example", consumer_key="ck_1",
+            consumer_secret="cs_1", settings=ProgramSettings(currency="IRT"),
+        )  # fmt: skip
+    woo = StoreShop(new.shop_id, new.admin_api_key, "42", "", "")
+    await give_points(client, woo, 1250)
+    await add_reward(client, woo, name="۵۰ هزار تومان تخفیف", points_cost=200, value=50_000)
+    assert new.storefront_secret is not None
+    store.woo_api = f"{store.url}/storefront/woocommerce/{new.shop_id}"
+    store.woo_token = plugin_token(new.storefront_secret, "42")
+    page = await browser.new_page(viewport={"width": 900, "height": 800}, locale="fa-IR")
+    await page.goto(f"{store.url}/shop/woocommerce?locale=fa")
+    launcher = page.locator("vafa-club .launcher")
+    await expect(launcher).to_have_text("باشگاه · ۱٬۲۵۰")
+    await launcher.click()
+    dialog = page.get_by_role("dialog", name="باشگاه مشتریان")
+    await expect(dialog).to_be_visible()
+    direction = await page.evaluate(
+        "() => getComputedStyle("
+        "document.querySelector('vafa-club').shadowRoot.querySelector('[dir]')).direction"
+    )
+    assert direction == "rtl"
+    await expect(dialog.locator(".balance")).to_have_text("۱٬۲۵۰ امتیاز")
+    # The launcher sits on the left in a right-to-left page (inset-inline-end).
+    box: Any = await launcher.bounding_box()
+    assert box["x"] < 450
+    await page.get_by_role("tab", name="راه‌های کسب امتیاز").click()
+    await expect(page.get_by_role("tabpanel")).to_contain_text("۱ امتیاز به ازای هر ۱ تومان خرید")
+    await page.get_by_role("tab", name="تاریخچه").click()
+    await expect(page.get_by_role("tabpanel")).to_contain_text("۱۴۰۵")  # this year, Jalali
+    await expect(page.get_by_role("tabpanel")).to_contain_text("+۱٬۲۵۰")
+    assert await _unnamed_buttons(page) == []
+    await page.screenshot(path=screenshot_path("fa-member-history"))
+
+    await page.get_by_role("button", name="نمایش به انگلیسی").click()
+    dialog = page.get_by_role("dialog", name="Customer club")
+    await expect(dialog.locator(".balance")).to_have_text("1,250 points")
+    await page.get_by_role("tab", name="History").click()
+    await expect(page.get_by_role("tabpanel")).to_contain_text("2026")
+    await page.screenshot(path=screenshot_path("fa-switched-to-en"))
+
+
+async def test_a_guest_sees_the_club_and_a_sign_in_prompt_but_no_balance(
+    live: tuple[Storefront, AppState],
+    browser: Browser,
+    client: httpx.AsyncClient,
+    on_shopify: StoreShop,
+) -> None:
+    store, _ = live
+    await give_points(client, on_shopify, 250)
+    await add_reward(client, on_shopify, name="5 off")
+    page = await _shopify_page(browser, store, on_shopify, "en", "")
+    launcher = page.locator("vafa-club .launcher")
+    await expect(launcher).to_have_text("Club")
+    await launcher.click()
+    dialog = page.get_by_role("dialog")
+    await expect(dialog).to_contain_text("Sign in to see your points")
+    await expect(dialog.get_by_role("link", name="Sign in")).to_have_attribute(
+        "href", "/account/login"
+    )
+    await expect(dialog).to_contain_text("5 off")
+    await expect(dialog.get_by_role("button", name=re.compile("Redeem"))).to_have_count(0)
+    assert "250" not in await dialog.inner_text()
+    await page.screenshot(path=screenshot_path("en-guest"))
+
+
+async def test_a_light_shop_colour_gets_dark_text(
+    live: tuple[Storefront, AppState],
+    browser: Browser,
+    on_shopify: StoreShop,
+) -> None:
+    store, _ = live
+    store.colour = "#ffe14d"
+    page = await _shopify_page(browser, store, on_shopify, "en", "")
+    launcher = page.locator("vafa-club .launcher")
+    await expect(launcher).to_be_visible()
+    colour = await launcher.evaluate("(n) => getComputedStyle(n).color")
+    assert colour == "rgb(0, 0, 0)"
+    assert min(await _contrast_ok(page, ".launcher")) >= 4.5
+
+
+async def test_the_script_is_small_and_cached(client: httpx.AsyncClient) -> None:
+    r = await client.get("/widget/v1/vafa.js")
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/javascript")
+    assert len(gzip.compress(r.content, 9)) < 15 * 1024
+    assert "max-age=604800" in r.headers["cache-control"]
+    again = await client.get("/widget/v1/vafa.js", headers={"If-None-Match": r.headers["etag"]})
+    assert again.status_code == 304
