@@ -37,10 +37,14 @@ shop_cli = typer.Typer(no_args_is_help=True, help="Add, inspect and change shops
 ledger_cli = typer.Typer(no_args_is_help=True, help="Check the points ledger.")
 events_cli = typer.Typer(no_args_is_help=True, help="Inspect and replay webhook events.")
 jobs_cli = typer.Typer(no_args_is_help=True, help="Inspect and retry jobs.")
+admin_cli = typer.Typer(no_args_is_help=True, help="Who can sign in to a shop's admin.")
+admin_user_cli = typer.Typer(no_args_is_help=True, help="Admin users (e-mail and password).")
 cli.add_typer(shop_cli, name="shop")
 cli.add_typer(ledger_cli, name="ledger")
 cli.add_typer(events_cli, name="events")
 cli.add_typer(jobs_cli, name="jobs")
+cli.add_typer(admin_cli, name="admin")
+admin_cli.add_typer(admin_user_cli, name="user")
 
 err = Console(stderr=True)
 
@@ -729,3 +733,31 @@ def retry_jobs(
 
 def main() -> None:
     cli()
+
+
+@admin_user_cli.command("add")
+def admin_user_add(
+    shop: Annotated[int, typer.Option(help="the shop's id")],
+    email: Annotated[str, typer.Option(help="the person's e-mail address")],
+    password: Annotated[
+        str,
+        typer.Option(prompt=True, hide_input=True, confirmation_prompt=True,
+                     envvar="VAFA_ADMIN_PASSWORD", help="at least 10 characters"),
+    ],
+) -> None:  # fmt: skip
+    """Let a person sign in to the shop's admin at /admin with an e-mail and a password."""
+    from app.admin import auth
+
+    user = _write(lambda session: auth.add_user(session, shop, email, password))
+    _emit({"shop_id": shop, "admin_user_id": user.id})
+
+
+@admin_cli.command("link")
+def admin_link(shop: Annotated[int, typer.Option(help="the shop's id")]) -> None:
+    """Print a one-time sign-in link to the shop's admin (valid 15 minutes, used once)."""
+    from app.admin import auth
+    from app.orm import utcnow
+
+    token = _write(lambda session: auth.make_link(session, shop, utcnow()))
+    base = (get_settings().public_url or "http://127.0.0.1:8000").rstrip("/")
+    _emit({"shop_id": shop, "url": f"{base}/admin/link/{shop}/{token}", "expires_in_seconds": 900})

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from sqlalchemy import text
 
 from app import __version__
+from app.admin.pages import router as admin_pages_router
 from app.api import docs
 from app.api import errors as api_errors
 from app.api.deps import State
@@ -131,6 +132,7 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
     app.include_router(woocommerce_app_router)
     app.include_router(storefront_router)
     app.include_router(widget_router)
+    app.include_router(admin_pages_router)
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     app.add_middleware(StorefrontCORS)
     app.add_middleware(RequestLog)

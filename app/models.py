@@ -1,5 +1,6 @@
 """Every table, imported in one place for Alembic and the tests."""
 
+from app.admin.models import AdminLink, AdminUser
 from app.jobs.models import Job
 from app.ledger.models import Account, LedgerTransaction, LotMovement, PointLot, Posting
 from app.members.models import Member
@@ -13,6 +14,8 @@ from app.woocommerce_app.models import WooConnect
 
 __all__ = [
     "Account",
+    "AdminLink",
+    "AdminUser",
     "Base",
     "Job",
     "LedgerTransaction",

@@ -24,12 +24,12 @@ from app.errors import (
     ValidationFailed,
 )
 from app.orm import utcnow
+from app.ratelimits import RateLimited
 from app.rewards.endpoints import redeem_and_wait
 from app.rewards.schemas import RedemptionIn
 from app.state import AppState
 from app.storefront import auth, service
 from app.storefront.auth import Shopper, SignInRequired
-from app.storefront.ratelimits import RateLimited
 
 router = APIRouter(prefix="/storefront", tags=["storefront"])
 # A redemption is two small fields.

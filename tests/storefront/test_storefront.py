@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
+from app.ratelimits import StorefrontLimits
 from app.state import AppState
-from app.storefront.ratelimits import StorefrontLimits
 from tests.fakes.shopify import FakeShopify
 from tests.fakes.woocommerce import FakeWooCommerce
 from tests.rewards.conftest import StoreShop, add_reward, give_points

@@ -14,10 +14,10 @@ import httpx
 from playwright.async_api import Browser, Page, expect
 
 from app.state import AppState
+from tests.browser import Storefront, screenshot_path
 from tests.fakes.shopify import FakeShopify
 from tests.rewards.conftest import StoreShop, add_reward, give_points
 from tests.storefront.signing import plugin_token
-from tests.widget.conftest import Storefront, screenshot_path
 
 
 async def _shopify_page(
@@ -97,7 +97,7 @@ async def test_a_member_redeems_with_the_keyboard_and_sees_the_code_the_store_ho
         min(await _contrast_ok(page, ".launcher, header, .primary:not([disabled]), li, [role=tab]"))
         >= 4.5
     )
-    await page.screenshot(path=screenshot_path("en-member-open"))
+    await page.screenshot(path=screenshot_path("widget/en-member-open"))
 
     await page.get_by_role("button", name="Redeem: 5 off").click()
     code_box = page.get_by_role("textbox", name="Your code")
@@ -107,7 +107,7 @@ async def test_a_member_redeems_with_the_keyboard_and_sees_the_code_the_store_ho
     assert discount is not None  # the code the shopper sees is the one on the store
     await expect(dialog.locator(".balance")).to_have_text("150 points")
     await expect(page.get_by_role("status")).to_contain_text(code)
-    await page.screenshot(path=screenshot_path("en-member-redeemed"))
+    await page.screenshot(path=screenshot_path("widget/en-member-redeemed"))
 
     # Tabs by keyboard: arrow to "Ways to earn", then to "History".
     await page.get_by_role("tab", name="Rewards").focus()
@@ -170,14 +170,14 @@ async def test_in_persian_right_to_left_with_persian_digits_jalali_dates_and_tom
     await expect(page.get_by_role("tabpanel")).to_contain_text("۱۴۰۵")  # this year, Jalali
     await expect(page.get_by_role("tabpanel")).to_contain_text("+۱٬۲۵۰")
     assert await _unnamed_buttons(page) == []
-    await page.screenshot(path=screenshot_path("fa-member-history"))
+    await page.screenshot(path=screenshot_path("widget/fa-member-history"))
 
     await page.get_by_role("button", name="نمایش به انگلیسی").click()
     dialog = page.get_by_role("dialog", name="Customer club")
     await expect(dialog.locator(".balance")).to_have_text("1,250 points")
     await page.get_by_role("tab", name="History").click()
     await expect(page.get_by_role("tabpanel")).to_contain_text("2026")
-    await page.screenshot(path=screenshot_path("fa-switched-to-en"))
+    await page.screenshot(path=screenshot_path("widget/fa-switched-to-en"))
 
 
 async def test_a_guest_sees_the_club_and_a_sign_in_prompt_but_no_balance(
@@ -201,7 +201,7 @@ async def test_a_guest_sees_the_club_and_a_sign_in_prompt_but_no_balance(
     await expect(dialog).to_contain_text("5 off")
     await expect(dialog.get_by_role("button", name=re.compile("Redeem"))).to_have_count(0)
     assert "250" not in await dialog.inner_text()
-    await page.screenshot(path=screenshot_path("en-guest"))
+    await page.screenshot(path=screenshot_path("widget/en-guest"))
 
 
 async def test_a_light_shop_colour_gets_dark_text(

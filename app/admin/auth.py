@@ -1,0 +1,143 @@
+"""Signing in to the admin, and the session that follows.
+
+- With an e-mail and password (argon2id, ``vafa admin user add``), or with a one-time link
+  (``vafa admin link``: 15 minutes, used once, only its hash stored). The link names its shop
+  (``/admin/link/{shop_id}/{token}``) so that every lookup is one shop's.
+- The session is a cookie signed with a key derived from VAFA_SECRET_KEY (itsdangerous),
+  HttpOnly and SameSite=Lax, 12 hours; it carries the shop, who signed in and the CSRF token
+  every form must send back.
+- Sign-in attempts are rate-limited per client address and per e-mail.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.admin.models import AdminLink, AdminUser
+from app.crypto import random_token, sha256_hex
+from app.errors import AppError, Conflict, InvalidRequest, Unauthorized
+
+COOKIE = "vafa_admin"
+SESSION_SECONDS = 12 * 3600
+LINK_LIFETIME = timedelta(minutes=15)
+_hasher = PasswordHasher()
+# Checked against when the e-mail is unknown, so both answers take the same time.
+_DUMMY_HASH = _hasher.hash("not a password anyone has")
+
+
+class CSRFRefused(AppError):
+    status_code = 403
+    code = "csrf_refused"
+    example = "the form's CSRF token is missing or wrong; reload the page"
+
+
+@dataclass(frozen=True, slots=True)
+class AdminSession:
+    shop_id: int
+    who: str  # "user:<id>" or "link:<id>"
+    csrf: str
+    lang: str | None = None
+
+
+def _serializer(secret_key: str) -> URLSafeTimedSerializer:
+    key = hashlib.sha256(b"vafa admin sessions\x00" + secret_key.encode()).hexdigest()
+    return URLSafeTimedSerializer(key, salt="vafa-admin")
+
+
+def new_session(shop_id: int, who: str) -> AdminSession:
+    return AdminSession(shop_id, who, secrets.token_urlsafe(24))
+
+
+def dump(secret_key: str, session: AdminSession) -> str:
+    return _serializer(secret_key).dumps(
+        {"shop": session.shop_id, "who": session.who, "csrf": session.csrf, "lang": session.lang}
+    )
+
+
+def load(secret_key: str, cookie: str | None) -> AdminSession | None:
+    if not cookie:
+        return None
+    try:
+        data = _serializer(secret_key).loads(cookie, max_age=SESSION_SECONDS)
+    except BadSignature:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("shop"), int):
+        return None
+    return AdminSession(data["shop"], str(data["who"]), str(data["csrf"]), data.get("lang"))
+
+
+def check_csrf(session: AdminSession, given: str | None) -> None:
+    if not given or not secrets.compare_digest(given, session.csrf):
+        raise CSRFRefused("the form's CSRF token is missing or wrong; reload the page")
+
+
+def _normal(email: str) -> str:
+    return email.strip().lower()
+
+
+async def add_user(session: AsyncSession, shop_id: int, email: str, password: str) -> AdminUser:
+    address = _normal(email)
+    if "@" not in address or len(address) > 320:
+        raise InvalidRequest(f"{email!r} is not an e-mail address")
+    if len(password) < 10:
+        raise InvalidRequest("a password has at least 10 characters")
+    found = await session.scalar(
+        select(AdminUser.id).where(AdminUser.shop_id == shop_id, AdminUser.email == address)
+    )
+    if found is not None:
+        raise Conflict("that e-mail can sign in to this shop already")
+    user = AdminUser(shop_id=shop_id, email=address, password_hash=_hasher.hash(password))
+    session.add(user)
+    await session.flush()
+    return user
+
+
+async def sign_in(
+    session: AsyncSession, shop_id: int, email: str, password: str, now: datetime
+) -> AdminSession:
+    user = await session.scalar(
+        select(AdminUser).where(AdminUser.shop_id == shop_id, AdminUser.email == _normal(email))
+    )
+    try:
+        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        user = None
+    if user is None:
+        raise Unauthorized("the e-mail or the password is wrong")
+    user.signed_in_at = now
+    return new_session(shop_id, f"user:{user.id}")
+
+
+async def make_link(session: AsyncSession, shop_id: int, now: datetime) -> str:
+    token = random_token(32)
+    session.add(
+        AdminLink(
+            shop_id=shop_id,
+            token_hash=sha256_hex(token),
+            created_at=now,
+            expires_at=now + LINK_LIFETIME,
+        )  # fmt: skip
+    )
+    await session.flush()
+    return token
+
+
+async def use_link(session: AsyncSession, shop_id: int, token: str, now: datetime) -> AdminSession:
+    link = await session.scalar(
+        select(AdminLink)
+        .where(AdminLink.shop_id == shop_id, AdminLink.token_hash == sha256_hex(token))
+        .with_for_update()
+    )
+    if link is None or link.used_at is not None or link.expires_at <= now:
+        raise Unauthorized("this sign-in link is not valid (used, expired or mistyped)")
+    link.used_at = now
+    return new_session(shop_id, f"link:{link.id}")

@@ -1,0 +1,138 @@
+"""The admin's two languages: its words, numbers in Persian digits, dates in the Jalali calendar
+(jdatetime) in the shop's time zone, and the shop's currency (Toman or Rial by name)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import jdatetime
+
+from app.money import from_minor
+
+LANGS = ("fa", "en")
+_FA_DIGITS = str.maketrans("0123456789,", "۰۱۲۳۴۵۶۷۸۹٬")
+_CURRENCY_NAMES = {"IRR": {"fa": "ریال", "en": "Rial"}, "IRT": {"fa": "تومان", "en": "Toman"}}
+
+WORDS: dict[str, dict[str, str]] = {
+    "en": {
+        "admin": "Vafa club admin",
+        "sign_in": "Sign in",
+        "sign_out": "Sign out",
+        "store": "Store address",
+        "email": "E-mail",
+        "password": "Password",
+        "overview": "Overview",
+        "members": "Members",
+        "jobs": "Failed jobs and webhooks",
+        "settings": "Settings",
+        "search": "Search",
+        "search_hint": "E-mail, name or customer id",
+        "customer_id": "Customer id",
+        "name": "Name",
+        "available": "Available",
+        "pending": "Pending",
+        "held": "Set aside",
+        "lifetime": "Earned in all",
+        "tier": "Tier",
+        "ledger": "Ledger lines",
+        "when": "When",
+        "points": "Points",
+        "reason": "Reason",
+        "kind": "Kind",
+        "adjust": "Adjust points",
+        "adjust_hint": "Positive adds, negative removes; the reason is shown to the member.",
+        "save": "Save",
+        "no_results": "No member matches.",
+        "members_count": "Members",
+        "outstanding": "Points outstanding",
+        "redeemed": "Points redeemed",
+        "expired": "Points expired",
+        "issued": "Points issued",
+        "redemptions": "Redemptions",
+        "status": "Status",
+        "code": "Code",
+        "language": "Language",
+        "retry": "Retry",
+        "topic": "Topic",
+        "error": "Error",
+        "failed_jobs": "Failed jobs",
+        "rejected_webhooks": "Rejected webhooks",
+        "nothing": "Nothing here.",
+        "adjusted": "Adjusted.",
+        "retried": "Queued again.",
+        "not_found": "No such member.",
+        "skip": "Skip to content",
+    },
+    "fa": {
+        "admin": "مدیریت باشگاه وفا",
+        "sign_in": "ورود",
+        "sign_out": "خروج",
+        "store": "نشانی فروشگاه",
+        "email": "ایمیل",
+        "password": "گذرواژه",
+        "overview": "نمای کلی",
+        "members": "اعضا",
+        "jobs": "کارها و وب‌هوک‌های ناموفق",
+        "settings": "تنظیمات",
+        "search": "جستجو",
+        "search_hint": "ایمیل، نام یا شناسه مشتری",
+        "customer_id": "شناسه مشتری",
+        "name": "نام",
+        "available": "قابل استفاده",
+        "pending": "در انتظار",
+        "held": "کنار گذاشته",
+        "lifetime": "کل امتیاز کسب‌شده",
+        "tier": "سطح",
+        "ledger": "ردیف‌های دفتر",
+        "when": "زمان",
+        "points": "امتیاز",
+        "reason": "دلیل",
+        "kind": "نوع",
+        "adjust": "تغییر امتیاز",
+        "adjust_hint": "عدد مثبت اضافه و منفی کم می‌کند؛ دلیل به عضو نشان داده می‌شود.",
+        "save": "ذخیره",
+        "no_results": "عضوی پیدا نشد.",
+        "members_count": "اعضا",
+        "outstanding": "امتیاز باقی‌مانده",
+        "redeemed": "امتیاز خرج‌شده",
+        "expired": "امتیاز منقضی",
+        "issued": "امتیاز صادرشده",
+        "redemptions": "جایزه‌های گرفته‌شده",
+        "status": "وضعیت",
+        "code": "کد",
+        "language": "زبان",
+        "retry": "تلاش دوباره",
+        "topic": "موضوع",
+        "error": "خطا",
+        "failed_jobs": "کارهای ناموفق",
+        "rejected_webhooks": "وب‌هوک‌های ردشده",
+        "nothing": "چیزی نیست.",
+        "adjusted": "ثبت شد.",
+        "retried": "دوباره در صف قرار گرفت.",
+        "not_found": "چنین عضوی نیست.",
+        "skip": "رفتن به محتوا",
+    },
+}
+
+
+def number(value: int, lang: str) -> str:
+    text = f"{value:,}"
+    return text.translate(_FA_DIGITS) if lang == "fa" else text
+
+
+def when(value: datetime, lang: str, timezone: str) -> str:
+    local = value.astimezone(ZoneInfo(timezone))
+    if lang == "fa":
+        jalali = jdatetime.datetime.fromgregorian(datetime=local)
+        return str(jalali.strftime("%Y/%m/%d %H:%M")).translate(_FA_DIGITS)
+    return local.strftime("%Y-%m-%d %H:%M")
+
+
+def money(minor: int, exponent: int, currency: str | None, lang: str) -> str:
+    amount = from_minor(minor, exponent)
+    text = f"{amount:,.{exponent}f}"
+    if lang == "fa":
+        text = text.translate(_FA_DIGITS).replace(".", "٫")
+    name = _CURRENCY_NAMES.get(currency or "", {}).get(lang, currency or "")
+    return f"{text} {name}".strip()

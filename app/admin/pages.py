@@ -1,0 +1,295 @@
+"""The admin's pages. Every page but sign-in needs the session cookie, and reads and writes the
+session's shop only; every form carries the session's CSRF token and is refused without it
+(403 ``csrf_refused``). Plain HTML forms: the pages work with JavaScript off."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated, Any
+from urllib.parse import parse_qsl, quote
+
+from fastapi import APIRouter, Depends, Path, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from app.admin import auth, i18n, service
+from app.admin.auth import AdminSession
+from app.api.deps import State
+from app.api.routing import read_at_most
+from app.connectors.base import Platform
+from app.errors import AppError, IdempotencyConflict, InvalidRequest, Unauthorized
+from app.jobs import service as jobs
+from app.members import adjustments
+from app.members import service as members
+from app.members.balances import balance_in
+from app.orm import utcnow
+from app.program import versions
+from app.rewards import service as rewards
+from app.shops.service import normalize_shopify_domain, normalize_store_url
+from app.state import AppState
+
+router = APIRouter(prefix="/admin", include_in_schema=False)
+LANG_COOKIE = "vafa_lang"
+PRE_COOKIE = "vafa_admin_pre"  # the sign-in form's CSRF token, before there is a session
+MAX_FORM_BYTES = 16 * 1024
+_env = Environment(loader=PackageLoader("app.admin", "templates"), autoescape=select_autoescape())
+
+
+class SignInNeeded(AppError):
+    status_code = 303
+    code = "sign_in_needed"
+    example = "sign in first"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Location": "/admin/sign-in"}
+
+
+def _secure(state: AppState) -> bool:
+    return (state.settings.public_url or "").startswith("https://")
+
+
+async def signed_in(request: Request, state: State) -> AdminSession:
+    found = auth.load(state.settings.secret_key, request.cookies.get(auth.COOKIE))
+    shop = await state.shops.by_id(found.shop_id) if found else None
+    if found is None or shop is None or shop.status == "disabled":
+        raise SignInNeeded("sign in first")
+    return found
+
+
+Signed = Annotated[AdminSession, Depends(signed_in)]
+
+
+async def _form(request: Request) -> dict[str, str]:
+    raw = await read_at_most(request, MAX_FORM_BYTES)
+    return dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
+
+
+def _lang(request: Request, fallback: str) -> str:
+    asked = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE)
+    return asked if asked in i18n.LANGS else fallback
+
+
+async def _page(
+    request: Request,
+    state: AppState,
+    template: str,
+    session: AdminSession | None,
+    *,
+    page: str = "",
+    status: int = 200,
+    **ctx: Any,
+) -> HTMLResponse:
+    document = None
+    if session is not None:
+        async with state.db.read() as db:
+            document = (await versions.load(db, session.shop_id)).latest.document
+    lang = _lang(request, document.locale if document else "en")
+    timezone = document.timezone if document else "UTC"
+    body = _env.get_template(template).render(
+        lang=lang, t=i18n.WORDS[lang], page=page, signed_in=session is not None,
+        csrf=session.csrf if session else ctx.pop("csrf", ""),
+        num=lambda n: i18n.number(int(n), lang), when=lambda d: i18n.when(d, lang, timezone),
+        **ctx,
+    )  # fmt: skip
+    response = HTMLResponse(body, status_code=status)
+    if request.query_params.get("lang") in i18n.LANGS:
+        response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax")
+    return response
+
+
+def _checked(session: AdminSession, form: dict[str, str]) -> None:
+    auth.check_csrf(session, form.get("csrf"))
+
+
+# --- signing in ---------------------------------------------------------------------------
+
+
+@router.get("/sign-in")
+async def sign_in_page(request: Request, state: State) -> HTMLResponse:
+    token = secrets.token_urlsafe(24)
+    response = await _page(request, state, "sign_in.html", None, csrf=token)
+    response.set_cookie(PRE_COOKIE, token, max_age=3600, httponly=True, samesite="strict",
+                        secure=_secure(state), path="/admin")  # fmt: skip
+    return response
+
+
+async def _shop_of(state: AppState, store: str) -> int | None:
+    text = store.strip()
+    try:
+        if text.lower().endswith(".myshopify.com") or ".myshopify.com/" in text.lower():
+            found = await state.shops.by_domain(Platform.SHOPIFY, normalize_shopify_domain(text))
+        else:
+            url = text if "://" in text else f"https://{text}"
+            found = await state.shops.by_domain(Platform.WOOCOMMERCE, normalize_store_url(url))
+    except InvalidRequest:
+        return None
+    return found.shop_id if found else None
+
+
+def _signed_in_response(state: AppState, session: AdminSession) -> Response:
+    response = RedirectResponse("/admin", status_code=303)
+    response.set_cookie(auth.COOKIE, auth.dump(state.settings.secret_key, session),
+                        max_age=auth.SESSION_SECONDS, httponly=True, samesite="lax",
+                        secure=_secure(state), path="/admin")  # fmt: skip
+    response.delete_cookie(PRE_COOKIE, path="/admin")
+    return response
+
+
+@router.post("/sign-in")
+async def sign_in(request: Request, state: State) -> Response:
+    form = await _form(request)
+    pre = request.cookies.get(PRE_COOKIE, "")
+    if not pre or not secrets.compare_digest(pre, form.get("csrf", "")):
+        raise auth.CSRFRefused("the form's CSRF token is missing or wrong; reload the page")
+    address = request.client.host if request.client else "unknown"
+    await state.sign_in_limits.attempt(address, form.get("email", ""))
+    shop_id = await _shop_of(state, form.get("store", ""))
+    try:
+        if shop_id is None:
+            raise Unauthorized("the e-mail or the password is wrong")
+        async with state.db.write() as db:
+            session = await auth.sign_in(
+                db, shop_id, form.get("email", ""), form.get("password", ""), utcnow()
+            )
+    except Unauthorized as exc:
+        return await _page(request, state, "sign_in.html", None, csrf=pre, status=401,
+                           error=exc.message, store=form.get("store", ""))  # fmt: skip
+    return _signed_in_response(state, session)
+
+
+@router.get("/link/{shop_id}/{token}")
+async def sign_in_link(
+    shop_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    token: Annotated[str, Path(min_length=20, max_length=100)],
+    request: Request,
+    state: State,
+) -> Response:
+    address = request.client.host if request.client else "unknown"
+    await state.sign_in_limits.attempt(address, f"link:{shop_id}")
+    async with state.db.write() as db:
+        session = await auth.use_link(db, shop_id, token, utcnow())
+    return _signed_in_response(state, session)
+
+
+@router.post("/sign-out")
+async def sign_out(request: Request, session: Signed) -> Response:
+    _checked(session, await _form(request))
+    response = RedirectResponse("/admin/sign-in", status_code=303)
+    response.delete_cookie(auth.COOKIE, path="/admin")
+    return response
+
+
+# --- pages ----------------------------------------------------------------------------------
+
+
+@router.get("")
+async def overview(request: Request, state: State, session: Signed) -> HTMLResponse:
+    async with state.db.read() as db:
+        stats = await service.overview(db, session.shop_id)
+    return await _page(request, state, "overview.html", session, page="overview", stats=stats)
+
+
+@router.get("/members")
+async def members_page(request: Request, state: State, session: Signed) -> HTMLResponse:
+    q = request.query_params.get("q")
+    found = None
+    if q is not None:
+        async with state.db.read() as db:
+            found = await service.search(db, session.shop_id, q[:200])
+    return await _page(request, state, "members.html", session, page="members", q=q, found=found)
+
+
+CustomerId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")]
+
+
+@router.get("/members/{customer_id}")
+async def member_page(
+    customer_id: CustomerId, request: Request, state: State, session: Signed
+) -> HTMLResponse:
+    async with state.db.read() as db:
+        member = await service.member(db, session.shop_id, customer_id)
+        if member is None:
+            return await _page(request, state, "members.html", session, page="members",
+                               q=customer_id, found=[], status=404)  # fmt: skip
+        balance = await balance_in(db, session.shop_id, customer_id)
+        lines = await members.entries(db, session.shop_id, customer_id, limit=200, before_id=None)
+        redeemed = await rewards.redemptions_of(db, session.shop_id, customer_id)
+    shown = {
+        "customer_id": customer_id,
+        "name": " ".join(p for p in (member.first_name, member.last_name) if p),
+        "tier": balance.tier,
+        "points": {"available": balance.available, "pending": balance.pending,
+                   "held": balance.held, "lifetime": balance.lifetime_earned},
+    }  # fmt: skip
+    note = (
+        i18n.WORDS[_lang(request, "en")]["adjusted"] if request.query_params.get("done") else None
+    )
+    return await _page(
+        request, state, "member.html", session, page="members", member=shown, lines=lines,
+        redemptions=redeemed, adjust_key=secrets.token_urlsafe(12), note=note,
+    )  # fmt: skip
+
+
+@router.post("/members/{customer_id}/adjust")
+async def adjust(
+    customer_id: CustomerId, request: Request, state: State, session: Signed
+) -> Response:
+    form = await _form(request)
+    _checked(session, form)
+    try:
+        points = int(form.get("points", "").strip())
+    except ValueError:
+        points = 0
+    reason = form.get("reason", "").strip()
+    key = form.get("key", "")
+    if points == 0 or not reason or not key:
+        raise InvalidRequest("give a whole number of points other than 0 and a reason")
+    try:
+        async with state.db.write() as db:
+            await adjustments.adjust(
+                db, session.shop_id, customer_id, points,
+                idempotency_key=f"admin:{key}", reason=reason[:200],
+            )  # fmt: skip
+    except IdempotencyConflict:
+        pass  # the same form sent twice: the first one counted
+    return RedirectResponse(f"/admin/members/{quote(customer_id, safe='')}?done=1", status_code=303)
+
+
+@router.get("/jobs")
+async def jobs_page(request: Request, state: State, session: Signed) -> HTMLResponse:
+    async with state.db.read() as db:
+        failed = await service.failed_jobs(db, session.shop_id)
+        rejected = await service.rejected_webhooks(db, session.shop_id)
+    note = i18n.WORDS[_lang(request, "en")]["retried"] if request.query_params.get("done") else None
+    return await _page(request, state, "jobs.html", session, page="jobs", failed=failed,
+                       rejected=rejected, note=note)  # fmt: skip
+
+
+@router.post("/jobs/{job_id}/retry")
+async def retry_job(
+    job_id: Annotated[int, Path(ge=1, le=2**63 - 1)], request: Request, state: State,
+    session: Signed,
+) -> Response:  # fmt: skip
+    _checked(session, await _form(request))
+    async with state.db.write() as db:
+        await jobs.retry(db, job_ids=[job_id], shop_id=session.shop_id)
+    state.wake_worker.set()
+    return RedirectResponse("/admin/jobs?done=1", status_code=303)
+
+
+@router.get("/settings")
+async def settings_page(request: Request, state: State, session: Signed) -> HTMLResponse:
+    return await _page(request, state, "settings.html", session, page="settings")
+
+
+@router.post("/settings")
+async def save_settings(request: Request, state: State, session: Signed) -> Response:
+    form = await _form(request)
+    _checked(session, form)
+    lang = form.get("lang", "")
+    if lang not in i18n.LANGS:
+        raise InvalidRequest("the language is fa or en")
+    response = RedirectResponse("/admin/settings", status_code=303)
+    response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax")
+    return response
