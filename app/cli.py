@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
 from importlib.metadata import version as package_version
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import orjson
@@ -37,6 +38,8 @@ shop_cli = typer.Typer(no_args_is_help=True, help="Add, inspect and change shops
 ledger_cli = typer.Typer(no_args_is_help=True, help="Check the points ledger.")
 events_cli = typer.Typer(no_args_is_help=True, help="Inspect and replay webhook events.")
 jobs_cli = typer.Typer(no_args_is_help=True, help="Inspect and retry jobs.")
+import_cli = typer.Typer(no_args_is_help=True, help="Import members from CSV.")
+export_cli = typer.Typer(no_args_is_help=True, help="Export members and the ledger as CSV.")
 admin_cli = typer.Typer(no_args_is_help=True, help="Who can sign in to a shop's admin.")
 admin_user_cli = typer.Typer(no_args_is_help=True, help="Admin users (e-mail and password).")
 cli.add_typer(shop_cli, name="shop")
@@ -44,6 +47,8 @@ cli.add_typer(ledger_cli, name="ledger")
 cli.add_typer(events_cli, name="events")
 cli.add_typer(jobs_cli, name="jobs")
 cli.add_typer(admin_cli, name="admin")
+cli.add_typer(import_cli, name="import")
+cli.add_typer(export_cli, name="export")
 admin_cli.add_typer(admin_user_cli, name="user")
 
 err = Console(stderr=True)
@@ -761,3 +766,87 @@ def admin_link(shop: Annotated[int, typer.Option(help="the shop's id")]) -> None
     token = _write(lambda session: auth.make_link(session, shop, utcnow()))
     base = (get_settings().public_url or "http://127.0.0.1:8000").rstrip("/")
     _emit({"shop_id": shop, "url": f"{base}/admin/link/{shop}/{token}", "expires_in_seconds": 900})
+
+
+@import_cli.command("members")
+def import_members(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="a CSV file")],
+    shop: Annotated[int, typer.Option(help="the shop's id")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="check every row and report; write nothing")
+    ] = False,
+    refused: Annotated[
+        Path | None, typer.Option(help="write the refused rows and why to this CSV file")
+    ] = None,
+) -> None:
+    """Import members with their opening balances (Vafa's, Smile.io's or WPLoyalty's CSV
+    format). Each member's opening balance is imported once: running the file again changes
+    nothing. Prints a JSON report; refused rows are listed with their line and reason."""
+    import csv as csv_module
+
+    from app.imports import members as importer
+
+    text = file.read_text(encoding="utf-8-sig")
+    total = max(sum(1 for line in text.splitlines()[1:] if line.strip()), 1)
+
+    async def go(db: Database) -> importer.Report:
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total} rows"),
+            TimeElapsedColumn(),
+        )
+        with Progress(*columns, console=err, transient=True) as progress:
+            task = progress.add_task("checking" if dry_run else "importing", total=total)
+            return await importer.import_members(
+                db, shop, text, dry_run=dry_run,
+                progress=lambda n: progress.advance(task, n),
+            )  # fmt: skip
+
+    report: importer.Report = _run(go)
+    if refused is not None:
+        with refused.open("w", newline="", encoding="utf-8") as out:
+            writer = csv_module.writer(out)
+            writer.writerow(["line", "reason"])
+            writer.writerows(report.refused)
+    _emit({**report.as_json(), "dry_run": dry_run})
+
+
+def _export(kind: str, shop: int, output: Path | None) -> None:
+    from app.imports import exports
+
+    async def go(db: Database) -> int:
+        rows = 0
+        stream = (
+            exports.members_csv(db, shop) if kind == "members" else exports.ledger_csv(db, shop)
+        )
+        out = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
+        try:
+            async for chunk in stream:
+                out.write(chunk)
+                rows += chunk.count("\n")
+        finally:
+            if output:
+                out.close()
+        return rows - 1
+
+    rows = _run(go)
+    err.print(f"{rows} {kind} row(s) exported", soft_wrap=True)
+
+
+@export_cli.command("members")
+def export_members(
+    shop: Annotated[int, typer.Option(help="the shop's id")],
+    output: Annotated[Path | None, typer.Option(help="a file (default: standard output)")] = None,
+) -> None:
+    """Every member with their profile and balances, as CSV."""
+    _export("members", shop, output)
+
+
+@export_cli.command("ledger")
+def export_ledger(
+    shop: Annotated[int, typer.Option(help="the shop's id")],
+    output: Annotated[Path | None, typer.Option(help="a file (default: standard output)")] = None,
+) -> None:
+    """Every ledger line of the shop, oldest first, as CSV."""
+    _export("ledger", shop, output)

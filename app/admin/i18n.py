@@ -63,6 +63,8 @@ WORDS: dict[str, dict[str, str]] = {
         "retried": "Queued again.",
         "not_found": "No such member.",
         "skip": "Skip to content",
+        "export_members": "Download members (CSV)",
+        "export_ledger": "Download the ledger (CSV)",
     },
     "fa": {
         "admin": "مدیریت باشگاه وفا",
@@ -112,6 +114,8 @@ WORDS: dict[str, dict[str, str]] = {
         "retried": "دوباره در صف قرار گرفت.",
         "not_found": "چنین عضوی نیست.",
         "skip": "رفتن به محتوا",
+        "export_members": "دریافت فهرست اعضا (CSV)",
+        "export_ledger": "دریافت دفتر امتیاز (CSV)",
     },
 }
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from urllib.parse import parse_qsl, quote
 
 from fastapi import APIRouter, Depends, Path, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from app.admin import auth, i18n, service
@@ -18,6 +18,7 @@ from app.api.deps import State
 from app.api.routing import read_at_most
 from app.connectors.base import Platform
 from app.errors import AppError, IdempotencyConflict, InvalidRequest, Unauthorized
+from app.imports import exports
 from app.jobs import service as jobs
 from app.members import adjustments
 from app.members import service as members
@@ -293,3 +294,16 @@ async def save_settings(request: Request, state: State, session: Signed) -> Resp
     response = RedirectResponse("/admin/settings", status_code=303)
     response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax")
     return response
+
+
+@router.get("/exports/{what}.csv")
+async def export_csv(
+    what: Annotated[str, Path(pattern="^(members|ledger)$")], state: State, session: Signed
+) -> Response:
+    """The shop's members with their balances, or its ledger, as a CSV download."""
+    read = exports.members_csv if what == "members" else exports.ledger_csv
+    return StreamingResponse(
+        read(state.db, session.shop_id),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="vafa-{what}.csv"'},
+    )

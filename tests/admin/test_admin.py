@@ -119,7 +119,12 @@ async def test_a_sign_in_link_works_once_and_not_after_15_minutes(
 
 
 def _url(route: APIRoute, customer: str) -> str:
-    return route.path.replace("{customer_id}", customer).replace("{job_id}", "1")
+    filled = {"{customer_id}": customer, "{job_id}": "1", "{what}": "members"}
+    path = route.path
+    for name, value in filled.items():
+        path = path.replace(name, value)
+    assert "{" not in path, f"{route.path}: teach tests/admin/test_admin.py what to put there"
+    return path
 
 
 @pytest.mark.parametrize(
@@ -191,3 +196,15 @@ async def test_every_page_keeps_to_the_signed_in_shop(
             assert "777,777" not in r.text, route.path
             assert "bravo-only@example.com" not in r.text, route.path
     assert await _rows_of(state, theirs.shop_id) == before
+
+
+async def test_the_exports_download_the_signed_in_shops_members(
+    client: httpx.AsyncClient, state: AppState
+) -> None:
+    shop = await admin_shop(state)
+    await sign_in(client, shop)
+    members = await client.get("/admin/exports/members.csv")
+    assert members.headers["content-disposition"] == 'attachment; filename="vafa-members.csv"'
+    assert members.text.splitlines()[1].startswith("207119551,sara@example.com,Sara,Ahmadi,")
+    ledger = await client.get("/admin/exports/ledger.csv")
+    assert "welcome gift" in ledger.text
