@@ -198,49 +198,42 @@ async def add_woocommerce(
 ) -> NewShop:
     if not consumer_key or not consumer_secret:
         raise InvalidRequest("both a consumer key and a consumer secret are required")
-    store_url = normalize_store_url(url)
     secret = webhook_secret or new_webhook_secret()
-    storefront_secret = new_storefront_secret()
-    shop, key = await _create(
-        session,
-        vault,
-        platform=Platform.WOOCOMMERCE,
-        domain=store_url,
-        api_url=store_url,
-        credentials={
-            "consumer_key": consumer_key,
-            "consumer_secret": consumer_secret,
-            "webhook_secrets": [secret],
-            "storefront_secret": storefront_secret,
-        },
-        settings=settings or ProgramSettings(),
-    )
+    keys = {"consumer_key": consumer_key, "consumer_secret": consumer_secret}
+    shop, key, creds = await _create_woocommerce(session, vault, url, secret, keys, settings)
     return NewShop(
         shop_id=shop.id,
         platform=Platform.WOOCOMMERCE,
         admin_api_key=key,
         webhook_secret=secret,
         webhook_url=webhook_path(shop.id),
-        storefront_secret=storefront_secret,
+        storefront_secret=str(creds["storefront_secret"]),
     )
+
+
+async def _create_woocommerce(
+    session: AsyncSession,
+    vault: Vault,
+    url: str,
+    webhook_secret: str,
+    keys: dict[str, str],
+    settings: ProgramSettings | None,
+) -> tuple[Shop, str, dict[str, object]]:
+    store_url = normalize_store_url(url)
+    credentials: dict[str, object] = {
+        **keys, "webhook_secrets": [webhook_secret], "storefront_secret": new_storefront_secret(),
+    }  # fmt: skip
+    shop, key = await _create(
+        session, vault, platform=Platform.WOOCOMMERCE, domain=store_url, api_url=store_url,
+        credentials=credentials, settings=settings or ProgramSettings(),
+    )  # fmt: skip
+    return shop, key, credentials
 
 
 async def add_pending_woocommerce(session: AsyncSession, vault: Vault, *, url: str) -> Shop:
     """A store being connected by the key exchange (app.woocommerce_app): its secrets made now,
     its keys to come; ``pending`` until they do."""
-    store_url = normalize_store_url(url)
-    shop, _ = await _create(
-        session,
-        vault,
-        platform=Platform.WOOCOMMERCE,
-        domain=store_url,
-        api_url=store_url,
-        credentials={
-            "webhook_secrets": [new_webhook_secret()],
-            "storefront_secret": new_storefront_secret(),
-        },
-        settings=ProgramSettings(),
-    )
+    shop, _, _ = await _create_woocommerce(session, vault, url, new_webhook_secret(), {}, None)
     shop.status = ShopStatus.PENDING
     shop.status_reason = "waiting for the store's API keys"
     await session.flush()

@@ -87,32 +87,24 @@ async def sweep(db: Database, stores: StoreClients, shop: ShopContext, overlap: 
     return count
 
 
-async def _save_cursor(db: Database, shop_id: int, cursor: datetime | None, at: datetime) -> None:
+async def _note(db: Database, shop_id: int, **values: object) -> None:
+    """Set some of the shop's ``store_sync`` columns (its row made the first time)."""
     async with db.write() as session:
         await session.execute(
             insert_ignore(table_of(StoreSync), session.get_bind().dialect.name),
             [{"shop_id": shop_id}],
         )
-        await session.execute(
-            update(StoreSync)
-            .where(StoreSync.shop_id == shop_id)
-            .values(orders_cursor=cursor, swept_at=at)
-        )
+        await session.execute(update(StoreSync).where(StoreSync.shop_id == shop_id).values(values))
+
+
+async def _save_cursor(db: Database, shop_id: int, cursor: datetime | None, at: datetime) -> None:
+    await _note(db, shop_id, orders_cursor=cursor, swept_at=at)
 
 
 async def note_backfill(
     db: Database, shop_id: int, *, imported: int, finished_at: datetime | None
 ) -> None:
-    async with db.write() as session:
-        await session.execute(
-            insert_ignore(table_of(StoreSync), session.get_bind().dialect.name),
-            [{"shop_id": shop_id}],
-        )
-        await session.execute(
-            update(StoreSync)
-            .where(StoreSync.shop_id == shop_id)
-            .values(backfill_imported=imported, backfill_finished_at=finished_at)
-        )
+    await _note(db, shop_id, backfill_imported=imported, backfill_finished_at=finished_at)
 
 
 async def backfill_progress(db: Database, shop_id: int) -> tuple[int | None, datetime | None]:
