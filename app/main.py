@@ -32,6 +32,7 @@ from app.members.endpoints import router as members_router
 from app.metrics import metrics_endpoint
 from app.rewards.endpoints import router as rewards_router
 from app.state import AppState
+from app.tiers.endpoints import router as tiers_router
 from app.webhooks.endpoints import plain_routes
 from app.webhooks.endpoints import router as webhooks_router
 from app.webhooks.intake import UNAUTHORIZED
@@ -122,6 +123,7 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
     app.router.routes[:0] = plain_routes(webhooks_router)  # … which these serve (see the module)
     app.include_router(members_router)
     app.include_router(rewards_router)
+    app.include_router(tiers_router)
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     app.add_middleware(RequestLog)
     return app

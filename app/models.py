@@ -8,6 +8,7 @@ from app.program.models import Order, OrderRefund, ProgramVersion
 from app.rewards.models import Redemption, Reward
 from app.shops.models import Shop
 from app.sync.models import StoreSync
+from app.tiers.models import MemberTier, TierChange, TierMembership
 from app.webhooks.models import WebhookEvent
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "LedgerTransaction",
     "LotMovement",
     "Member",
+    "MemberTier",
     "Order",
     "OrderRefund",
     "PointLot",
@@ -26,5 +28,7 @@ __all__ = [
     "Reward",
     "Shop",
     "StoreSync",
+    "TierChange",
+    "TierMembership",
     "WebhookEvent",
 ]
