@@ -298,7 +298,7 @@ async def _current(session: AsyncSession, shop_id: int, ids: list[str]) -> dict[
             Member.shop_id == shop_id, Member.customer_id.in_(ids)
         )
     )
-    return dict(rows.tuples().all())
+    return {str(customer_id): tier for customer_id, tier in rows.all()}
 
 
 async def _change(
