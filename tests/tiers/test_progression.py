@@ -95,3 +95,25 @@ class TestWriteBack:
         assert await club.tier() == "bronze"
         [job] = await club.writebacks()
         assert job.payload == {"customer_id": CUSTOMER}
+
+
+class TestTierHistory:
+    async def test_an_unknown_member_is_404(self, club: Club) -> None:
+        r = await club.client.get("/api/v1/members/nobody/tier-history", headers=club.shop.auth)
+        assert r.status_code == 404
+        assert r.json()["error"]["code"] == "member_not_found"
+
+    async def test_the_history_and_the_progress_are_documented(self, club: Club) -> None:
+        spec = (await club.client.get("/openapi.json")).json()
+        assert "/api/v1/members/{customer_id}/tier-history" in spec["paths"]
+        member = spec["components"]["schemas"]["MemberOut"]["properties"]
+        assert "tier_progress" in member
+
+    async def test_another_shops_member_is_not_reachable(self, club: Club) -> None:
+        from tests.conftest import make_shopify_shop
+
+        await club.publish(program())
+        await club.paid(1001, "150.00", "2026-02-01T10:00:00Z")
+        other = await make_shopify_shop(club.state, domain="other.myshopify.com")
+        r = await club.client.get(f"/api/v1/members/{CUSTOMER}/tier-history", headers=other.auth)
+        assert r.status_code == 404
