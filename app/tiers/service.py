@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
@@ -26,13 +27,15 @@ from app.members.models import Member
 from app.program import lines
 from app.program.document import ProgramDocument, Tiers
 from app.program.models import OrderRefund
-from app.program.reconcile import OrderState
 from app.program.rules import is_earning
 from app.program.versions import ProgramHistory, Version
 from app.program.versions import load as load_history
 from app.tiers import qualification, windows
 from app.tiers.membership import membership_days
 from app.tiers.models import MemberTier, TierChange, TierMembership
+
+if TYPE_CHECKING:  # annotations only: the member document reads tiers without the order engine
+    from app.program.reconcile import OrderState
 
 
 class TierRequired(AppError):
@@ -48,17 +51,6 @@ class Reason:
     MEMBERSHIP = "membership"  # a paid membership began or was renewed
     MEMBERSHIP_ENDED = "membership_ended"  # its term ended, or its order was refunded
     PROGRAM = "program"  # the program's tiers changed
-
-
-@dataclass(frozen=True, slots=True)
-class Standing:
-    """A member's tier as evaluated, with what it rests on."""
-
-    tier: str | None
-    qualified: int  # level index from earning or spending (-1: no tiers)
-    vip_until: datetime | None
-    review_at: datetime | None
-    facts: tuple[windows.Fact, ...]
 
 
 def _index(tiers: Tiers | None, key: str | None) -> int:
