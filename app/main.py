@@ -36,6 +36,7 @@ from app.shopify_app.endpoints import router as shopify_app_router
 from app.state import AppState
 from app.storefront.cors import StorefrontCORS
 from app.storefront.endpoints import router as storefront_router
+from app.tiers.endpoints import router as tiers_router
 from app.webhooks.endpoints import plain_routes
 from app.webhooks.endpoints import router as webhooks_router
 from app.webhooks.intake import UNAUTHORIZED
@@ -133,6 +134,7 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
     app.include_router(storefront_router)
     app.include_router(widget_router)
     app.include_router(admin_pages_router)
+    app.include_router(tiers_router)
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     app.add_middleware(StorefrontCORS)
     app.add_middleware(RequestLog)

@@ -9,6 +9,7 @@ from app.program.models import Order, OrderRefund, ProgramVersion
 from app.rewards.models import Redemption, Reward
 from app.shops.models import Shop
 from app.sync.models import StoreSync
+from app.tiers.models import MemberTier, TierChange, TierMembership
 from app.webhooks.models import WebhookEvent
 from app.woocommerce_app.models import WooConnect
 
@@ -21,6 +22,7 @@ __all__ = [
     "LedgerTransaction",
     "LotMovement",
     "Member",
+    "MemberTier",
     "Order",
     "OrderRefund",
     "PointLot",
@@ -30,6 +32,8 @@ __all__ = [
     "Reward",
     "Shop",
     "StoreSync",
+    "TierChange",
+    "TierMembership",
     "WebhookEvent",
     "WooConnect",
 ]

@@ -19,6 +19,7 @@ from app.program import reconcile
 from app.rewards import tasks as rewards_tasks
 from app.shops.service import ShopContext
 from app.sync import tasks as sync_tasks
+from app.tiers import tasks as tiers_tasks
 
 log = structlog.get_logger(__name__)
 
@@ -86,4 +87,5 @@ SCHEDULED: tuple[Periodic, ...] = (
     Periodic("expired", expire_due),
     Periodic("codes_expired", rewards_tasks.expire_codes),
     Periodic("sweeps", sync_tasks.schedule_sweep),
+    Periodic("tiers_reviewed", tiers_tasks.review_due),
 )

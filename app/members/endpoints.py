@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import Path, Query, Response
 
-from app.api.deps import Balances, CurrentShop, ReadSession, WriteSession
+from app.api.deps import Balances, CurrentShop, ReadSession, State, WriteSession
 from app.api.errors import error_responses
 from app.api.routing import admin_router
 from app.errors import (
@@ -28,6 +28,8 @@ from app.members.schemas import (
     MemberOut,
     Source,
 )
+from app.orm import utcnow
+from app.tiers import service as tiers
 
 router = admin_router("/api/v1/members", tags=["members"])
 # The platform's customer id, as stored (64 characters at most); control characters (NUL, which
@@ -46,8 +48,11 @@ CustomerId = Annotated[
 _MAX_ID = 2**63 - 1
 
 
-def _member_document(b: Balance) -> dict[str, Any]:
-    """A member as the contract shows it (the shape of :class:`MemberOut`)."""
+def _member_document(
+    b: Balance, tier: str | None = None, progress: tiers.TierProgress | None = None
+) -> dict[str, Any]:
+    """A member as the contract shows it (the shape of :class:`MemberOut`); ``tier`` and
+    ``progress`` as :func:`app.tiers.service.progress` gives them, where it was asked."""
     return {
         "customer_id": b.customer_id,
         "points": {
@@ -56,7 +61,8 @@ def _member_document(b: Balance) -> dict[str, Any]:
             "held": b.held,
             "lifetime_earned": b.lifetime_earned,
         },
-        "tier": b.tier,
+        "tier": tier or b.tier,
+        "tier_progress": None if progress is None else progress.as_json(),
     }
 
 
@@ -66,12 +72,21 @@ def _member_document(b: Balance) -> dict[str, Any]:
     summary="A member's points",
     responses=error_responses(MemberNotFound, ValidationFailed),
 )
-async def get_member(customer_id: CustomerId, shop: CurrentShop, balances: Balances) -> Response:
-    """What the member can spend now, what is still pending, and what they earned in all.
-    The storefront widget's read: encoded straight from what was read, without building a
-    pydantic model and validating it again (``response_model`` documents it)."""
+async def get_member(
+    customer_id: CustomerId, shop: CurrentShop, balances: Balances, vafa: State
+) -> Response:
+    """What the member can spend now, what is still pending, and what they earned in all,
+    their tier and what they still need for the next one (``tier_progress``, null when the
+    program has no tiers). The storefront widget's read: encoded straight from what was read,
+    without building a pydantic model and validating it again (``response_model`` documents
+    it)."""
     member = await balances.get(shop.shop_id, customer_id)
-    return Response(orjson.dumps(_member_document(member)), media_type="application/json")
+    async with vafa.db.read() as session:
+        tier, progress = await tiers.progress(
+            session, shop.shop_id, customer_id, member.tier, utcnow()
+        )
+    document = _member_document(member, tier, progress)
+    return Response(orjson.dumps(document), media_type="application/json")
 
 
 @router.get(

@@ -5,6 +5,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.limits import MAX_ADJUSTMENT_POINTS
+from app.tiers.schemas import TierProgressOut
 
 
 class Points(BaseModel):
@@ -18,6 +19,9 @@ class MemberOut(BaseModel):
     customer_id: str
     points: Points
     tier: str | None
+    tier_progress: TierProgressOut | None = Field(
+        default=None, description="what the member still needs for the next tier, by when"
+    )
 
 
 class Source(BaseModel):

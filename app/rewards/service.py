@@ -39,6 +39,7 @@ from app.program.settings import ProgramSettings
 from app.rewards.codes import code_for
 from app.rewards.models import Redemption, RedemptionStatus, Reward, RewardKind
 from app.rewards.schemas import RedemptionIn, RedemptionOut, RewardIn, RewardPatch
+from app.tiers import service as tiers
 
 CREATE_CODE = "rewards.create_code"
 # A hold outlives every attempt of its job (8 with backoff take minutes), and a shop paused
@@ -164,8 +165,9 @@ async def redeem(
         return Redeemed(found, created=False)
     if not reward.active:
         raise RewardInactive(f"reward {reward.id} is not active")
-    points, value = price(reward, body.points)
     now = utcnow()
+    await tiers.check_reward(session, shop_id, customer_id, reward.id, now)  # a tier's benefit
+    points, value = price(reward, body.points)
     redemption = Redemption(
         shop_id=shop_id,
         customer_id=customer_id,
