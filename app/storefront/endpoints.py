@@ -30,6 +30,7 @@ from app.rewards.schemas import RedemptionIn
 from app.state import AppState
 from app.storefront import auth, service
 from app.storefront.auth import Shopper, SignInRequired
+from app.tiers import service as tiers
 
 router = APIRouter(prefix="/storefront", tags=["storefront"])
 # A redemption is two small fields.
@@ -83,7 +84,10 @@ async def _member(state: AppState, shopper: Shopper) -> Response:
             return _json({"signed_in": False, "member": None, **face})
         balance = await service.balance_of(state.balances, shop_id, shopper.customer_id)
         expiry = await service.next_expiry(session, shop_id, shopper.customer_id, now)
-    member = service.member_document(balance, expiry)
+        tier, progress = await tiers.progress(
+            session, shop_id, shopper.customer_id, balance.tier, now
+        )
+    member = service.member_document(balance, expiry, tier, progress)
     service.mark_affordable(face["rewards"], balance.available)
     return _json({"signed_in": True, "member": member, **face})
 

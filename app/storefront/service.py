@@ -20,6 +20,7 @@ from app.program import versions
 from app.program.document import ProgramDocument
 from app.rewards import service as rewards
 from app.rewards.models import Reward
+from app.tiers import service as tiers
 
 # What a rule shows the shopper; caps and fraud limits stay the owner's business.
 _PUBLIC_RULE_FIELDS = (
@@ -125,7 +126,13 @@ async def next_expiry(
     return {"points": int(points or 0), "at": soonest.isoformat()}
 
 
-def member_document(balance: Balance, expiry: dict[str, Any] | None) -> dict[str, Any]:
+def member_document(
+    balance: Balance,
+    expiry: dict[str, Any] | None,
+    tier: str | None = None,
+    progress: tiers.TierProgress | None = None,
+) -> dict[str, Any]:
+    """The admin API's member document, and what a shopper needs beside it."""
     return {
         "customer_id": balance.customer_id,
         "points": {
@@ -134,7 +141,8 @@ def member_document(balance: Balance, expiry: dict[str, Any] | None) -> dict[str
             "held": balance.held,
             "lifetime_earned": balance.lifetime_earned,
         },
-        "tier": balance.tier,
+        "tier": tier or balance.tier,
+        "tier_progress": None if progress is None else progress.as_json(),
         "next_expiry": expiry,
     }
 

@@ -32,6 +32,22 @@ async def _shopify_page(
     return page
 
 
+async def _with_tiers(state: AppState, shop_id: int) -> None:
+    from app.orm import utcnow
+    from app.program import versions
+    from app.program.document import ProgramDocument
+
+    document = ProgramDocument.model_validate({
+        "rules": [{"key": "purchase", "type": "purchase", "points": 1}],
+        "tiers": {"levels": [
+            {"key": "bronze", "threshold": 0, "names": {"en": "Bronze", "fa": "برنزی"}},
+            {"key": "silver", "threshold": 1000, "names": {"en": "Silver", "fa": "نقره‌ای"}},
+        ]},
+    })  # fmt: skip
+    async with state.db.write() as session:
+        await versions.publish(session, shop_id, document, utcnow())
+
+
 async def _contrast_ok(page: Page, selector: str) -> list[float]:
     """WCAG contrast of text against its own background for each element matched."""
     pairs: list[list[str]] = await page.evaluate(
@@ -78,7 +94,8 @@ async def test_a_member_redeems_with_the_keyboard_and_sees_the_code_the_store_ho
     fake_shopify: FakeShopify,
     on_shopify: StoreShop,
 ) -> None:
-    store, _ = live
+    store, state = live
+    await _with_tiers(state, on_shopify.shop_id)
     await give_points(client, on_shopify, 250)
     await add_reward(client, on_shopify, name="5 off", points_cost=100, value=500)
     await add_reward(client, on_shopify, name="50 off", points_cost=1000, value=5000)
@@ -91,6 +108,10 @@ async def test_a_member_redeems_with_the_keyboard_and_sees_the_code_the_store_ho
     dialog = page.get_by_role("dialog", name="Customer club")
     await expect(dialog).to_be_visible()
     await expect(dialog.locator(".balance")).to_have_text("250 points")
+    await expect(dialog).to_contain_text("Tier: Bronze")
+    bar = dialog.get_by_role("progressbar", name="to reach Silver")
+    await expect(bar).to_have_attribute("aria-valuenow", "0")  # a gift is not points earned
+    await expect(dialog).to_contain_text("1,000 points to reach Silver")
     await expect(page.get_by_role("button", name="Redeem: 50 off")).to_be_disabled()
     assert await _unnamed_buttons(page) == []
     assert (

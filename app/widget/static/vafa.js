@@ -16,7 +16,7 @@
       pendingCode: "Your code is on its way; check back in a moment.", every: "every",
       orders: "orders", first: "on your first order", signup: "for joining the club",
       birthday: "on your birthday", reward: "a reward", until: "until", friend: "for each friend you refer",
-      spent: "spent", per: "per", times: "× points",
+      spent: "spent", per: "per", times: "× points", by: "by",
       events: { review: "for a review", survey: "for a survey", profile_completed: "for completing your profile", social_follow: "for following us", social_share: "for sharing" },
     },
     fa: {
@@ -30,7 +30,7 @@
       pendingCode: "کد شما در راه است؛ کمی بعد دوباره سر بزنید.", every: "هر",
       orders: "خرید", first: "در اولین خرید", signup: "برای عضویت در باشگاه",
       birthday: "در روز تولد", reward: "یک جایزه", until: "تا", friend: "برای هر دوستی که معرفی کنید",
-      spent: "خرید", per: "به ازای هر", times: "برابر امتیاز",
+      spent: "خرید", per: "به ازای هر", times: "برابر امتیاز", by: "تا",
       events: { review: "برای ثبت نظر", survey: "برای شرکت در نظرسنجی", profile_completed: "برای تکمیل پروفایل", social_follow: "برای دنبال کردن ما", social_share: "برای اشتراک‌گذاری" },
     },
   };
@@ -231,9 +231,12 @@ a{color:#1a56db}`;
       const prog = d.member.tier_progress;
       if (prog && prog.next_tier) {
         const next = (d.tiers || []).find((x) => x.key === prog.next_tier);
-        const pct = Math.max(0, Math.min(100, Math.round(100 * (prog.current || 0) / (prog.target || 1))));
-        out.push(el("div", { class: "bar", role: "progressbar", "aria-valuemin": "0", "aria-valuemax": "100", "aria-valuenow": String(pct), "aria-label": `${t.next} ${next ? next.names[this.lang] || next.key : prog.next_tier}` }, el("i", { style: `width:${pct}%` })));
-        out.push(el("p", { class: "muted", text: `${this.num(prog.remaining)} ${t.next} ${next ? next.names[this.lang] || next.key : prog.next_tier}` }));
+        const label = next ? next.names[this.lang] || next.names.en || next.names.fa || next.key : prog.next_tier;
+        const target = next ? next.threshold : prog.qualifying + (prog.needed || 0);
+        const pct = Math.max(0, Math.min(100, Math.round(100 * prog.qualifying / (target || 1))));
+        const need = prog.basis === "amount_spent" ? this.money(prog.needed) : `${this.num(prog.needed)} ${t.points}`;
+        out.push(el("div", { class: "bar", role: "progressbar", "aria-valuemin": "0", "aria-valuemax": "100", "aria-valuenow": String(pct), "aria-label": `${t.next} ${label}` }, el("i", { style: `width:${pct}%` })));
+        out.push(el("p", { class: "muted", text: `${need} ${t.next} ${label}${prog.window_ends_at ? ` (${t.by} ${this.date(prog.window_ends_at)})` : ""}` }));
       }
       const exp = d.member.next_expiry;
       if (exp) out.push(el("p", { class: "muted", text: `${this.num(exp.points)} ${t.points} ${t.expiry} ${this.date(exp.at)}` }));
