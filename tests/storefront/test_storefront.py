@@ -81,9 +81,9 @@ class TestShopifyAppProxy:
                 f"logged_in_customer_id={on_shopify.customer_id}", "logged_in_customer_id=1"
             )
         elif tamper == "stale":
-            query = _proxy(on_shopify, on_shopify.customer_id, timestamp=int(time.time()) - 91)
+            query = _proxy(on_shopify, on_shopify.customer_id, timestamp=int(time.time()) - 120)
         elif tamper == "future":
-            query = _proxy(on_shopify, on_shopify.customer_id, timestamp=int(time.time()) + 91)
+            query = _proxy(on_shopify, on_shopify.customer_id, timestamp=int(time.time()) + 120)
         elif tamper == "unsigned":
             query = query.split("&signature=")[0]
         else:
