@@ -40,6 +40,7 @@ events_cli = typer.Typer(no_args_is_help=True, help="Inspect and replay webhook 
 jobs_cli = typer.Typer(no_args_is_help=True, help="Inspect and retry jobs.")
 import_cli = typer.Typer(no_args_is_help=True, help="Import members from CSV.")
 export_cli = typer.Typer(no_args_is_help=True, help="Export members and the ledger as CSV.")
+reports_cli = typer.Typer(no_args_is_help=True, help="The reports' daily rollup.")
 admin_cli = typer.Typer(no_args_is_help=True, help="Who can sign in to a shop's admin.")
 admin_user_cli = typer.Typer(no_args_is_help=True, help="Admin users (e-mail and password).")
 cli.add_typer(shop_cli, name="shop")
@@ -47,6 +48,7 @@ cli.add_typer(ledger_cli, name="ledger")
 cli.add_typer(events_cli, name="events")
 cli.add_typer(jobs_cli, name="jobs")
 cli.add_typer(admin_cli, name="admin")
+cli.add_typer(reports_cli, name="reports")
 cli.add_typer(import_cli, name="import")
 cli.add_typer(export_cli, name="export")
 admin_cli.add_typer(admin_user_cli, name="user")
@@ -850,3 +852,14 @@ def export_ledger(
 ) -> None:
     """Every ledger line of the shop, oldest first, as CSV."""
     _export("ledger", shop, output)
+
+
+@reports_cli.command("rebuild")
+def reports_rebuild(shop: Annotated[int, typer.Option(help="the shop's id")]) -> None:
+    """Make every day of the shop's daily rollup again from the ledger and the orders (after an
+    upgrade, or to check it: the scheduler keeps it up to date on its own)."""
+    from app.orm import utcnow
+    from app.reports import tasks as reports_tasks
+
+    days = _run(lambda db: reports_tasks.rebuild_all(db, shop, utcnow()))
+    _emit({"shop_id": shop, "days": days})

@@ -31,6 +31,7 @@ from app.logs import RequestLog
 from app.logs import configure as configure_logs
 from app.members.endpoints import router as members_router
 from app.metrics import metrics_endpoint
+from app.reports.endpoints import router as reports_router
 from app.rewards.endpoints import router as rewards_router
 from app.shopify_app.endpoints import router as shopify_app_router
 from app.state import AppState
@@ -129,6 +130,7 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
     app.router.routes[:0] = plain_routes(webhooks_router)  # … which these serve (see the module)
     app.include_router(members_router)
     app.include_router(rewards_router)
+    app.include_router(reports_router)
     app.include_router(shopify_app_router)
     app.include_router(woocommerce_app_router)
     app.include_router(storefront_router)

@@ -6,6 +6,7 @@ from app.ledger.models import Account, LedgerTransaction, LotMovement, PointLot,
 from app.members.models import Member
 from app.orm import Base
 from app.program.models import Order, OrderRefund, ProgramVersion
+from app.reports.models import ReportCursor, ReportDay
 from app.rewards.models import Redemption, Reward
 from app.shops.models import Shop
 from app.sync.models import StoreSync
@@ -29,6 +30,8 @@ __all__ = [
     "ProgramVersion",
     "Posting",
     "Redemption",
+    "ReportCursor",
+    "ReportDay",
     "Reward",
     "Shop",
     "StoreSync",

@@ -64,6 +64,8 @@ WORDS: dict[str, dict[str, str]] = {
         "not_found": "No such member.",
         "skip": "Skip to content",
         "export_members": "Download members (CSV)",
+        "last_30_days": "The last 30 days",
+        "members_joined": "Members joined",
         "export_ledger": "Download the ledger (CSV)",
     },
     "fa": {
@@ -115,6 +117,8 @@ WORDS: dict[str, dict[str, str]] = {
         "not_found": "چنین عضوی نیست.",
         "skip": "رفتن به محتوا",
         "export_members": "دریافت فهرست اعضا (CSV)",
+        "last_30_days": "۳۰ روز گذشته",
+        "members_joined": "اعضای تازه",
         "export_ledger": "دریافت دفتر امتیاز (CSV)",
     },
 }

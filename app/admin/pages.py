@@ -5,14 +5,16 @@ session's shop only; every form carries the session's CSRF token and is refused 
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, quote
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from app.admin import auth, i18n, service
+from app.admin import auth, charts, i18n, service
 from app.admin.auth import AdminSession
 from app.api.deps import State
 from app.api.routing import read_at_most
@@ -25,6 +27,8 @@ from app.members import service as members
 from app.members.balances import balance_in
 from app.orm import utcnow
 from app.program import versions
+from app.reports import service as reports
+from app.reports.rollup import local_day
 from app.rewards import service as rewards
 from app.shops.service import normalize_shopify_domain, normalize_store_url
 from app.state import AppState
@@ -186,9 +190,15 @@ async def sign_out(request: Request, session: Signed) -> Response:
 
 @router.get("")
 async def overview(request: Request, state: State, session: Signed) -> HTMLResponse:
+    now = utcnow()
     async with state.db.read() as db:
         stats = await service.overview(db, session.shop_id)
-    return await _page(request, state, "overview.html", session, page="overview", stats=stats)
+        document = (await versions.load(db, session.shop_id)).at(now).document
+        last = local_day(now, ZoneInfo(document.timezone))
+        month = await reports.summary(db, session.shop_id, document, last - timedelta(29), last)
+    chart = charts.bars(month.days, ("points_issued", "points_redeemed"))
+    return await _page(request, state, "overview.html", session, page="overview", stats=stats,
+                       days=month.days, chart=chart)  # fmt: skip
 
 
 @router.get("/members")

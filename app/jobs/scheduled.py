@@ -16,6 +16,7 @@ from app.ledger import service as ledger
 from app.ledger.models import AccountKind, PointLot
 from app.logs import log_failure
 from app.program import reconcile
+from app.reports import tasks as reports_tasks
 from app.rewards import tasks as rewards_tasks
 from app.shops.service import ShopContext
 from app.sync import tasks as sync_tasks
@@ -88,4 +89,5 @@ SCHEDULED: tuple[Periodic, ...] = (
     Periodic("codes_expired", rewards_tasks.expire_codes),
     Periodic("sweeps", sync_tasks.schedule_sweep),
     Periodic("tiers_reviewed", tiers_tasks.review_due),
+    Periodic("days_rolled_up", reports_tasks.roll_up),
 )
