@@ -5,6 +5,8 @@ nothing."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import httpx
 import pytest
 from sqlalchemy import select
@@ -119,6 +121,26 @@ class TestInstall:
         # Recorded without points: a later refund of it takes back nothing it never gave.
         assert (order.order_id, order.known, order.backfilled) == ("1001", True, True)
         assert (await helpers.counts(state))["transactions"] == 0
+
+    async def test_an_order_changed_after_the_install_is_left_to_its_webhook_and_earns(
+        self, client: httpx.AsyncClient, state: AppState, fake_shopify: FakeShopify
+    ) -> None:
+        later = (utcnow() + timedelta(minutes=5)).isoformat(timespec="seconds")
+        rest = shopify_order(1003, customer_id=CUSTOMER, merchandise="42.50", updated_at=later)
+        fake_shopify.add_order(order_from_webhook(rest))
+        await helpers.install(client, fake_shopify)
+        await state.worker.drain()
+        [shop] = await helpers.shops(state)
+        assert await _orders(state, shop.id) == []  # not recorded as a past order
+        body = dumps(rest)
+        signed = shopify_headers(
+            body, secret=fake_shopify.client_secret, topic="orders/paid", domain=SHOP
+        )
+        assert (await client.post("/webhooks/shopify", content=body, headers=signed)).is_success
+        await state.worker.drain()
+        token = {"Authorization": f"Bearer {fake_shopify.session_token()}"}
+        member = await client.get(f"/api/v1/members/{CUSTOMER}", headers=token)
+        assert member.json()["points"]["available"] == 42
 
     async def test_installing_again_duplicates_nothing_and_gives_the_new_token(
         self, client: httpx.AsyncClient, state: AppState, fake_shopify: FakeShopify
