@@ -27,18 +27,16 @@ from app.shopify_app.config import (
     CALLBACK_PATH,
     INSTALL_PATH,
     TOKEN_EXCHANGE_PATH,
-    AppNotConfigured,
     ShopifyApp,
     configured,
 )
 from app.shopify_app.signatures import BadSignature, verify_admin_query
 from app.state import AppState
 
+# (Also 503 shopify_app_not_configured, left out: the documented 503 is the busy database's.)
 router = APIRouter(
     tags=["shopify app"],
-    responses=error_responses(
-        Unauthorized, InvalidRequest, AppNotConfigured, oauth.ShopifyUnavailable
-    ),
+    responses=error_responses(Unauthorized, InvalidRequest, oauth.ShopifyUnavailable),
 )
 
 
