@@ -110,7 +110,9 @@ async def install(request: Request, state: State, app: App) -> RedirectResponse 
     if id_token := _one(query, "id_token"):
         installed = await _exchange(state, app, id_token, shop)
         note_shop(request, installed.shop_id)
-        return HTMLResponse(_installed_page(installed))
+        # Shown inside the shop's admin only (Shopify's rule for embedded apps).
+        frame = f"frame-ancestors https://{shop} https://admin.shopify.com"
+        return HTMLResponse(_installed_page(installed), headers={"Content-Security-Policy": frame})
     nonce, cookie = oauth.new_state(app, shop)
     response = RedirectResponse(oauth.authorize_url(app, shop, nonce), status_code=302)
     response.set_cookie(
