@@ -27,18 +27,16 @@ from app.shopify_app.config import (
     CALLBACK_PATH,
     INSTALL_PATH,
     TOKEN_EXCHANGE_PATH,
-    AppNotConfigured,
     ShopifyApp,
     configured,
 )
 from app.shopify_app.signatures import BadSignature, verify_admin_query
 from app.state import AppState
 
+# (Also 503 shopify_app_not_configured, left out: the documented 503 is the busy database's.)
 router = APIRouter(
     tags=["shopify app"],
-    responses=error_responses(
-        Unauthorized, InvalidRequest, AppNotConfigured, oauth.ShopifyUnavailable
-    ),
+    responses=error_responses(Unauthorized, InvalidRequest, oauth.ShopifyUnavailable),
 )
 
 
@@ -112,7 +110,9 @@ async def install(request: Request, state: State, app: App) -> RedirectResponse 
     if id_token := _one(query, "id_token"):
         installed = await _exchange(state, app, id_token, shop)
         note_shop(request, installed.shop_id)
-        return HTMLResponse(_installed_page(installed))
+        # Shown inside the shop's admin only (Shopify's rule for embedded apps).
+        frame = f"frame-ancestors https://{shop} https://admin.shopify.com"
+        return HTMLResponse(_installed_page(installed), headers={"Content-Security-Policy": frame})
     nonce, cookie = oauth.new_state(app, shop)
     response = RedirectResponse(oauth.authorize_url(app, shop, nonce), status_code=302)
     response.set_cookie(

@@ -59,8 +59,9 @@ async def install(
                 )
                 if sync_webhooks:
                     await sync_tasks.enqueue_webhook_sync(session, installed.shop_id)
-                since = (now or utcnow()) - timedelta(days=tasks.BACKFILL_DAYS)
-                await tasks.enqueue_backfill(session, installed.shop_id, since)
+                until = now or utcnow()
+                since = until - timedelta(days=tasks.BACKFILL_DAYS)
+                await tasks.enqueue_backfill(session, installed.shop_id, since, until)
             return installed
         except IntegrityError:
             # Two installs of a new shop at once: the other one made it; update that one.

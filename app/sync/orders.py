@@ -54,12 +54,15 @@ async def import_since(
     since: datetime,
     *,
     award: bool = True,
+    until: datetime | None = None,
 ) -> AsyncIterator[list[OrderSnapshot]]:
-    """Import every order the store changed after ``since``, a page at a time; yields each
-    page once it is applied."""
+    """Import every order the store changed after ``since`` (and not after ``until``), a page
+    at a time; yields each page once it is applied."""
     store = await stores.for_shop(shop.shop_id)
     try:
         async for page in store.orders_modified_since(since):
+            if until is not None:
+                page = [order for order in page if order.updated_at <= until]
             await import_orders(db, shop, page, utcnow(), award=award)
             yield page
     finally:

@@ -72,22 +72,26 @@ async def enqueue_webhook_sync(session: Any, shop_id: int) -> int:
     return await jobs.enqueue(session, shop_id, webhooks.WEBHOOKS_SYNC, {}, key="webhooks")
 
 
-async def enqueue_backfill(session: Any, shop_id: int, since: datetime) -> int:
-    """Ask for the store's orders changed since ``since`` to be imported, without points (a
-    store just connected: its club starts now, and later refunds of them take nothing back)."""
-    return await jobs.enqueue(
-        session, shop_id, BACKFILL, {"since": since.isoformat()}, key="backfill"
-    )
+async def enqueue_backfill(session: Any, shop_id: int, since: datetime, until: datetime) -> int:
+    """Ask for the store's orders changed from ``since`` until the store was connected
+    (``until``) to be imported, without points: its club starts then, and later refunds of
+    them take nothing back. One changed after ``until`` is left to its webhook (or the sweep),
+    which awards it: recorded here, it would never earn, though it was paid with Vafa there.
+    One job per shop: connecting again coalesces into it, or runs it again."""
+    payload = {"since": since.isoformat(), "until": until.isoformat()}
+    return await jobs.enqueue(session, shop_id, BACKFILL, payload, key="backfill")
 
 
 async def run_backfill(ctx: JobContext, payload: Mapping[str, Any]) -> None:
     """The ``orders.backfill`` job. Its progress is kept page by page (``vafa shop show``); run
     again after a crash it imports the same orders again, which posts nothing new."""
     since = datetime.fromisoformat(str(payload["since"]))
+    until = datetime.fromisoformat(str(payload["until"])) if "until" in payload else None
     shop_id = ctx.shop.shop_id
     await orders.note_backfill(ctx.db, shop_id, imported=0, finished_at=None)
     imported = 0
-    async for page in orders.import_since(ctx.db, ctx.stores, ctx.shop, since, award=False):
+    pages = orders.import_since(ctx.db, ctx.stores, ctx.shop, since, award=False, until=until)
+    async for page in pages:
         imported += len(page)
         await orders.note_backfill(ctx.db, shop_id, imported=imported, finished_at=None)
     await orders.note_backfill(ctx.db, shop_id, imported=imported, finished_at=ctx.now)

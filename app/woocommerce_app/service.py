@@ -146,7 +146,9 @@ async def receive_keys(
         {"admin_api_key": admin_key, "storefront_secret": creds["storefront_secret"]}
     )
     await sync_tasks.enqueue_webhook_sync(session, shop_id)
-    await sync_tasks.enqueue_backfill(session, shop_id, since=now - timedelta(days=BACKFILL_DAYS))
+    await sync_tasks.enqueue_backfill(
+        session, shop_id, since=now - timedelta(days=BACKFILL_DAYS), until=now
+    )
     await session.flush()
     return shop
 

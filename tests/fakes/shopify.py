@@ -146,6 +146,8 @@ class FakeShopify:
         self.shop_domain = shop_domain
         # Authorization codes the grant screen gave out: code → the scopes granted (used once).
         self.codes: dict[str, str] = {}
+        # What the grant screen grants: the scopes asked for, unless a test says otherwise.
+        self.granted_scope: str | None = None
         # Offline tokens given to an installed app (by code or by token exchange).
         self.offline_tokens: list[str] = []
         self.client_id = client_id
@@ -396,7 +398,7 @@ class FakeShopify:
             return JSONResponse({"errors": "Oauth error invalid_request"}, 400)
         code = secrets.token_hex(16)
         with self._lock:
-            self.codes[code] = params.get("scope", "")
+            self.codes[code] = self.granted_scope or params.get("scope", "")
         back = self.signed_query(code=code, state=params.get("state", ""), host="YWRtaW4")
         self._record(request, at, 302, operation="authorize")
         separator = "&" if "?" in params["redirect_uri"] else "?"

@@ -5,6 +5,9 @@ nothing."""
 
 from __future__ import annotations
 
+import asyncio
+from datetime import timedelta
+
 import httpx
 import pytest
 from sqlalchemy import select
@@ -119,6 +122,26 @@ class TestInstall:
         # Recorded without points: a later refund of it takes back nothing it never gave.
         assert (order.order_id, order.known, order.backfilled) == ("1001", True, True)
         assert (await helpers.counts(state))["transactions"] == 0
+
+    async def test_an_order_changed_after_the_install_is_left_to_its_webhook_and_earns(
+        self, client: httpx.AsyncClient, state: AppState, fake_shopify: FakeShopify
+    ) -> None:
+        later = (utcnow() + timedelta(minutes=5)).isoformat(timespec="seconds")
+        rest = shopify_order(1003, customer_id=CUSTOMER, merchandise="42.50", updated_at=later)
+        fake_shopify.add_order(order_from_webhook(rest))
+        await helpers.install(client, fake_shopify)
+        await state.worker.drain()
+        [shop] = await helpers.shops(state)
+        assert await _orders(state, shop.id) == []  # not recorded as a past order
+        body = dumps(rest)
+        signed = shopify_headers(
+            body, secret=fake_shopify.client_secret, topic="orders/paid", domain=SHOP
+        )
+        assert (await client.post("/webhooks/shopify", content=body, headers=signed)).is_success
+        await state.worker.drain()
+        token = {"Authorization": f"Bearer {fake_shopify.session_token()}"}
+        member = await client.get(f"/api/v1/members/{CUSTOMER}", headers=token)
+        assert member.json()["points"]["available"] == 42
 
     async def test_installing_again_duplicates_nothing_and_gives_the_new_token(
         self, client: httpx.AsyncClient, state: AppState, fake_shopify: FakeShopify
@@ -248,6 +271,59 @@ class TestCallbackRefused:
         tampered = back.copy_set_param("shop", "other.myshopify.com")
         assert (await client.get(str(tampered))).status_code == 401
         assert await helpers.shops(state) == []
+
+
+class TestShopifyFailing:
+    async def test_too_little_access_granted_installs_nothing(
+        self, client: httpx.AsyncClient, state: AppState, fake_shopify: FakeShopify
+    ) -> None:
+        fake_shopify.granted_scope = "read_orders,write_discounts"
+        response = await helpers.install(client, fake_shopify)
+        assert response.status_code == 400
+        message = response.json()["error"]["message"]
+        assert "read_customers, write_app_proxy, write_customers" in message
+        assert await helpers.shops(state) == []
+
+    async def test_shopify_down_is_a_502_and_the_same_callback_works_once_it_is_back(
+        self, client: httpx.AsyncClient, state: AppState, fake_shopify: FakeShopify
+    ) -> None:
+        started = await helpers.start(client, fake_shopify)
+        back = await helpers.approve(started.authorize)
+        fake_shopify.fail_next(status=503)
+        down = await client.get(str(back))
+        assert down.status_code == 502
+        assert down.json()["error"]["code"] == "shopify_unavailable"
+        assert await helpers.shops(state) == []
+        assert (await client.get(str(back))).status_code == 302
+        assert len(await helpers.shops(state)) == 1
+
+
+class TestConcurrentInstalls:
+    async def test_two_installs_of_a_new_shop_at_once_make_one_shop(
+        self, state: AppState, fake_shopify: FakeShopify
+    ) -> None:
+        from app.shopify_app import service
+
+        async def one(token: str) -> service.Installed:
+            return await service.install(
+                state.db,
+                state.vault,
+                domain=SHOP,
+                access_token=token,
+                client_secret=fake_shopify.client_secret,
+                api_url=fake_shopify.base_url,
+                sync_webhooks=True,
+            )
+
+        first, second = await asyncio.gather(one("shpat_a"), one("shpat_b"))
+        assert first.shop_id == second.shop_id
+        assert sorted([first.created, second.created]) == [False, True]
+        counts = await helpers.counts(state)
+        assert (counts["shops"], counts["jobs"]) == (1, 2)
+        [shop] = await helpers.shops(state)
+        # The one that found the shop made wrote last: its token is the shop's.
+        updater = "shpat_b" if first.created else "shpat_a"
+        assert (await helpers.credentials(state, shop.id))["access_token"] == updater
 
 
 class TestNotConfigured:

@@ -77,6 +77,9 @@ class TestExchange:
         response = await client.get("/shopify/install", params=query)
         assert response.status_code == 200, response.text
         assert "text/html" in response.headers["content-type"]
+        assert response.headers["content-security-policy"] == (
+            f"frame-ancestors https://{SHOP} https://admin.shopify.com"
+        )
         assert SHOP in response.text
         assert [s.domain for s in await helpers.shops(state)] == [SHOP]
 
