@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from app.admin import auth, charts, i18n, service
+from app.admin import auth, charts, forms, i18n, service
 from app.admin.auth import AdminSession
 from app.api.deps import State
 from app.api.routing import read_at_most
@@ -30,6 +30,7 @@ from app.program import versions
 from app.reports import service as reports
 from app.reports.rollup import local_day
 from app.rewards import service as rewards
+from app.rewards.schemas import RewardIn, RewardPatch
 from app.shops.service import normalize_shopify_domain, normalize_store_url
 from app.state import AppState
 
@@ -317,3 +318,63 @@ async def export_csv(
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="vafa-{what}.csv"'},
     )
+
+
+REWARD_FIELDS = (
+    "name", "kind", "points_cost", "value", "min_order_minor", "product_id", "code_valid_days",
+    "min_points", "max_points",
+)  # fmt: skip
+
+
+async def _rewards_page(
+    request: Request,
+    state: AppState,
+    session: AdminSession,
+    *,
+    errors: dict[str, str] | None = None,
+    form: dict[str, str] | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    async with state.db.read() as db:
+        catalog = await rewards.list_rewards(db, session.shop_id)
+    return await _page(request, state, "rewards.html", session, page="rewards", rewards=catalog,
+                       errors=errors or {}, form=form or {}, status=status)  # fmt: skip
+
+
+@router.get("/rewards")
+async def rewards_page(request: Request, state: State, session: Signed) -> HTMLResponse:
+    return await _rewards_page(request, state, session)
+
+
+@router.post("/rewards")
+async def add_reward(request: Request, state: State, session: Signed) -> Response:
+    form = await _form(request)
+    _checked(session, form)
+    body, errors = forms.parse(RewardIn, form, REWARD_FIELDS)
+    if body is None:
+        return await _rewards_page(request, state, session, errors=errors, form=form, status=422)
+    async with state.db.write() as db:
+        await rewards.create_reward(db, session.shop_id, body)
+    return RedirectResponse("/admin/rewards", status_code=303)
+
+
+@router.post("/rewards/{reward_id}/active")
+async def set_reward_active(
+    reward_id: Annotated[int, Path(ge=1, le=2**63 - 1)], request: Request, state: State,
+    session: Signed,
+) -> Response:  # fmt: skip
+    form = await _form(request)
+    _checked(session, form)
+    async with state.db.write() as db:
+        await rewards.update_reward(
+            db, session.shop_id, reward_id, RewardPatch(active=form.get("active") == "1")
+        )
+    return RedirectResponse("/admin/rewards", status_code=303)
+
+
+@router.get("/redemptions")
+async def redemptions_page(request: Request, state: State, session: Signed) -> HTMLResponse:
+    async with state.db.read() as db:
+        recent = await service.recent_redemptions(db, session.shop_id)
+    return await _page(request, state, "redemptions.html", session, page="redemptions",
+                       redemptions=recent)  # fmt: skip

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,6 +13,7 @@ from app.jobs.models import Job, JobStatus
 from app.ledger.models import SYSTEM_OWNER, Account, AccountKind
 from app.members.balances import balance_in
 from app.members.models import Member
+from app.rewards.models import Redemption, Reward
 from app.webhooks.models import EventStatus, WebhookEvent
 
 
@@ -110,5 +112,18 @@ async def rejected_webhooks(session: AsyncSession, shop_id: int) -> Sequence[Web
             .where(WebhookEvent.shop_id == shop_id, WebhookEvent.status == EventStatus.REJECTED)
             .order_by(WebhookEvent.id.desc())
             .limit(100)
+        )
+    ).all()
+
+
+async def recent_redemptions(session: AsyncSession, shop_id: int) -> Sequence[Any]:
+    """The shop's latest redemptions with their reward's name."""
+    return (
+        await session.execute(
+            select(Redemption, Reward.name)
+            .join(Reward, Reward.id == Redemption.reward_id)
+            .where(Redemption.shop_id == shop_id, Reward.shop_id == shop_id)
+            .order_by(Redemption.id.desc())
+            .limit(200)
         )
     ).all()

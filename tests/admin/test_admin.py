@@ -118,8 +118,9 @@ async def test_a_sign_in_link_works_once_and_not_after_15_minutes(
     assert (await client.get(f"/admin/link/{other.shop_id}/{token}")).status_code == 401
 
 
-def _url(route: APIRoute, customer: str) -> str:
-    filled = {"{customer_id}": customer, "{job_id}": "1", "{what}": "members"}
+def _url(route: APIRoute, customer: str, reward: int = 1) -> str:
+    filled = {"{customer_id}": customer, "{job_id}": "1", "{what}": "members",
+              "{reward_id}": str(reward)}  # fmt: skip
     path = route.path
     for name, value in filled.items():
         path = path.replace(name, value)
@@ -180,6 +181,13 @@ async def test_every_page_keeps_to_the_signed_in_shop(
     mine = await admin_shop(state, "alpha", member="111", points=5)
     theirs = await admin_shop(state, "bravo", member="424242", points=777_777,
                               email="bravo-only@example.com")  # fmt: skip
+    async with state.db.write() as session:
+        from app.rewards import service as rewards
+        from app.rewards.schemas import RewardIn
+
+        bravo_reward = await rewards.create_reward(session, theirs.shop_id, RewardIn(
+            name="bravo-only reward", kind="amount_off", points_cost=5, value=5))  # fmt: skip
+        reward_id = bravo_reward.id
     before = await _rows_of(state, theirs.shop_id)
     await sign_in(client, mine)
     page = await client.get("/admin/members/111")
@@ -190,11 +198,12 @@ async def test_every_page_keeps_to_the_signed_in_shop(
         for method in route.methods:
             data = {"csrf": csrf, "points": "5", "reason": "probe", "key": "probe", "lang": "en"}
             r = await client.request(
-                method, _url(route, "424242"), data=data if method == "POST" else None,
+                method, _url(route, "424242", reward_id), data=data if method == "POST" else None,
                 params={"q": "bravo-only"} if method == "GET" else None,
             )  # fmt: skip
             assert "777,777" not in r.text, route.path
             assert "bravo-only@example.com" not in r.text, route.path
+            assert "bravo-only reward" not in r.text, route.path
     assert await _rows_of(state, theirs.shop_id) == before
 
 
@@ -208,3 +217,49 @@ async def test_the_exports_download_the_signed_in_shops_members(
     assert members.text.splitlines()[1].startswith("207119551,sara@example.com,Sara,Ahmadi,")
     ledger = await client.get("/admin/exports/ledger.csv")
     assert "welcome gift" in ledger.text
+
+
+async def test_a_reward_is_added_with_its_mistakes_shown_beside_the_fields(
+    client: httpx.AsyncClient, state: AppState
+) -> None:
+    shop = await admin_shop(state)
+    await sign_in(client, shop)
+    page = await client.get("/admin/rewards?lang=en")
+    csrf = csrf_of(page.text)
+    wrong = await client.post(
+        "/admin/rewards",
+        data={
+            "csrf": csrf,
+            "name": "10% off",
+            "kind": "percent_off",
+            "points_cost": "200",
+            "value": "150",
+        },
+    )
+    assert wrong.status_code == 422
+    assert 'id="f-value" name="value" type="number" value="150"' in wrong.text
+    assert 'aria-invalid="true" aria-describedby="e-value"' in wrong.text
+    assert re.search(r'id="e-value">[^<]*percentage from 1 to 100', wrong.text)
+    missing = await client.post("/admin/rewards", data={"csrf": csrf, "kind": "amount_off"})
+    assert 'id="e-name"' in missing.text
+    assert 'id="e-points_cost"' in missing.text
+    done = await client.post(
+        "/admin/rewards",
+        data={
+            "csrf": csrf,
+            "name": "10% off",
+            "kind": "percent_off",
+            "points_cost": "200",
+            "value": "10",
+        },
+    )
+    assert done.status_code == 303
+    listed = await client.get("/admin/rewards")
+    assert "10% off" in listed.text
+    assert "Percent off" in listed.text
+    reward_id = re.search(r'action="/admin/rewards/(\d+)/active"', listed.text)
+    assert reward_id is not None
+    await client.post(
+        f"/admin/rewards/{reward_id.group(1)}/active", data={"csrf": csrf, "active": "0"}
+    )
+    assert "Inactive" in (await client.get("/admin/rewards")).text
