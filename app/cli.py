@@ -28,6 +28,7 @@ from app.errors import AppError
 from app.jobs.models import JobStatus
 from app.logs import configure as configure_logs
 from app.logs import uvicorn_options
+from app.privacy.cli import privacy_cli
 from app.schema import DatabaseNotReady, check_database, error_reason, location, upgrade
 from app.shops.service import NewShop
 from app.webhooks.models import EventStatus
@@ -41,6 +42,7 @@ cli.add_typer(shop_cli, name="shop")
 cli.add_typer(ledger_cli, name="ledger")
 cli.add_typer(events_cli, name="events")
 cli.add_typer(jobs_cli, name="jobs")
+cli.add_typer(privacy_cli, name="privacy")
 
 err = Console(stderr=True)
 

@@ -4,6 +4,7 @@ from app.jobs.models import Job
 from app.ledger.models import Account, LedgerTransaction, LotMovement, PointLot, Posting
 from app.members.models import Member
 from app.orm import Base
+from app.privacy.models import PrivacyRequest, PrivacySettings
 from app.program.models import Order, OrderRefund
 from app.rewards.models import Redemption, Reward
 from app.shops.models import Shop
@@ -21,6 +22,8 @@ __all__ = [
     "OrderRefund",
     "PointLot",
     "Posting",
+    "PrivacyRequest",
+    "PrivacySettings",
     "Redemption",
     "Reward",
     "Shop",

@@ -15,6 +15,7 @@ from app.ledger import holds, locks
 from app.ledger import service as ledger
 from app.ledger.models import AccountKind, PointLot
 from app.logs import log_failure
+from app.privacy import tasks as privacy_tasks
 from app.program import reconcile
 from app.rewards import tasks as rewards_tasks
 from app.shops.service import ShopContext
@@ -86,4 +87,5 @@ SCHEDULED: tuple[Periodic, ...] = (
     Periodic("expired", expire_due),
     Periodic("codes_expired", rewards_tasks.expire_codes),
     Periodic("sweeps", sync_tasks.schedule_sweep),
+    *privacy_tasks.SCHEDULED,
 )
