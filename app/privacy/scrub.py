@@ -39,7 +39,6 @@ _KEPT_IN_PERSON = frozenset(
         "date_created_gmt",
         "date_modified",
         "date_modified_gmt",
-        "state",
         "currency",
         "country_code",
         "province_code",

@@ -236,7 +236,7 @@ async def redact_customer(session: AsyncSession, shop_id: int, person: Person) -
             .where(table.c.shop_id == shop_id, column == person.customer_id)
             .values(dict.fromkeys(personal))
         )
-        counts[table.name] = int(result.rowcount)  # type: ignore[attr-defined]
+        counts[str(table.name)] = int(result.rowcount)  # type: ignore[attr-defined]
     counts["webhook_bodies"] = await _anonymise_bodies(session, shop_id, person)
     erased = await session.execute(
         update(PrivacyRequest)
@@ -363,7 +363,7 @@ async def redact_shop(session: AsyncSession, shop_id: int) -> dict[str, int]:
     for table in tables.shop_tables():
         owned = table.c.shop_id == shop_id if "shop_id" in table.c else table.c.id == shop_id
         result = await session.execute(delete(table).where(owned))
-        counts[table.name] = int(result.rowcount)  # type: ignore[attr-defined]
+        counts[str(table.name)] = int(result.rowcount)  # type: ignore[attr-defined]
     return counts
 
 

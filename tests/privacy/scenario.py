@@ -6,6 +6,7 @@ database holds it (bodies decompressed, JSON decoded), searched for a text."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 from concurrent.futures import ThreadPoolExecutor
@@ -162,8 +163,6 @@ def _readings(value: object) -> list[str]:
     if isinstance(value, dict | list):
         raw = json.dumps(value, ensure_ascii=False)
     readings = [raw]
-    try:
+    with contextlib.suppress(orjson.JSONDecodeError):
         readings.append(json.dumps(orjson.loads(raw), ensure_ascii=False))
-    except orjson.JSONDecodeError:
-        pass
     return readings

@@ -47,7 +47,8 @@ class TestCustomersRedact:
         await settle(state)
         assert (await _requests(state, RequestKind.EXPORT))[0].status == RequestStatus.DONE
         before = await balance(state, s.shop.shop_id, s.customer_id)
-        assert before.available > 0 and before.lifetime_earned > 0
+        assert before.available > 0
+        assert before.lifetime_earned > 0
         seen = await traces(state, EMAIL)
         # The scan finds the e-mail where the scenario wrote it: the member, the bodies, the
         # adjustment's reason and the export.
@@ -75,7 +76,8 @@ class TestCustomersRedact:
         assert (member.email, member.first_name, member.last_name) == (None, None, None)
         redaction = (await _requests(state, RequestKind.REDACT_CUSTOMER))[0]
         assert redaction.status == RequestStatus.DONE
-        assert redaction.result is not None and redaction.result["webhook_bodies"] >= 4
+        assert redaction.result is not None
+        assert redaction.result["webhook_bodies"] >= 4
         export = (await _requests(state, RequestKind.EXPORT))[0]
         assert (export.status, export.result) == (RequestStatus.ERASED, None)
 
@@ -93,11 +95,14 @@ class TestCustomersRedact:
             )
         assert event is not None
         body = orjson.loads(event.body)
-        assert body["email"] is None and body["customer"]["email"] is None
-        assert body["billing_address"]["address1"] is None and body["note"] is None
+        assert body["email"] is None
+        assert body["customer"]["email"] is None
+        assert body["billing_address"]["address1"] is None
+        assert body["note"] is None
         assert str(body["customer"]["id"]) == s.customer_id  # the ids stay: it still replays
         (snap,) = parse_body(Platform.SHOPIFY, "orders/paid", event.body, {})
-        assert isinstance(snap, OrderSnapshot) and snap.merchandise_minor == 25000
+        assert isinstance(snap, OrderSnapshot)
+        assert snap.merchandise_minor == 25000
 
         assert await replay(state.db, shop_id=s.shop.shop_id, event_ids=[event.id]) == 1
         await settle(state)
@@ -110,7 +115,8 @@ class TestCustomersRedact:
         s = await build(client, state, fake_shopify)
         r = await client.post(f"/api/v1/members/{s.customer_id}/redact", headers=s.shop.auth)
         assert r.status_code == 200, r.text
-        assert r.json()["status"] == "done" and r.json()["changed"]["members"] == 1
+        assert r.json()["status"] == "done"
+        assert r.json()["changed"]["members"] == 1
         assert await traces(state, EMAIL) == []
         assert await ledger_problems(state, s.shop.shop_id) == []
         missing = await client.post("/api/v1/members/nobody/redact", headers=s.shop.auth)
@@ -127,7 +133,8 @@ class TestCustomersRedact:
             event = await session.scalar(
                 select(WebhookEvent).where(WebhookEvent.topic == "customers/redact")
             )
-        assert event is not None and event.status == "rejected"
+        assert event is not None
+        assert event.status == "rejected"
         assert event.last_error == "customers/redact.customer is missing"
         assert await _requests(state, RequestKind.REDACT_CUSTOMER) == []
         assert await traces(state, EMAIL) != []
