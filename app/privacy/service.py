@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -31,6 +31,7 @@ from app.orm import table_of, utcnow
 from app.privacy import scrub, sections, tables
 from app.privacy.models import PrivacyRequest, PrivacySettings, RequestKind, RequestStatus
 from app.privacy.scrub import Person
+from app.program.models import Order
 from app.shops import service as shops
 from app.webhooks.models import EventStatus, WebhookEvent
 
@@ -132,7 +133,8 @@ async def carry_out(session: AsyncSession, request: PrivacyRequest, now: datetim
     assert customer_id is not None
     details = dict(request.details or {})
     if request.kind == RequestKind.EXPORT:
-        request.result = await export_customer(session, shop_id, customer_id, now)
+        orders = [str(o) for o in details.get("orders", [])]
+        request.result = await export_customer(session, shop_id, customer_id, now, orders)
     else:
         person = await person_of(session, shop_id, customer_id, details)
         # The addresses were kept only to be found: they go before anything is searched.
@@ -168,10 +170,15 @@ async def person_of(
 
 
 async def export_customer(
-    session: AsyncSession, shop_id: int, customer_id: str, now: datetime
+    session: AsyncSession,
+    shop_id: int,
+    customer_id: str,
+    now: datetime,
+    order_ids: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Everything Vafa holds on the customer: a section per table naming them, and the stored
-    webhook events about them (which hold what the platform sent, from which the rest came)."""
+    """Everything Vafa holds on the customer: a section per table naming them, the orders the
+    platform named as theirs (a guest order names no customer), and the stored webhook events about them
+    (which hold what the platform sent, from which the rest came)."""
     document: dict[str, Any] = {
         "format": _EXPORT_FORMAT,
         "shop_id": shop_id,
@@ -189,7 +196,17 @@ async def export_customer(
             query = query.order_by(table.c.id)
         rows = [_plain_row(row._mapping) for row in await session.execute(query)]
         document[section.name] = (rows[0] if rows else None) if section.single else rows
-    person = await person_of(session, shop_id, customer_id, {})
+    if order_ids:
+        orders = table_of(Order)
+        # Another member's order is theirs, whatever the request says.
+        mine = or_(orders.c.customer_id.is_(None), orders.c.customer_id == customer_id)
+        query = select(orders).where(
+            orders.c.shop_id == shop_id, orders.c.order_id.in_(order_ids), mine
+        )
+        document["orders_requested"] = [
+            _plain_row(row._mapping) for row in await session.execute(query.order_by(orders.c.id))
+        ]
+    person = await person_of(session, shop_id, customer_id, {"orders": order_ids})
     document["webhook_events"] = [
         {
             "id": event.id,

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import httpx
 import orjson
+import pytest
 from sqlalchemy import select
 
 from app.connectors.base import OrderSnapshot, Platform
 from app.connectors.registry import parse_body
 from app.members.models import Member
+from app.orm import utcnow
+from app.privacy import service
 from app.privacy.models import PrivacyRequest, RequestKind, RequestStatus
 from app.state import AppState
 from app.webhooks.models import WebhookEvent
@@ -119,6 +122,10 @@ class TestCustomersRedact:
         assert r.json()["changed"]["members"] == 1
         assert await traces(state, EMAIL) == []
         assert await ledger_problems(state, s.shop.shop_id) == []
+        again = await client.post(f"/api/v1/members/{s.customer_id}/redact", headers=s.shop.auth)
+        assert again.status_code == 200
+        assert again.json()["changed"]["webhook_bodies"] == 0
+        assert again.json()["changed"]["texts"] == 0
         missing = await client.post("/api/v1/members/nobody/redact", headers=s.shop.auth)
         assert missing.status_code == 404
         assert missing.json()["error"]["code"] == "member_not_found"
@@ -138,3 +145,29 @@ class TestCustomersRedact:
         assert event.last_error == "customers/redact.customer is missing"
         assert await _requests(state, RequestKind.REDACT_CUSTOMER) == []
         assert await traces(state, EMAIL) != []
+
+
+async def test_a_request_that_keeps_failing_is_tried_each_tick_then_parked(
+    client: httpx.AsyncClient,
+    state: AppState,
+    fake_shopify: FakeShopify,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    s = await build(client, state, fake_shopify)
+
+    async def broken(*args: object) -> dict[str, int]:
+        raise RuntimeError("the disk is full")
+
+    monkeypatch.setattr(service, "redact_customer", broken)
+    payload = compliance("shopify/customers-redact.json", s.customer_id, [s.order_id])
+    await deliver(client, s.shop, "customers/redact", payload)
+    await state.worker.drain()
+    for attempt in range(1, service.MAX_ATTEMPTS + 1):
+        await state.worker.run_scheduled(utcnow())
+        (request,) = await _requests(state, RequestKind.REDACT_CUSTOMER)
+        assert request.attempts == attempt
+        assert request.last_error is not None
+        assert "the disk is full" in request.last_error
+    assert request.status == RequestStatus.FAILED
+    await state.worker.run_scheduled(utcnow())
+    assert (await _requests(state, RequestKind.REDACT_CUSTOMER))[0].attempts == service.MAX_ATTEMPTS

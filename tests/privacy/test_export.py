@@ -19,6 +19,7 @@ from tests.privacy.scenario import (
     build,
     compliance,
     deliver,
+    order_of,
     settle,
     vafa,
 )
@@ -37,7 +38,12 @@ class TestDataRequest:
         self, client: httpx.AsyncClient, state: AppState, fake_shopify: FakeShopify
     ) -> None:
         s = await build(client, state, fake_shopify)
-        payload = compliance("shopify/customers-data_request.json", s.customer_id, [s.order_id])
+        # A guest order with their e-mail, which the platform names as theirs; 9002 is another
+        # member's, which no request makes theirs.
+        await deliver(client, s.shop, "orders/paid", {**order_of(9500, "1", EMAIL, "12.00"),
+                                                      "customer": None})  # fmt: skip
+        payload = compliance("shopify/customers-data_request.json", s.customer_id,
+                             [s.order_id, 9500, 9002])  # fmt: skip
         await deliver(client, s.shop, "customers/data_request", payload)
         await settle(state)
 
@@ -58,6 +64,7 @@ class TestDataRequest:
         assert {line["kind"] for line in document["ledger"]} >= {"earn", "reverse", "adjust"}
         assert document["profile"]["email"] == EMAIL
         assert [o["order_id"] for o in document["orders"]] == [str(s.order_id)]
+        assert [o["order_id"] for o in document["orders_requested"]] == [str(s.order_id), "9500"]
         assert len(document["redemptions"]) == 1
         assert document["redemptions"][0]["code"]
         assert {a["kind"] for a in document["accounts"]} >= {"available", "pending", "held"}
