@@ -177,8 +177,8 @@ async def export_customer(
     order_ids: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Everything Vafa holds on the customer: a section per table naming them, the orders the
-    platform named as theirs (a guest order names no customer), and the stored webhook events about them
-    (which hold what the platform sent, from which the rest came)."""
+    platform named as theirs (a guest order names no customer), and the stored webhook events
+    about them (which hold what the platform sent, from which the rest came)."""
     document: dict[str, Any] = {
         "format": _EXPORT_FORMAT,
         "shop_id": shop_id,
