@@ -110,3 +110,36 @@ def retention(
         return await service.retention_days(session, shop)
 
     _emit({"shop_id": shop, "webhook_body_retention_days": _write(go)})
+
+
+@privacy_cli.command("requests")
+def list_requests(
+    shop: Shop,
+    status: Annotated[str | None, typer.Option(help="pending, done, failed or erased")] = None,
+) -> None:
+    """List the shop's privacy requests of every kind, newest first, with their last error."""
+    from app.cli import _emit, _run
+    from app.privacy import service
+    from app.privacy.schemas import RequestOut
+
+    async def go(db: Any) -> list[dict[str, Any]]:
+        async with db.read() as session:
+            found = await service.requests(session, shop, status=status, limit=10_000)
+            return [RequestOut.of(r).model_dump(mode="json") for r in found]
+
+    _emit({"requests": _run(go)})
+
+
+@privacy_cli.command("retry")
+def retry(
+    request_id: Annotated[int, typer.Option("--id", help="the failed request's id")],
+) -> None:
+    """Queue a failed request again: the worker's next tick carries it out."""
+    from app.cli import _emit, _write
+    from app.privacy import service
+    from app.privacy.schemas import RequestOut
+
+    async def go(session: AsyncSession) -> dict[str, Any]:
+        return RequestOut.of(await service.retry(session, request_id)).model_dump(mode="json")
+
+    _emit(_write(go))

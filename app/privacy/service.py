@@ -122,6 +122,34 @@ async def export(session: AsyncSession, shop_id: int, export_id: int) -> Privacy
     return request
 
 
+async def requests(
+    session: AsyncSession, shop_id: int, *, status: str | None = None, limit: int = 100
+) -> list[PrivacyRequest]:
+    """The shop's requests of every kind, newest first."""
+    query = (
+        select(PrivacyRequest)
+        .where(PrivacyRequest.shop_id == shop_id)
+        .order_by(PrivacyRequest.id.desc())
+        .limit(limit)
+    )
+    if status is not None:
+        query = query.where(PrivacyRequest.status == status)
+    return list((await session.scalars(query)).all())
+
+
+async def retry(session: AsyncSession, request_id: int) -> PrivacyRequest:
+    """A parked (failed) request pending again, with a fresh count of attempts."""
+    request = await session.get(PrivacyRequest, request_id, with_for_update=True)
+    if request is None:
+        raise NotFound(f"no privacy request {request_id}")
+    if request.status != RequestStatus.FAILED:
+        raise InvalidRequest(f"privacy request {request_id} is {request.status}, not failed")
+    request.status = RequestStatus.PENDING
+    request.attempts = 0
+    await session.flush()
+    return request
+
+
 async def carry_out(session: AsyncSession, request: PrivacyRequest, now: datetime) -> None:
     """Do what ``request`` asks, in the caller's transaction, and mark it done. A shop
     redaction deletes the request with everything else of the shop."""

@@ -152,8 +152,10 @@ async def test_a_request_that_keeps_failing_is_tried_each_tick_then_parked(
     state: AppState,
     fake_shopify: FakeShopify,
     monkeypatch: pytest.MonkeyPatch,
+    env: str,
 ) -> None:
     s = await build(client, state, fake_shopify)
+    redact = service.redact_customer
 
     async def broken(*args: object) -> dict[str, int]:
         raise RuntimeError("the disk is full")
@@ -171,3 +173,16 @@ async def test_a_request_that_keeps_failing_is_tried_each_tick_then_parked(
     assert request.status == RequestStatus.FAILED
     await state.worker.run_scheduled(utcnow())
     assert (await _requests(state, RequestKind.REDACT_CUSTOMER))[0].attempts == service.MAX_ATTEMPTS
+    listed = vafa("privacy", "requests", "--shop", str(s.shop.shop_id), "--status", "failed")
+    assert listed.exit_code == 0, listed.output
+    assert "the disk is full" in listed.stdout
+
+    monkeypatch.setattr(service, "redact_customer", redact)  # the cause fixed
+    retried = vafa("privacy", "retry", "--id", str(request.id))
+    assert retried.exit_code == 0, retried.output
+    await state.worker.run_scheduled(utcnow())
+    assert (await _requests(state, RequestKind.REDACT_CUSTOMER))[0].status == RequestStatus.DONE
+    assert await traces(state, EMAIL) == []
+    again = vafa("privacy", "retry", "--id", str(request.id))
+    assert again.exit_code == 1
+    assert "is done, not failed" in again.stderr
