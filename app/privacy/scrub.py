@@ -158,22 +158,32 @@ def anonymise(topic: str, document: object, person: Person) -> object:
     return _scrub(document, pattern)
 
 
-def anonymise_body(topic: str, body: bytes, person: Person) -> bytes | None:
-    """The anonymised body, or None when it does not name the person (or is not JSON: such a
-    body was rejected at intake, and is searched as text instead)."""
+def document_about(topic: str, body: bytes, person: Person) -> object | None:
+    """The decoded body when it is about the person, else None. A body that is not JSON (such
+    a body was rejected at intake) is its text, about them when it quotes an identifier."""
     if not might_name(body, person):
         return None
     try:
-        document = orjson.loads(body)
+        document: object = orjson.loads(body)
     except orjson.JSONDecodeError:
         text = body.decode("utf-8", "replace")
         pattern = person.pattern()
-        if pattern is None or not pattern.search(text):
-            return None
-        return pattern.sub(REDACTED, text).encode()
-    if not names(topic, document, person):
-        return None
+        return text if pattern is not None and pattern.search(text) else None
+    return document if names(topic, document, person) else None
+
+
+def anonymised(topic: str, document: object, person: Person) -> bytes:
+    """A body again, from a document :func:`document_about` gave, without the person."""
+    if isinstance(document, str):
+        pattern = person.pattern()
+        return (pattern.sub(REDACTED, document) if pattern else document).encode()
     return orjson.dumps(anonymise(topic, document, person))
+
+
+def anonymise_body(topic: str, body: bytes, person: Person) -> bytes | None:
+    """The anonymised body, or None when it is not about the person."""
+    document = document_about(topic, body, person)
+    return None if document is None else anonymised(topic, document, person)
 
 
 def _scrub(value: object, pattern: re.Pattern[str] | None) -> object:

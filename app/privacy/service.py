@@ -20,7 +20,6 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import orjson
 import structlog
 from sqlalchemy import String, Text, cast, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -328,27 +327,19 @@ async def _events_about(
             return
         after = rows[-1].id
         for row in rows:
-            if not scrub.might_name(row.body, person):
-                continue
-            try:
-                document: object = orjson.loads(row.body)
-            except orjson.JSONDecodeError:
-                document = row.body.decode("utf-8", "replace")
-                pattern = person.pattern()
-                if pattern is None or not pattern.search(str(document)):
-                    continue
-            else:
-                if not scrub.names(row.topic, document, person):
-                    continue
-            yield _Event(row.id, row.topic, row.status, row.received_at, row.body, document)
+            document = scrub.document_about(row.topic, row.body, person)
+            if document is not None:
+                yield _Event(row.id, row.topic, row.status, row.received_at, row.body, document)
 
 
 async def _anonymise_bodies(session: AsyncSession, shop_id: int, person: Person) -> int:
-    changed: list[tuple[int, bytes]] = []
-    async for event in _events_about(session, shop_id, person):
-        body = scrub.anonymise_body(event.topic, event.body, person)
-        if body is not None and body != event.body:
-            changed.append((event.id, body))
+    # Gathered first: the bodies are rewritten once the reading is done. One anonymised before
+    # comes out the same, and is left as it is.
+    changed = [
+        (event.id, body)
+        async for event in _events_about(session, shop_id, person)
+        if (body := scrub.anonymised(event.topic, event.document, person)) != event.body
+    ]
     for event_id, body in changed:
         await session.execute(update(WebhookEvent).where(WebhookEvent.id == event_id)
                               .values(body=body))  # fmt: skip
