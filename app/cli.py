@@ -29,6 +29,7 @@ from app.errors import AppError
 from app.jobs.models import JobStatus
 from app.logs import configure as configure_logs
 from app.logs import uvicorn_options
+from app.privacy.cli import privacy_cli
 from app.schema import DatabaseNotReady, check_database, error_reason, location, upgrade
 from app.shops.service import NewShop
 from app.webhooks.models import EventStatus
@@ -52,6 +53,7 @@ cli.add_typer(reports_cli, name="reports")
 cli.add_typer(import_cli, name="import")
 cli.add_typer(export_cli, name="export")
 admin_cli.add_typer(admin_user_cli, name="user")
+cli.add_typer(privacy_cli, name="privacy")
 
 err = Console(stderr=True)
 

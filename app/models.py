@@ -5,6 +5,7 @@ from app.jobs.models import Job
 from app.ledger.models import Account, LedgerTransaction, LotMovement, PointLot, Posting
 from app.members.models import Member
 from app.orm import Base
+from app.privacy.models import PrivacyRequest, PrivacySettings
 from app.program.models import Order, OrderRefund, ProgramVersion
 from app.reports.models import ReportCursor, ReportDay
 from app.rewards.models import Redemption, Reward
@@ -29,6 +30,8 @@ __all__ = [
     "PointLot",
     "ProgramVersion",
     "Posting",
+    "PrivacyRequest",
+    "PrivacySettings",
     "Redemption",
     "ReportCursor",
     "ReportDay",

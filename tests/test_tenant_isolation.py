@@ -62,8 +62,10 @@ async def _seed_b(client: httpx.AsyncClient, key: str) -> dict[str, Any]:
         headers=auth,
     )
     assert redeemed.status_code in (201, 202), redeemed.text
+    exported = await client.post(f"/api/v1/members/{CUSTOMER}/export", headers=auth)
+    assert exported.status_code in (200, 201, 202), exported.text
     return {"customer_id": CUSTOMER, "reward_id": reward.json()["id"],
-            "redemption_id": redeemed.json()["id"]}  # fmt: skip
+            "redemption_id": redeemed.json()["id"], "export_id": exported.json()["id"]}  # fmt: skip
 
 
 async def _rows_of(state: AppState, shop_id: int) -> dict[str, list[tuple[Any, ...]]]:

@@ -15,6 +15,7 @@ from app.ledger import holds, locks
 from app.ledger import service as ledger
 from app.ledger.models import AccountKind, PointLot
 from app.logs import log_failure
+from app.privacy import tasks as privacy_tasks
 from app.program import reconcile
 from app.reports import tasks as reports_tasks
 from app.rewards import tasks as rewards_tasks
@@ -90,4 +91,5 @@ SCHEDULED: tuple[Periodic, ...] = (
     Periodic("sweeps", sync_tasks.schedule_sweep),
     Periodic("tiers_reviewed", tiers_tasks.review_due),
     Periodic("days_rolled_up", reports_tasks.roll_up),
+    *privacy_tasks.SCHEDULED,
 )

@@ -31,6 +31,7 @@ from app.errors import InvalidPayload
 from app.jobs import queue
 from app.logs import describe, log_failure
 from app.orm import utcnow
+from app.privacy import webhooks as privacy
 from app.shops.service import ShopDirectory
 from app.webhooks.apply import Parsed, apply_batch
 from app.webhooks.models import PENDING_LITERAL, EventStatus, WebhookEvent
@@ -120,6 +121,9 @@ class EventProcessor:
                     errors[event.id] = "the shop no longer exists"
                     continue
                 try:
+                    if await privacy.handle(session, shop, event.id, event.topic, event.body):
+                        marks[EventStatus.PROCESSED].append(event.id)
+                        continue
                     snaps = parse_body(
                         shop.platform, event.topic, event.body, shop.settings.currency_exponents
                     )

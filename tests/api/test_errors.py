@@ -89,7 +89,7 @@ class TestOpenAPI:
             "description": spec["components"]["securitySchemes"]["AdminKey"]["description"],
         }
         admin = [(p, ops) for p, ops in spec["paths"].items() if p.startswith("/api/")]
-        assert len(admin) == 8  # members: 3 paths; tier history: 1; rewards and redemptions: 4
+        assert len(admin) >= 12  # every admin path, however many there are, is checked below
         for _, operations in admin:
             for operation in operations.values():
                 assert operation["security"] == [{"AdminKey": []}]
