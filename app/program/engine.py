@@ -10,11 +10,14 @@ Two steps, so that a later program edit or a refund never changes how an order w
   it stands now (its merchandise, its lines). ``earning.should_carry`` turns awards into what
   the order carries, and refunds take their share back in proportion.
 
-Purchase points are proportional: ``points × amount / per_minor`` (or per ``per_units`` whole
-units), rounded once per order as the rule says — so 1 point per unit on 181.09 is 181, as the
-points-per-unit setting always gave. A campaign's or a tier's multiplier posts, under its own
-segment, what it adds to the order's purchase points (``⌊total × m⌋ − total``; a multiplier
-below 1 adds nothing).
+Purchase points, once per order: with ``per_minor``, ``points`` for every whole ``per_minor``
+of the amount (the number of blocks rounded as the rule says: 50 per 500,000 Toman on 750,000
+is 50, rounded down); with ``per_units``, ``points × units / per_units`` rounded — the exact
+fraction the points-per-unit setting always gave (2.5 points per unit on 181.60 is 454), so
+ledgers written before rules keep their meaning.
+
+A campaign's or a tier's multiplier posts, under its own segment, what it adds to the order's
+purchase points (``⌊total × m⌋ − total``; a multiplier below 1 adds nothing).
 """
 
 from __future__ import annotations
@@ -231,11 +234,13 @@ class Program:
         if amount != base + extras:
             why += f" ({format_money(int(amount), order.exponent, order.currency)} counted "
             why += "after the rule's product multipliers and exclusions)"
+        rounding = _ROUNDING[rule.rounding]
         if rule.per_minor is not None:
-            raw = amount * rule.points / rule.per_minor
+            blocks = (amount / rule.per_minor).to_integral_value(rounding=rounding)
+            points = int(blocks) * rule.points
         else:
             raw = amount.scaleb(-order.exponent) * rule.points / rule.per_units
-        points = int(raw.to_integral_value(rounding=_ROUNDING[rule.rounding]))
+            points = int(raw.to_integral_value(rounding=rounding))
         return Award(name, segment, max(points, 0), f"{why} {self._suffix(rule)}")
 
     @staticmethod

@@ -56,24 +56,28 @@ class TestPurchase:
     @pytest.mark.parametrize(
         ("minor", "rounding", "points"),
         [
-            (749_999, "down", 74), (749_999, "nearest", 75), (749_999, "up", 75),
-            (740_000, "down", 74), (740_000, "nearest", 74), (740_000, "up", 74),
-            (745_000, "nearest", 75),  # a half rounds up
-            (9_999, "down", 0), (9_999, "up", 1),
+            # 50 for every whole 500,000: the number of blocks is what is rounded
+            (749_999, "down", 50), (749_999, "nearest", 50), (749_999, "up", 100),
+            (750_000, "down", 50), (750_000, "nearest", 100), (750_000, "up", 100),
+            (1_000_000, "down", 100), (1_000_000, "up", 100),
+            (499_999, "down", 0), (499_999, "nearest", 50), (499_999, "up", 50),
         ],
     )  # fmt: skip
-    def test_points_per_amount_rounded_once_per_order(
+    def test_points_for_every_whole_block_rounded_once_per_order(
         self, minor: int, rounding: str, points: int
     ) -> None:
         p = program(purchase(points=50, per_minor=500_000, rounding=rounding))
         state = order(currency="IRT", exponent=0, merchandise_minor=minor)
         assert earned(p, state) == [("purchase", points)]
 
-    def test_per_units_counts_whole_units_of_any_exponent(self) -> None:
+    def test_per_units_is_the_exact_points_per_unit_of_any_exponent(self) -> None:
         p = program(purchase(points=1, per_units=10))
         assert earned(p, order(merchandise_minor=18_109)) == [("purchase", 18)]  # 181.09 $
         assert earned(p, order(currency="IRT", exponent=0, merchandise_minor=95)) == [
             ("purchase", 9)]  # fmt: skip
+        # 2.5 points per unit (a points_per_unit setting): ⌊181.60 × 2.5⌋ = 454, as always
+        assert earned(program(purchase(points=5, per_units=2)),
+                      order(merchandise_minor=18_160)) == [("purchase", 454)]  # fmt: skip
 
     def test_shipping_and_tax_only_when_the_rule_includes_them(self) -> None:
         state = order(merchandise_minor=10_000, shipping_minor=2_000, tax_minor=900)
