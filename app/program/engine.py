@@ -243,18 +243,21 @@ class Program:
             points = int(raw.to_integral_value(rounding=rounding))
         return Award(name, segment, max(points, 0), f"{why} {self._suffix(rule)}")
 
-    @staticmethod
-    def _weighted(rule: PurchaseRule, order: JudgedOrder) -> Decimal | int:
+    def _weighted(self, rule: PurchaseRule, order: JudgedOrder) -> Decimal | int:
         """The order's merchandise with the rule's line multipliers and exclusions applied
-        (each line: excluded, else the first multiplier that matches it)."""
-        if not (rule.multipliers or rule.exclusions):
+        (each line: excluded, else the first multiplier that matches it). A paid membership's
+        product earns no purchase points: its lines are always excluded."""
+        exclusions = list(rule.exclusions)
+        if (membership := self.document.membership) is not None:
+            exclusions.append(LineMatch(product_ids=membership.product_ids, skus=membership.skus))
+        if not (rule.multipliers or exclusions):
             return order.merchandise_minor
         parsed = order_lines.order_lines(order.lines)
         if not parsed:
             return order.merchandise_minor  # stored before lines were kept
         total: Decimal = Decimal(0)
         for line in parsed:
-            if any(_matches(ex, line) for ex in rule.exclusions):
+            if any(_matches(ex, line) for ex in exclusions):
                 continue
             weight = next(
                 (m.multiplier for m in rule.multipliers if _matches(m.match, line)), Decimal(1)

@@ -115,6 +115,12 @@ class TestPurchase:
         assert "235.00 USD counted after the rule's product multipliers and exclusions" in (
             award.why
         )
+        # A paid membership's product earns no purchase points.
+        vip = program(purchase(), tiers={"levels": [
+            {"key": "member", "threshold": 0, "names": {"en": "Member"}},
+            {"key": "vip", "threshold": 10**9, "names": {"en": "VIP"}}]},
+            membership={"skus": ["GIFTWRAP"], "tier": "vip", "term_days": 365})  # fmt: skip
+        assert earned(vip, state) == [("purchase", 150)]
         # An order stored before lines were kept counts its whole merchandise.
         assert earned(p, order(merchandise_minor=20_000, lines=None)) == [("purchase", 200)]
 
