@@ -102,3 +102,23 @@ async def test_a_granted_reward_waits_for_the_hold_as_points_do(
     assert (points, status) == (0, "issued")
     assert fake_shopify.discount(code or "") is not None
     assert (await club.points(CUSTOMER))["available"] == 20
+
+
+async def test_a_reward_gone_since_is_not_granted_and_the_points_still_post(
+    client: httpx.AsyncClient, state: AppState, shopify_shop: ShopifyShop
+) -> None:
+    from app.webhooks.models import WebhookEvent
+
+    club = Club(client, state, shopify_shop)
+    await club.set({"rules": [
+        {"key": "purchase", "type": "purchase", "points": 1},
+        {"key": "second", "type": "nth_order", "every": 2, "reward_id": 999},
+    ]})  # fmt: skip
+    for n in (1, 2):
+        order = paid_shopify_order(4200 + n, "10.00", f"2027-02-0{n}T10:00:00Z")
+        await club.deliver("orders/paid", order)
+    assert (await club.points(1073339475))["available"] == 20
+    async with state.db.read() as session:
+        statuses = (await session.scalars(select(WebhookEvent.status))).all()
+        assert set(statuses) == {"processed"}
+        assert await session.scalar(select(func.count()).select_from(Redemption)) == 0
