@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from app.connectors.base import FinancialState
 from app.members.models import Member
@@ -29,21 +30,36 @@ if TYPE_CHECKING:  # reconcile calls this module
     from app.program.reconcile import OrderState
 
 
-async def tiers_at_paid(
-    session: AsyncSession, shop_id: int, customers: Sequence[str]
-) -> dict[str, str | None]:
-    """The tier each member is in when their order is judged: the one place that says which
-    tier an order records (campaign tier filters and tier multipliers read it)."""
-    found: dict[str, str | None] = {}
+def tier_at_paid() -> InstrumentedAttribute[str | None]:
+    """The tier a member's order records when it is judged: the one place that says which
+    (campaign tier filters and tier multipliers read it). Today the member's tier then, as
+    the tiers keep it on ``members.tier``."""
+    return Member.tier
+
+
+async def _members(
+    session: AsyncSession, shop_id: int, customers: list[str]
+) -> tuple[defaultdict[str, int], dict[str, str | None]]:
+    """Each member's last order number and tier now, in one query per 500 members."""
+    last_number = (
+        select(func.max(Order.member_seq))
+        .where(Order.shop_id == shop_id, Order.customer_id == Member.customer_id)
+        .scalar_subquery()
+    )
+    last: defaultdict[str, int] = defaultdict(int)
+    tiers: dict[str, str | None] = {}
     for start in range(0, len(customers), 500):
         rows = await session.execute(
-            select(Member.customer_id, Member.tier).where(
+            select(Member.customer_id, tier_at_paid(), last_number).where(
                 Member.shop_id == shop_id, Member.customer_id.in_(customers[start : start + 500])
             )
         )
-        for customer, tier in rows:
-            found[customer] = tier
-    return found
+        for customer, tier, number in rows:
+            tiers[customer] = tier
+            last[customer] = int(number or 0)
+    if missing := [c for c in customers if c not in tiers]:  # not enrolled (a direct call)
+        last.update(await _last_numbers(session, shop_id, missing))
+    return last, tiers
 
 
 async def judge(
@@ -58,8 +74,7 @@ async def judge(
     if not new:
         return
     customers = sorted({o.customer_id for o in new if o.customer_id is not None})
-    last = await _last_numbers(session, shop_id, customers)
-    tiers = await tiers_at_paid(session, shop_id, customers)
+    last, tiers = await _members(session, shop_id, customers)
     priors: dict[str, list[Prior]] = defaultdict(list)
     if any(programs.at(earned_at(o)).needs_history for o in new):
         priors = await _priors(session, shop_id, customers, {o.order_id for o in orders})
