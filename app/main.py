@@ -32,6 +32,7 @@ from app.logs import configure as configure_logs
 from app.members.endpoints import router as members_router
 from app.metrics import metrics_endpoint
 from app.privacy import endpoints as privacy
+from app.program.endpoints import router as program_router
 from app.reports.endpoints import router as reports_router
 from app.rewards.endpoints import router as rewards_router
 from app.shopify_app.endpoints import router as shopify_app_router
@@ -140,6 +141,7 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
     app.include_router(tiers_router)
     app.include_router(privacy.router)
     app.include_router(privacy.members_router)
+    app.include_router(program_router)
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     app.add_middleware(StorefrontCORS)
     app.add_middleware(RequestLog)
