@@ -20,6 +20,7 @@ from app.api import errors as api_errors
 from app.api.deps import State
 from app.api.errors import ErrorOut, error_response, error_responses
 from app.config import Settings, get_settings
+from app.engage.endpoints import router as engage_router
 from app.errors import (
     DatabaseBusy,
     PayloadTooLarge,
@@ -122,6 +123,7 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
     app.router.routes[:0] = plain_routes(webhooks_router)  # … which these serve (see the module)
     app.include_router(members_router)
     app.include_router(rewards_router)
+    app.include_router(engage_router)
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     app.add_middleware(RequestLog)
     return app

@@ -1,5 +1,6 @@
 """Every table, imported in one place for Alembic and the tests."""
 
+from app.engage.models import EngageMember, MemberEvent, RuleAward
 from app.jobs.models import Job
 from app.ledger.models import Account, LedgerTransaction, LotMovement, PointLot, Posting
 from app.members.models import Member
@@ -13,10 +14,12 @@ from app.webhooks.models import WebhookEvent
 __all__ = [
     "Account",
     "Base",
+    "EngageMember",
     "Job",
     "LedgerTransaction",
     "LotMovement",
     "Member",
+    "MemberEvent",
     "Order",
     "OrderRefund",
     "PointLot",
@@ -24,6 +27,7 @@ __all__ = [
     "Posting",
     "Redemption",
     "Reward",
+    "RuleAward",
     "Shop",
     "StoreSync",
     "WebhookEvent",

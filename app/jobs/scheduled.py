@@ -10,6 +10,7 @@ import structlog
 from sqlalchemy import select
 
 from app.db import Database
+from app.engage import birthdays
 from app.jobs.periodic import Periodic
 from app.ledger import holds, locks
 from app.ledger import service as ledger
@@ -86,4 +87,5 @@ SCHEDULED: tuple[Periodic, ...] = (
     Periodic("expired", expire_due),
     Periodic("codes_expired", rewards_tasks.expire_codes),
     Periodic("sweeps", sync_tasks.schedule_sweep),
+    Periodic("birthdays", birthdays.grant_due),
 )
