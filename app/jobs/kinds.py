@@ -28,6 +28,8 @@ class JobContext:
     now: datetime
     # This attempt is the last: a failure parks the job, so a handler compensates instead.
     last_attempt: bool = False
+    # The app's secret key, for what a handler derives from it (a granted reward's code).
+    secret_key: str = ""
 
 
 class RetryAfter(Exception):

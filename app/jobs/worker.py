@@ -70,6 +70,7 @@ class JobWorker:
         self.batch_size = settings.jobs_batch_size
         self.lease = timedelta(seconds=settings.jobs_lease_seconds)
         self.concurrency = settings.jobs_concurrency
+        self.secret_key = settings.secret_key
 
     async def run_once(self, now: datetime | None = None, limit: int | None = None) -> int:
         """Claim and run one batch of due jobs; returns how many were claimed."""
@@ -131,7 +132,8 @@ class JobWorker:
             if shop is None:  # deleted since (its jobs go with it)
                 return True
             last = self.policy.parks(job.attempts)
-            context = JobContext(self.db, self.stores, shop, job.id, job.attempts, now, last)
+            context = JobContext(self.db, self.stores, shop, job.id, job.attempts, now, last,
+                                 self.secret_key)  # fmt: skip
             handler = self.kinds.handler(job.kind)
             await asyncio.wait_for(handler(context, job.payload), self.lease.total_seconds())
         except StoreUnauthorized as exc:

@@ -287,11 +287,13 @@ async def issue(
     r = await locked(session, shop_id, redemption_id)
     if r is None or r.status != RedemptionStatus.PENDING:
         return r
-    assert r.hold_id is not None
     r.store_id = store_id
     r.updated_at = utcnow()
     try:
-        await holds.capture(session, shop_id, r.hold_id, reason="points spent on a discount code")
+        if r.hold_id is not None:  # a grant (app/rewards/grants.py) holds no points
+            await holds.capture(
+                session, shop_id, r.hold_id, reason="points spent on a discount code"
+            )
     except HoldSettled:
         # The scheduler gave the points back (the hold outlived its deadline) before the
         # store's answer was recorded: the member keeps the points, the code is not shown.
@@ -311,9 +313,9 @@ async def fail(
     r = await locked(session, shop_id, redemption_id)
     if r is None or r.status != RedemptionStatus.PENDING:
         return r
-    assert r.hold_id is not None
-    with contextlib.suppress(HoldSettled):  # voided already (its deadline passed)
-        await holds.void(session, shop_id, r.hold_id, reason=f"redemption failed: {reason}")
+    if r.hold_id is not None:  # a grant holds no points
+        with contextlib.suppress(HoldSettled):  # voided already (its deadline passed)
+            await holds.void(session, shop_id, r.hold_id, reason=f"redemption failed: {reason}")
     r.status = RedemptionStatus.FAILED
     r.failure = reason
     r.updated_at = utcnow()

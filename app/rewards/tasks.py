@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.connectors.base import Platform
@@ -43,6 +43,7 @@ from app.members.models import Member
 from app.money import currency_exponent
 from app.program.models import Order
 from app.rewards import service
+from app.rewards.codes import code_for
 from app.rewards.models import Redemption, RedemptionStatus, Reward, RewardKind
 from app.shops.service import ShopContext
 
@@ -71,7 +72,12 @@ async def create_code(ctx: JobContext, payload: Mapping[str, Any]) -> None:
         )
         if r is None or r.status != RedemptionStatus.PENDING:
             return  # settled by an earlier run
-        hold_status = await session.scalar(select(Hold.status).where(Hold.id == r.hold_id))
+        # A grant (app/rewards/grants.py) holds nothing, so it has no deadline to miss.
+        hold_status = (
+            await session.scalar(select(Hold.status).where(Hold.id == r.hold_id))
+            if r.hold_id is not None
+            else HoldStatus.HELD
+        )
         reward = await session.scalar(select(Reward).where(Reward.id == r.reward_id))
         email = await session.scalar(
             select(Member.email).where(
@@ -86,6 +92,8 @@ async def create_code(ctx: JobContext, payload: Mapping[str, Any]) -> None:
         return
     client = await ctx.stores.for_shop(shop_id)
     try:
+        if r.code is None:  # a grant: its code is derived here, where the secret key is
+            r.code = await _set_code(ctx, redemption_id)
         spec = await _spec(ctx.shop, client, r, reward, email, currency)
         found = await on_store(client, spec)
     except CannotIssue as exc:
@@ -112,6 +120,19 @@ async def create_code(ctx: JobContext, payload: Mapping[str, Any]) -> None:
             store_id=found.store_id,
             expires_at=found.ends_at or spec.ends_at,
         )
+
+
+async def _set_code(ctx: JobContext, redemption_id: int) -> str:
+    if not ctx.secret_key:  # a code derived from no key could be guessed
+        raise CannotIssue("the worker has no secret key to derive the code with")
+    code = code_for(ctx.secret_key, ctx.shop.shop_id, redemption_id)
+    async with ctx.db.write() as session:
+        await session.execute(
+            update(Redemption)
+            .where(Redemption.shop_id == ctx.shop.shop_id, Redemption.id == redemption_id)
+            .values(code=code)
+        )
+    return code
 
 
 async def on_store(client: StoreClient, spec: DiscountSpec) -> StoreDiscount:
@@ -230,7 +251,7 @@ async def _stale(session: AsyncSession, shop_id: int) -> list[int]:
     pending = (
         await session.execute(
             select(Redemption.id, Hold.status)
-            .join(Hold, Hold.id == Redemption.hold_id)
+            .outerjoin(Hold, Hold.id == Redemption.hold_id)  # a grant has no hold
             .where(Redemption.shop_id == shop_id, Redemption.status == RedemptionStatus.PENDING)
         )
     ).all()
