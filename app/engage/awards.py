@@ -58,10 +58,6 @@ class Outcome:
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Outcome:
-        return cls(**data)
-
 
 async def lock_member(session: AsyncSession, shop_id: int, customer_id: str) -> None:
     await locks.lock_accounts(session, shop_id, [(customer_id, k) for k in AccountKind.MEMBER])

@@ -6,7 +6,8 @@ Completion is judged from the stored facts, not by counting deliveries: the memb
 orders (``orders``, net of refunds for spend) and events (``member_events``), inside the rule's
 time frame, searched for the first moment any ``within_days`` window held the target. An
 order processed late, or twice, therefore completes a badge at the same moment, once. A
-completed badge stays completed (a later refund does not take it back).
+completed badge stays completed (a later refund does not take it back). A badge without
+``starts_at`` counts the member's whole history; give it one to count from then on.
 """
 
 from __future__ import annotations

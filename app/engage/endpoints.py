@@ -11,7 +11,6 @@ from app.api.deps import CurrentShop, ReadSession, WriteSession
 from app.api.errors import error_responses
 from app.api.routing import admin_router
 from app.engage import badges, leaderboard, profiles, service
-from app.engage.awards import Outcome
 from app.engage.leaderboard import LeaderboardDisabled
 from app.engage.models import MemberEvent
 from app.engage.schemas import (
@@ -36,7 +35,7 @@ router = admin_router("/api/v1", tags=["engagement"])
 
 
 def _outcomes(data: list[dict[str, object]]) -> list[OutcomeOut]:
-    return [OutcomeOut.model_validate(Outcome.from_json(dict(o)).to_json()) for o in data]
+    return [OutcomeOut.model_validate(o) for o in data]
 
 
 def _event_out(event: MemberEvent, created: bool) -> EventOut:

@@ -3,7 +3,8 @@ idempotency key and applies the ``event`` (and, for ``signup``, the ``signup``) 
 program version in force when it happened; then the member's badges look at it.
 
 The same key again answers what the first call recorded and changes nothing. An event no
-rule awards is still recorded (it may count for a badge) and says so.
+rule awards is still recorded (it may count for a badge) and says so. Its points are available
+at once: the hold period is for orders, which a refund can take back.
 """
 
 from __future__ import annotations

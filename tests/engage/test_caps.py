@@ -3,6 +3,7 @@ edges, and the version in force when the event happened."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -102,3 +103,21 @@ class TestVersions:
         r = await club.event("review", "new")
         assert r.json()["program_version"] == v3
         assert f"40 points: review (rule review, program v{v3})" in await club.reasons()
+
+
+class TestConcurrency:
+    async def test_concurrent_events_never_pass_a_cap_nor_record_a_key_twice(
+        self, club: Club
+    ) -> None:
+        await club.publish(_program(REVIEW))
+        await club.join()
+        answers = await asyncio.gather(
+            *(club.event("review", f"review-{i}") for i in range(8)),
+            *(club.event("review", "same") for _ in range(4)),
+        )
+        assert all(r.status_code in (200, 201) for r in answers), [r.text for r in answers]
+        assert sum(r.json()["points"] for r in answers[:8]) <= 100
+        same = {r.json()["id"] for r in answers[8:]}
+        assert len(same) == 1
+        assert sum(r.status_code == 201 for r in answers[8:]) == 1
+        assert await club.available() == 100  # 5 reviews of 9 keys earned
