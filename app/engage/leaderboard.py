@@ -1,7 +1,7 @@
 """The leaderboard: members who opted in, ranked by points earned (earn and reverse postings,
 as lifetime earned counts them) within the shop's window — this calendar month or year in the
-shop's time zone, or ever (by when the points were posted). Shown by initials and the last two digits of the customer id only:
-never a name, an e-mail or the whole id."""
+shop's time zone, or ever — by when the points were posted. Shown by initials and the last two
+digits of the customer id only: never a name, an e-mail or the whole id."""
 
 from __future__ import annotations
 
