@@ -199,7 +199,7 @@ async def check(
         act = await activity(session, shop_id, customer_id)
         for rule in pending:
             at = completion(rule, act, zone)
-            if at is None or at > now:
+            if at is None:
                 continue
             name = rule.names.en or rule.names.fa
             made.append(

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.ledger.verify import verify_shop
+from app.webhooks.processing import replay
 from tests.engage.conftest import CUSTOMER, Club
 
 SARA = "5551234567"
@@ -94,5 +95,21 @@ class TestGamifiedClub:
             assert private not in r.text
         assert CUSTOMER not in r.text
 
+        async with club.state.db.read() as session:
+            assert await verify_shop(session, club.shop.shop_id) == []
+
+    async def test_replaying_every_webhook_awards_nothing_twice(self, club: Club) -> None:
+        await club.publish(GAMIFIED)
+        await club.join()
+        now = datetime.now(UTC).replace(microsecond=0)
+        for i in range(3):
+            await club.order(9100 + i, now - timedelta(days=3 - i), "10.00")
+        assert await club.available() == 25 + 30 + 100
+        requeued = await replay(
+            club.state.db, shop_id=club.shop.shop_id, event_ids=[], status="processed"
+        )
+        assert requeued == 4
+        await club.state.worker.drain()
+        assert await club.available() == 25 + 30 + 100
         async with club.state.db.read() as session:
             assert await verify_shop(session, club.shop.shop_id) == []
