@@ -18,7 +18,7 @@ from sqlalchemy import and_, extract, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import Database
-from app.engage import awards, periods
+from app.engage import awards
 from app.engage.models import EngageMember, RuleAward
 from app.logs import log_failure
 from app.members.models import Member
@@ -75,18 +75,17 @@ async def grant_due(db: Database, shop: ShopContext, now: datetime) -> int:
         customers = await _candidates(session, shop.shop_id, celebrated_on(today))
         if not customers:
             return 0
-        year_start, _ = periods.bounds(now, "year", zone)
-        done = set(
-            (
+        wanted = sorted(_key(c, today.year, r.key) for c in customers for r in rules)
+        done: set[str] = set()
+        for start in range(0, len(wanted), 500):
+            done.update(
                 await session.scalars(
                     select(RuleAward.key).where(
                         RuleAward.shop_id == shop.shop_id,
-                        RuleAward.source_type == "birthday",
-                        RuleAward.occurred_at >= year_start,
+                        RuleAward.key.in_(wanted[start : start + 500]),
                     )
                 )
-            ).all()
-        )
+            )
     count = 0
     for customer_id in sorted(customers):
         todo = [r for r in rules if _key(customer_id, today.year, r.key) not in done]
