@@ -5,6 +5,8 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, field_validator
 
+from app.program.document import Key
+
 
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -16,8 +18,8 @@ class EventIn(_In):
         json_schema_extra={"examples": [{"type": "review", "idempotency_key": "review-8812"}]},
     )
 
-    type: str = Field(
-        pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$",
+    # The program's key syntax: an event rule names its type with one.
+    type: Key = Field(
         description="review, survey, profile_completed, social_follow, social_share, signup, "
         "or the shop's own type",
     )
