@@ -21,6 +21,7 @@ from app.api import errors as api_errors
 from app.api.deps import State
 from app.api.errors import ErrorOut, error_response, error_responses
 from app.config import Settings, get_settings
+from app.engage.endpoints import router as engage_router
 from app.errors import (
     DatabaseBusy,
     PayloadTooLarge,
@@ -142,6 +143,7 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
     app.include_router(privacy.router)
     app.include_router(privacy.members_router)
     app.include_router(program_router)
+    app.include_router(engage_router)
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     app.add_middleware(StorefrontCORS)
     app.add_middleware(RequestLog)

@@ -1,6 +1,7 @@
 """Every table, imported in one place for Alembic and the tests."""
 
 from app.admin.models import AdminLink, AdminUser
+from app.engage.models import EngageMember, MemberEvent, RuleAward
 from app.jobs.models import Job
 from app.ledger.models import Account, LedgerTransaction, LotMovement, PointLot, Posting
 from app.members.models import Member
@@ -20,11 +21,13 @@ __all__ = [
     "AdminLink",
     "AdminUser",
     "Base",
+    "EngageMember",
     "Job",
     "LedgerTransaction",
     "LotMovement",
     "Member",
     "MemberTier",
+    "MemberEvent",
     "Order",
     "OrderRefund",
     "PointLot",
@@ -36,6 +39,7 @@ __all__ = [
     "ReportCursor",
     "ReportDay",
     "Reward",
+    "RuleAward",
     "Shop",
     "StoreSync",
     "TierChange",

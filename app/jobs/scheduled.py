@@ -10,6 +10,7 @@ import structlog
 from sqlalchemy import select
 
 from app.db import Database
+from app.engage import birthdays
 from app.jobs.periodic import Periodic
 from app.ledger import holds, locks
 from app.ledger import service as ledger
@@ -92,4 +93,5 @@ SCHEDULED: tuple[Periodic, ...] = (
     Periodic("tiers_reviewed", tiers_tasks.review_due),
     Periodic("days_rolled_up", reports_tasks.roll_up),
     *privacy_tasks.SCHEDULED,
+    Periodic("birthdays", birthdays.grant_due),
 )

@@ -181,6 +181,19 @@ class EventRule(_Grants):
     type: Literal["event"]
     event: Key
 
+    @model_validator(mode="after")
+    def _capped(self) -> EventRule:
+        # Anyone can claim a follow or a share: an uncapped rule would print points.
+        if self.event in SELF_REPORTED and not (self.max_per_member or self.max_per_period):
+            raise ValueError(
+                f"{self.event} is self-reported: give max_per_member or max_per_period"
+            )
+        return self
+
+
+# Event types the shopper reports about themselves, which a rule must cap.
+SELF_REPORTED = frozenset({"social_follow", "social_share"})
+
 
 class CampaignRule(_Rule):
     """Within its dates: purchase points multiplied and/or a bonus per paid order, optionally

@@ -19,6 +19,7 @@ from app.connectors.base import (
     RefundSnapshot,
     Snapshot,
 )
+from app.engage import signup
 from app.ledger import locks
 from app.ledger.models import AccountKind
 from app.members import service as members
@@ -90,4 +91,5 @@ async def apply_batch(
     await reconcile.reconcile_many(session, shop_id, settings, touched, now, history)
     await rewards_usage.after_orders(session, shop_id, settings, touched)
     await hooks.after_orders(session, shop_id, touched, now, history)
+    await signup.after_customers(session, shop_id, batch, now)  # customers/create: signup
     return acted
