@@ -37,10 +37,12 @@ shop_cli = typer.Typer(no_args_is_help=True, help="Add, inspect and change shops
 ledger_cli = typer.Typer(no_args_is_help=True, help="Check the points ledger.")
 events_cli = typer.Typer(no_args_is_help=True, help="Inspect and replay webhook events.")
 jobs_cli = typer.Typer(no_args_is_help=True, help="Inspect and retry jobs.")
+program_cli = typer.Typer(no_args_is_help=True, help="The shop's program.")
 cli.add_typer(shop_cli, name="shop")
 cli.add_typer(ledger_cli, name="ledger")
 cli.add_typer(events_cli, name="events")
 cli.add_typer(jobs_cli, name="jobs")
+cli.add_typer(program_cli, name="program")
 
 err = Console(stderr=True)
 
@@ -717,6 +719,72 @@ def retry_jobs(
             return await service.retry(session, job_ids=job_id or [], kind=kind, shop_id=shop)
 
     err.print(f"queued {_run(go)} job(s) again")
+
+
+@program_cli.command("simulate")
+def simulate_program(
+    draft: Annotated[str, typer.Argument(help="the draft program document (JSON file)")],
+    shop: Annotated[int, typer.Option(help="the shop_id")],
+    since: Annotated[
+        datetime | None,
+        typer.Option(formats=["%Y-%m-%d"], help="replay the events received since this day (UTC)"),
+    ] = None,
+) -> None:
+    """Replay the shop's stored events under DRAFT and under the live program, on throwaway
+    databases (the live ledger is only read); print both outcomes as JSON."""
+    from pathlib import Path
+
+    from pydantic import ValidationError
+    from rich.progress import MofNCompleteColumn, TimeRemainingColumn
+
+    from app.program.document import ProgramDocument
+    from app.program.simulate import simulate_in_thread
+    from app.program.simulation.schemas import SimulationOut
+
+    try:
+        document = ProgramDocument.model_validate_json(Path(draft).read_bytes())
+    except OSError as exc:
+        raise _fail(f"cannot read {draft}: {exc.strerror}") from exc
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(document)'}: {e['msg']}"
+            for e in exc.errors()
+        )
+        raise _fail(f"{draft} is not a valid program: {problems}") from exc
+
+    async def go(db: Database) -> SimulationOut:
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("events"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+        )
+        with Progress(*columns, console=err, transient=True) as progress:
+            task = progress.add_task(f"replaying shop {shop}'s events", total=None)
+            return await simulate_in_thread(
+                db.url,
+                shop,
+                document,
+                since.date() if since else None,
+                now=datetime.now(UTC),
+                progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )
+
+    report: SimulationOut = _run(go)
+    _emit(report.model_dump(mode="json", exclude_none=True))
+    table = Table("", "draft", "live program")
+    for label, name in (
+        ("points issued", "points_issued"),
+        ("expected redemptions", "expected_redemptions"),
+        ("points outstanding", "points_outstanding"),
+        ("liability (minor units)", "liability_minor"),
+        ("cost / revenue", "cost_share"),
+    ):
+        table.add_row(label, *(str(getattr(o, name)) for o in (report.draft, report.live)))
+    err.print(table)
+    err.print(f"{report.events.replayed} events replayed in {report.seconds:.1f} s")
 
 
 def main() -> None:
