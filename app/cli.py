@@ -738,7 +738,7 @@ def simulate_program(
     from rich.progress import MofNCompleteColumn, TimeRemainingColumn
 
     from app.program.document import ProgramDocument
-    from app.program.simulate import simulate_in_thread
+    from app.program.simulate import simulate
     from app.program.simulation.schemas import SimulationOut
 
     try:
@@ -763,8 +763,8 @@ def simulate_program(
         )
         with Progress(*columns, console=err, transient=True) as progress:
             task = progress.add_task(f"replaying shop {shop}'s events", total=None)
-            return await simulate_in_thread(
-                db.url,
+            return await simulate(
+                db,
                 shop,
                 document,
                 since.date() if since else None,

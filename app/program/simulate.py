@@ -1,21 +1,21 @@
 """What-if: a draft program replayed on the shop's real history, beside its live program.
 
-The shop's stored webhook events (since a day, or all of them) are replayed twice, each time on
-a throwaway SQLite database made from the app's metadata (``simulation/sandbox.py``): once with
-the draft published as the shop's only program version, in force from the beginning, once with
-the shop's own program versions. Both replays run the worker's own processing code, so a draft
-equal to the live program gives the live ledger's totals; the live database is only read.
+The shop's stored webhook events (received since a day, or all of them, up to the last one
+stored when the simulation starts) are replayed twice, each time on a throwaway SQLite database
+made from the app's metadata (``simulation/sandbox.py``): once with the draft published as the
+shop's only program version, in force from the beginning, once with the shop's own program
+versions. Both replays run the worker's own processing code, so a draft equal to the live
+program gives the live ledger's totals; the live database is only read.
 
 What is reported of each replay (``simulation/schemas.py`` says it field by field): points
 issued; redemptions and expiry expected at the live ledger's historical rates (points redeemed,
-and expired, per point issued; redemptions are members' choices, not in the events); points
-outstanding; that liability in money, at the program's ``point_value_minor`` or else the shop's
-rewards' highest value per point; the cost as a share of the paid orders' merchandise revenue;
-members per tier where this Vafa has tiers.
+and expired, per point issued: redemptions are members' choices, not in the events, and no
+expiry runs in a replay); points outstanding; that liability in money, at the program's
+``point_value_minor``, else the shop's rewards' highest value per point; the cost as a share of
+the paid orders' merchandise revenue; members per tier where this Vafa has tiers.
 
-The replays run on a thread with its own event loop and databases (:func:`simulate_in_thread`),
-so the API's loop is never held for more than a switch of the interpreter's lock, and one
-simulation runs at a time per process.
+The two replays run at once, each in a process of its own (``simulation/replay.py``): the
+caller's event loop only waits for them, and one simulation runs at a time per process.
 """
 
 from __future__ import annotations
@@ -30,15 +30,17 @@ from datetime import time as clock
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from app.db import Database
 from app.errors import NotFound, ValidationFailed
 from app.program import versions
 from app.program.document import DEFAULT_PURCHASE_KEY, ProgramDocument, PurchaseRule
+from app.program.settings import ProgramSettings
 from app.program.simulation import queries
 from app.program.simulation.queries import LedgerTotals
-from app.program.simulation.sandbox import ProgramRows, Sandbox
+from app.program.simulation.replay import Replay, Replayed, Source, run_replays
+from app.program.simulation.sandbox import BATCH_EVENTS, ProgramRows
 from app.program.simulation.schemas import (
     Assumptions,
     EventsReplayed,
@@ -67,7 +69,8 @@ def draft_program(document: ProgramDocument, settings: dict[str, Any]) -> Progra
     """The draft as a shop's whole program: its only version, in force from the beginning, and
     the shop's ``settings`` saying the same (what processing read before program versions)."""
     said = {**settings, **document.policies().to_json()}
-    said["points_per_unit"] = str(_points_per_unit(document, settings))
+    if "points_per_unit" in ProgramSettings.model_fields:  # an engine that reads the settings
+        said["points_per_unit"] = str(_points_per_unit(document, settings))
     return ProgramRows(said, ((1, BEGINNING, document.to_json()),))
 
 
@@ -98,15 +101,21 @@ def _decimal(value: Fraction) -> Decimal:
 
 
 async def _outcome(
-    sandbox: Sandbox,
+    path: Path,
+    shop_id: int,
     redemption: Fraction,
     expiry: Fraction,
-    point_value: tuple[Decimal | None, str | None],
+    point_value: tuple[Decimal | None, Literal["document", "rewards"] | None],
 ) -> Outcome:
-    async with sandbox.db.read() as session:
-        totals = await queries.ledger_totals(session, sandbox.shop_id)
-        revenues = await queries.revenue(session, sandbox.shop_id)
-        tiers = await queries.members_per_tier(session, sandbox.shop_id)
+    """What one replay's sandbox holds, once its process is done."""
+    sandbox = Database(f"sqlite+aiosqlite:///{path}", pool_size=1, max_overflow=0)
+    try:
+        async with sandbox.read() as session:
+            totals = await queries.ledger_totals(session, shop_id)
+            revenues = await queries.revenue(session, shop_id)
+            tiers = await queries.members_per_tier(session, shop_id)
+    finally:
+        await sandbox.dispose()
     issued = totals.issued
     redeemed = int(issued * redemption)  # rounded down, as int() of a Fraction is
     expired = int(issued * expiry)
@@ -147,100 +156,74 @@ def _ledger_out(totals: LedgerTotals) -> LedgerTotalsOut:
 
 
 async def simulate(
-    database_url: str,
+    db: Database,
     shop_id: int,
     draft: ProgramDocument,
     since: date | None = None,
     *,
     now: datetime,
     progress: Progress | None = None,
-    batch: int | None = None,
+    batch: int = BATCH_EVENTS,
 ) -> SimulationOut:
     """Replay shop ``shop_id``'s stored events under ``draft`` and under its live program, on
-    throwaway databases, as the worker would process them at ``now``."""
+    throwaway databases, as the worker would process them at ``now``. ``db`` is the live
+    database: only read, here and by the replays' processes."""
     started = time.monotonic()
     start = start_of(since, now)
-    live = Database(database_url, pool_size=1, max_overflow=0)
-    try:
-        async with live.read() as session:
-            found = await queries.shop_and_program(session, shop_id)
-            if found is None:
-                raise NotFound(f"no shop {shop_id}")
-            shop, program = found
-            live_document = (await versions.load(session, shop_id)).latest.document
-            ledger = await queries.ledger_totals(session, shop_id)
-            reward_value = await queries.rewards_point_value(session, shop_id)
-            total = await queries.count_events(session, shop_id, start)
-        redemption = _rate(ledger.redeemed, ledger.issued)
-        expiry = _rate(ledger.expired, ledger.issued)
+    async with db.read() as session:
+        found = await queries.shop_and_program(session, shop_id)
+        if found is None:
+            raise NotFound(f"no shop {shop_id}")
+        shop, program = found
+        live_document = (await versions.load(session, shop_id)).latest.document
+        ledger = await queries.ledger_totals(session, shop_id)
+        reward_value = await queries.rewards_point_value(session, shop_id)
+        total, last = await queries.event_range(session, shop_id, start)
+    redemption = _rate(ledger.redeemed, ledger.issued)
+    expiry = _rate(ledger.expired, ledger.issued)
 
-        def value_of(document: ProgramDocument) -> tuple[Decimal | None, str | None]:
-            if document.point_value_minor is not None:
-                return document.point_value_minor, "document"
-            return reward_value, "rewards" if reward_value is not None else None
+    def value_of(
+        document: ProgramDocument,
+    ) -> tuple[Decimal | None, Literal["document", "rewards"] | None]:
+        if document.point_value_minor is not None:
+            return document.point_value_minor, "document"
+        if reward_value is not None:
+            return reward_value, "rewards"
+        return None, None
 
-        with tempfile.TemporaryDirectory(prefix="vafa-simulate-") as tmp:
-            programs = {"draft": draft_program(draft, program.settings), "live": program}
-            sandboxes: dict[str, Sandbox] = {}
-            try:
-                for name, rows in programs.items():
-                    sandboxes[name] = await Sandbox.create(
-                        Path(tmp) / f"{name}.db", shop, rows, **({"batch": batch} if batch else {})
-                    )
-                done = 0
-                if progress:
-                    progress(done, total)
-                async for page in queries.stored_events(live, shop_id, start):
-                    for sandbox in sandboxes.values():
-                        await sandbox.add(page)
-                        await sandbox.process(now)
-                    done += len(page)
-                    if progress:
-                        progress(done, max(total, done))
-                outcomes = {
-                    "draft": await _outcome(sandboxes["draft"], redemption, expiry,
-                                            value_of(draft)),
-                    "live": await _outcome(sandboxes["live"], redemption, expiry,
-                                           value_of(live_document)),
-                }  # fmt: skip
-                statuses = dict(sandboxes["draft"].statuses)
-            finally:
-                for sandbox in sandboxes.values():
-                    await sandbox.dispose()
-    finally:
-        await live.dispose()
+    def replays_done(done: int) -> None:
+        if progress:
+            progress(done, max(total, done))
+
+    def run(replays: list[Replay], source: Source) -> dict[str, Replayed]:
+        with _ONE_AT_A_TIME:
+            return run_replays(replays, source, replays_done)
+
+    with tempfile.TemporaryDirectory(prefix="vafa-simulate-") as tmp:
+        replays = [
+            Replay("draft", Path(tmp) / "draft.db", draft_program(draft, program.settings)),
+            Replay("live", Path(tmp) / "live.db", program),
+        ]
+        replays_done(0)
+        replayed = await asyncio.to_thread(
+            run, replays, Source(db.url, shop, start, last, now, batch)
+        )
+        draft_out = await _outcome(replays[0].path, shop_id, redemption, expiry, value_of(draft))
+        live_out = await _outcome(
+            replays[1].path, shop_id, redemption, expiry, value_of(live_document)
+        )
     return SimulationOut(
         shop_id=shop_id,
         since=since,
         replayed_at=now,
-        events=EventsReplayed(replayed=done, by_status=statuses),
+        events=EventsReplayed(
+            replayed=sum(replayed["draft"].statuses.values()),
+            by_status=replayed["draft"].statuses,
+        ),
         assumptions=Assumptions(redemption_rate=_decimal(redemption), expiry_rate=_decimal(expiry)),
-        draft=outcomes["draft"],
-        live=outcomes["live"],
+        draft=draft_out,
+        live=live_out,
         ledger=_ledger_out(ledger),
         seconds=round(time.monotonic() - started, 3),
+        replay_cpu_seconds={name: round(r.cpu_seconds, 3) for name, r in replayed.items()},
     )
-
-
-async def simulate_in_thread(
-    database_url: str,
-    shop_id: int,
-    draft: ProgramDocument,
-    since: date | None = None,
-    *,
-    now: datetime,
-    progress: Progress | None = None,
-    batch: int | None = None,
-) -> SimulationOut:
-    """:func:`simulate` on a thread of its own, with its own event loop and engines; the
-    caller's loop only awaits it. A second simulation waits for the first."""
-
-    def run() -> SimulationOut:
-        with _ONE_AT_A_TIME:
-            return asyncio.run(
-                simulate(
-                    database_url, shop_id, draft, since, now=now, progress=progress, batch=batch
-                )
-            )
-
-    return await asyncio.to_thread(run)

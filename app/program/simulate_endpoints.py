@@ -8,7 +8,7 @@ from app.api.errors import error_responses
 from app.api.routing import admin_router
 from app.errors import PayloadTooLarge, ValidationFailed
 from app.orm import utcnow
-from app.program.simulate import simulate_in_thread, start_of
+from app.program.simulate import simulate, start_of
 from app.program.simulation.schemas import SimulateIn, SimulationOut
 
 router = admin_router("/api/v1", tags=["program"])
@@ -26,4 +26,4 @@ async def simulate_program(body: SimulateIn, shop: CurrentShop, state: State) ->
     is only read. Answers when both replays are done (about a minute per 100,000 orders)."""
     now = utcnow()
     start_of(body.since, now)  # a day in the future is refused before any work
-    return await simulate_in_thread(state.db.url, shop.shop_id, body.draft, body.since, now=now)
+    return await simulate(state.db, shop.shop_id, body.draft, body.since, now=now)

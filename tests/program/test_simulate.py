@@ -27,7 +27,7 @@ from app.members.models import Member
 from app.orm import utcnow
 from app.program import versions
 from app.program.document import ProgramDocument
-from app.program.simulate import simulate, simulate_in_thread
+from app.program.simulate import simulate
 from app.program.simulation import queries
 from app.state import AppState
 from app.webhooks.models import WebhookEvent
@@ -153,7 +153,7 @@ class TestDraftEqualToLive:
         before = await _transactions(state)
         document = await _live_document(state, lived.shop_id)
 
-        report = await simulate(state.db.url, lived.shop_id, document, now=utcnow())
+        report = await simulate(state.db, lived.shop_id, document, now=utcnow())
 
         for outcome in (report.draft, report.live):
             assert outcome.points_issued == sums["issued"]
@@ -168,14 +168,17 @@ class TestDraftEqualToLive:
         assert report.events.by_status == {"processed": len(HISTORY)}
         assert await _transactions(state) == before  # the live ledger untouched
         assert await _ledger_sums(state, lived.shop_id) == sums
+        async with state.db.read() as session:  # and its events as they were
+            statuses = await session.scalars(select(WebhookEvent.status).distinct())
+            assert set(statuses) == {"processed"}
 
 
 class TestDoublePoints:
     async def test_two_points_per_unit_issue_what_a_person_computes(
         self, state: AppState, lived: ShopifyShop
     ) -> None:
-        report = await simulate_in_thread(
-            state.db.url, lived.shop_id, ProgramDocument.model_validate(DOUBLE), now=utcnow()
+        report = await simulate(
+            state.db, lived.shop_id, ProgramDocument.model_validate(DOUBLE), now=utcnow()
         )
         # By hand, at 2 points per whole unit, rounded down once per order:
         #   9001 181.09 → 362; 9002 50.00 → 100, 20.00 of it refunded → 60;
@@ -199,7 +202,7 @@ class TestDoublePoints:
         ])  # fmt: skip
         await state.worker.drain(now=PAID + timedelta(days=1))
         report = await simulate(
-            state.db.url, shopify_shop.shop_id, ProgramDocument.model_validate(DOUBLE),
+            state.db, shopify_shop.shop_id, ProgramDocument.model_validate(DOUBLE),
             now=utcnow(),
         )  # fmt: skip
         assert report.live.points_issued == 40 + 15 + 0  # 25 less 25 × 10/25
@@ -223,7 +226,7 @@ class TestTiers:
             queries, "MEMBERS_PER_TIER", f"{__name__}:{members_by_last_digit.__name__}"
         )
         report = await simulate(
-            state.db.url, lived.shop_id, ProgramDocument.model_validate(DOUBLE), now=utcnow()
+            state.db, lived.shop_id, ProgramDocument.model_validate(DOUBLE), now=utcnow()
         )
         # Ann 101, Bob 102, Cyd 103 (a member though her points were reversed)
         assert report.draft.members_per_tier == {"tier-1": 1, "tier-2": 1, "tier-3": 1}
@@ -237,13 +240,32 @@ class TestMoney:
         self, state: AppState, lived: ShopifyShop
     ) -> None:
         draft = ProgramDocument.model_validate({**DOUBLE, "point_value_minor": "2.5"})
-        report = await simulate(state.db.url, lived.shop_id, draft, now=utcnow())
+        report = await simulate(state.db, lived.shop_id, draft, now=utcnow())
         assert report.draft.point_value_source == "document"
         assert report.draft.liability_minor == 1003  # 401 points × 2.5, half up
         assert report.draft.cost_share == Decimal("0.037695")  # 1003 / 26608
         # The live program names no value and the shop has no rewards: no money is claimed.
         assert report.live.liability_minor is None
         assert report.live.cost_share is None
+
+    async def test_without_a_point_value_the_rewards_say_what_a_point_is_worth(
+        self, client: httpx.AsyncClient, state: AppState, lived: ShopifyShop
+    ) -> None:
+        for name, points, value in (("5 off", 200, 500), ("2 off", 100, 150)):
+            r = await client.post(
+                "/api/v1/rewards",
+                json={"name": name, "kind": "amount_off", "points_cost": points, "value": value,
+                      "active": True},
+                headers=lived.auth,
+            )  # fmt: skip
+            assert r.status_code == 201, r.text
+        document = await _live_document(state, lived.shop_id)
+        report = await simulate(state.db, lived.shop_id, document, now=utcnow())
+        # The most a point buys: 500 / 200 = 2.5 minor units (the other, 150 / 100 = 1.5).
+        assert report.live.point_value_source == "rewards"
+        assert report.live.point_value_minor == Decimal("2.5")
+        assert report.live.liability_minor == 500  # 200 outstanding × 2.5
+        assert report.live.cost_share == Decimal("0.018791")  # 500 / 26608
 
 
 class TestSince:
@@ -259,9 +281,7 @@ class TestSince:
                 .values(received_at=datetime(2025, 1, 1, tzinfo=UTC))
             )  # fmt: skip
         document = await _live_document(state, lived.shop_id)
-        report = await simulate(
-            state.db.url, lived.shop_id, document, date(2025, 6, 1), now=utcnow()
-        )
+        report = await simulate(state.db, lived.shop_id, document, date(2025, 6, 1), now=utcnow())
         assert report.events.replayed == len(HISTORY) - 2
         # Without 9001 (181) and 9002 (its refund alone, for an order not seen: nothing).
         assert report.live.points_issued == 225 - 181 - 30

@@ -60,25 +60,36 @@ def _events_since(shop_id: int, since: datetime | None) -> list[Any]:
     return where
 
 
-async def count_events(session: AsyncSession, shop_id: int, since: datetime | None) -> int:
-    return int(
-        await session.scalar(select(func.count()).where(*_events_since(shop_id, since))) or 0
-    )
+async def event_range(
+    session: AsyncSession, shop_id: int, since: datetime | None
+) -> tuple[int, int]:
+    """How many events were received since ``since``, and the id of the last one stored (0:
+    none), which bounds the replays: both see the same events, whatever arrives meanwhile."""
+    count, last = (
+        await session.execute(
+            select(func.count(), func.coalesce(func.max(WebhookEvent.id), 0)).where(
+                *_events_since(shop_id, since)
+            )
+        )
+    ).one()
+    return int(count), int(last)
 
 
 async def stored_events(
-    db: Database, shop_id: int, since: datetime | None, per_read: int = EVENTS_PER_READ
-) -> AsyncIterator[list[StoredEvent]]:
-    """The shop's stored events received since ``since``, in delivery order, a page at a time
-    (each page its own short read: nothing is held open while the page is replayed)."""
+    db: Database, shop_id: int, since: datetime | None, until_id: int,
+    per_read: int = EVENTS_PER_READ,
+) -> AsyncIterator[list[StoredEvent]]:  # fmt: skip
+    """The shop's stored events received since ``since``, up to event ``until_id``, in
+    delivery order, a page at a time (each page its own short read: nothing is held open while
+    the page is replayed)."""
     e = WebhookEvent
     after = 0
     while True:
         async with db.read() as session:
             rows = (
                 await session.execute(
-                    select(e.id, e.topic, e.dedupe_key, e.body, e.headers, e.received_at)
-                    .where(*_events_since(shop_id, since), e.id > after)
+                    select(e.id, e.topic, e.body)
+                    .where(*_events_since(shop_id, since), e.id > after, e.id <= until_id)
                     .order_by(e.id)
                     .limit(per_read)
                 )

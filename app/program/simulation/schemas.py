@@ -102,3 +102,7 @@ class SimulationOut(BaseModel):
     live: Outcome = Field(description="the same replay under the shop's program versions")
     ledger: LedgerTotalsOut
     seconds: float = Field(description="how long the simulation took")
+    replay_cpu_seconds: dict[str, float] = Field(
+        description="processor time each replay's process used (draft, live): the two run at "
+        "once, so on two idle cores the simulation takes about the larger"
+    )
