@@ -773,7 +773,7 @@ def simulate_program(
             )
 
     report: SimulationOut = _run(go)
-    _emit(report.model_dump(mode="json", exclude_none=True))
+    _emit(report.model_dump(mode="json"))
     table = Table("", "draft", "live program")
     for label, name in (
         ("points issued", "points_issued"),
@@ -782,7 +782,8 @@ def simulate_program(
         ("liability (minor units)", "liability_minor"),
         ("cost / revenue", "cost_share"),
     ):
-        table.add_row(label, *(str(getattr(o, name)) for o in (report.draft, report.live)))
+        values = (getattr(outcome, name) for outcome in (report.draft, report.live))
+        table.add_row(label, *("—" if v is None else str(v) for v in values))
     err.print(table)
     err.print(f"{report.events.replayed} events replayed in {report.seconds:.1f} s")
 

@@ -120,13 +120,13 @@ async def _ledger_sums(state: AppState, shop_id: int) -> dict[str, int]:
         assert await verify_shop(session, shop_id) == []
         rows = (
             await session.execute(
-                select(Account.owner == "", Account.kind, func.sum(Account.balance))
-                .where(Account.shop_id == shop_id)
-                .group_by(Account.owner == "", Account.kind)
+                select(Account.owner, Account.kind, Account.balance).where(
+                    Account.shop_id == shop_id
+                )
             )
         ).all()
-    system = {kind: int(total) for is_system, kind, total in rows if is_system}
-    members = sum(int(total) for is_system, _, total in rows if not is_system)
+    system = {kind: int(balance) for owner, kind, balance in rows if owner == ""}
+    members = sum(int(balance) for owner, _, balance in rows if owner != "")
     return {
         "issued": -system.get("issued", 0),
         "redeemed": system.get("redeemed", 0),
