@@ -195,9 +195,11 @@ async def simulate(
         if progress:
             progress(done, max(total, done))
 
+    stop = threading.Event()
+
     def run(replays: list[Replay], source: Source) -> dict[str, Replayed]:
         with _ONE_AT_A_TIME:
-            return run_replays(replays, source, replays_done)
+            return run_replays(replays, source, replays_done, stop)
 
     with tempfile.TemporaryDirectory(prefix="vafa-simulate-") as tmp:
         replays = [
@@ -205,9 +207,13 @@ async def simulate(
             Replay("live", Path(tmp) / "live.db", program),
         ]
         replays_done(0)
-        replayed = await asyncio.to_thread(
-            run, replays, Source(db.url, shop, start, last, now, batch)
-        )
+        try:
+            replayed = await asyncio.to_thread(
+                run, replays, Source(db.url, shop, start, last, now, batch)
+            )
+        except asyncio.CancelledError:
+            stop.set()  # the caller is gone (a request cancelled): end the replays too
+            raise
         draft_out = await _outcome(replays[0].path, shop_id, redemption, expiry, value_of(draft))
         live_out = await _outcome(
             replays[1].path, shop_id, redemption, expiry, value_of(live_document)

@@ -3,6 +3,9 @@ the live program; the live ledger only read."""
 
 from __future__ import annotations
 
+import asyncio
+import multiprocessing
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
@@ -29,6 +32,7 @@ from app.program import versions
 from app.program.document import ProgramDocument
 from app.program.simulate import simulate
 from app.program.simulation import queries
+from app.program.simulation.replay import Replay, ReplaysStopped, Source, run_replays
 from app.state import AppState
 from app.webhooks.models import WebhookEvent
 from tests.conftest import ShopifyShop
@@ -381,3 +385,49 @@ class TestCli:
         done = _vafa("program", "simulate", str(draft), "--shop", "999")
         assert done.exit_code == 1
         assert done.stderr.strip() == "error: no shop 999"
+
+
+class TestStopping:
+    async def test_stopped_replays_end_their_processes_at_once(
+        self, state: AppState, lived: ShopifyShop, tmp_path: Path
+    ) -> None:
+        async with state.db.read() as session:
+            found = await queries.shop_and_program(session, lived.shop_id)
+            _, last = await queries.event_range(session, lived.shop_id, None)
+        assert found is not None
+        shop, program = found
+        stop = threading.Event()
+        seen: list[int] = []
+
+        def progress(done: int) -> None:  # the caller gives up after the first word
+            seen.append(done)
+            stop.set()
+
+        replays = [Replay(name, tmp_path / f"{name}.db", program) for name in ("a", "b")]
+        source = Source(state.db.url, shop, None, last, utcnow(), batch=1)  # a page per event
+        with pytest.raises(ReplaysStopped):
+            await asyncio.to_thread(run_replays, replays, source, progress, stop)
+        assert len(seen) == 1  # nothing more was waited for
+        assert seen[0] < len(HISTORY)
+        assert multiprocessing.active_children() == []
+
+    async def test_a_cancelled_simulation_stops_and_the_next_one_runs(
+        self, state: AppState, lived: ShopifyShop
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        document = await _live_document(state, lived.shop_id)
+        cancel: list[asyncio.Task[Any]] = []
+
+        def progress(done: int, total: int) -> None:  # a client that hangs up on the way
+            if done > 0:
+                loop.call_soon_threadsafe(cancel[0].cancel)
+
+        task = asyncio.create_task(
+            simulate(state.db, lived.shop_id, document, now=utcnow(), progress=progress, batch=1)
+        )
+        cancel.append(task)
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        report = await simulate(state.db, lived.shop_id, document, now=utcnow())
+        assert report.live.points_issued == 225
+        assert multiprocessing.active_children() == []

@@ -22,8 +22,6 @@ from app.rewards.models import Reward, RewardKind
 from app.shops.models import Shop
 from app.webhooks.models import WebhookEvent
 
-EVENTS_PER_READ = 1000
-
 # Where the tiers engine answers how many members each tier has, when it is installed:
 # ``async def members_per_tier(session, shop_id) -> dict[str, int]``. Absent: omitted.
 MEMBERS_PER_TIER = "app.tiers.service:members_per_tier"
@@ -76,9 +74,8 @@ async def event_range(
 
 
 async def stored_events(
-    db: Database, shop_id: int, since: datetime | None, until_id: int,
-    per_read: int = EVENTS_PER_READ,
-) -> AsyncIterator[list[StoredEvent]]:  # fmt: skip
+    db: Database, shop_id: int, since: datetime | None, until_id: int, per_read: int
+) -> AsyncIterator[list[StoredEvent]]:
     """The shop's stored events received since ``since``, up to event ``until_id``, in
     delivery order, a page at a time (each page its own short read: nothing is held open while
     the page is replayed)."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import queue as queues
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -56,6 +57,10 @@ class ReplayFailed(Exception):
     pass
 
 
+class ReplaysStopped(Exception):
+    """The caller gave up (a request cancelled): the replays' processes were ended."""
+
+
 async def replay_into(
     replay: Replay, source: Source, progress: Callable[[int], None]
 ) -> dict[str, int]:
@@ -66,7 +71,7 @@ async def replay_into(
     try:
         done = 0
         async for page in queries.stored_events(
-            live, source.shop.id, source.start, source.until_id
+            live, source.shop.id, source.start, source.until_id, per_read=source.batch
         ):
             await sandbox.add(page, source.now)
             await sandbox.process(source.now)
@@ -103,22 +108,30 @@ def _context() -> ForkServerContext:
 
 
 def run_replays(
-    replays: list[Replay], source: Source, progress: Callable[[int], None]
+    replays: list[Replay],
+    source: Source,
+    progress: Callable[[int], None],
+    stop: threading.Event | None = None,
 ) -> dict[str, Replayed]:
     """Run ``replays`` at once, each in its own process; blocks until all are done (call it on
-    a thread). ``progress`` gets the events the slowest replay has done."""
+    a thread). ``progress`` gets the events the slowest replay has done; ``stop`` set ends the
+    processes within half a second and raises :class:`ReplaysStopped`."""
     context = _context()
     words = context.Queue()
     processes = {
         r.name: context.Process(target=_child, args=(r, source, words), daemon=True)
         for r in replays
     }
+    if stop is not None and stop.is_set():  # given up while waiting for its turn
+        raise ReplaysStopped("the simulation was stopped")
     for process in processes.values():
         process.start()
     done = {r.name: 0 for r in replays}
     results: dict[str, Replayed] = {}
     try:
         while len(results) < len(replays):
+            if stop is not None and stop.is_set():
+                raise ReplaysStopped("the simulation was stopped")
             try:
                 kind, name, value = words.get(timeout=_POLL_SECONDS)
             except queues.Empty:
@@ -137,7 +150,7 @@ def run_replays(
                 raise ReplayFailed(f"the {name} replay failed: {value}")
     finally:
         for process in processes.values():
-            process.join(timeout=5)
+            process.join(timeout=5 if len(results) == len(replays) else 0)
             if process.is_alive():
                 process.kill()
                 process.join()

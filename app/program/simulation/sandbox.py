@@ -32,8 +32,9 @@ from app.shops.service import ShopDirectory
 from app.webhooks.models import PENDING_LITERAL, EventStatus, WebhookEvent
 from app.webhooks.processing import EventProcessor
 
-# Events the processor claims per transaction: larger than the worker's batches (nobody waits
-# for an acknowledgement here), small enough that a batch's state stays a few MB.
+# Events read, copied and processed per turn (one transaction of the processor): more than the
+# worker's batches (nobody waits for an acknowledgement here), few enough that a batch's state
+# stays a few MB. From 500 to 5,000 the cost per event is the same (docs/benchmarks.md).
 BATCH_EVENTS = 1000
 
 
