@@ -52,14 +52,17 @@ DOUBLE = ProgramDocument.model_validate(
 
 
 async def _longest_gap(stop: asyncio.Event) -> float:
-    """The longest the loop kept a 10 ms ticker waiting beyond its 10 ms, until ``stop``."""
-    worst = 0.0
-    last = time.monotonic()
+    """The longest the loop kept a 10 ms ticker waiting beyond its 10 ms, until ``stop``
+    (printed with when it ended, in seconds from the start)."""
+    worst, at = 0.0, 0.0
+    started = last = time.monotonic()
     while not stop.is_set():
         await asyncio.sleep(0.01)
         now = time.monotonic()
-        worst = max(worst, now - last - 0.01)
+        if now - last - 0.01 > worst:
+            worst, at = now - last - 0.01, now - started
         last = now
+    print(f"  (longest wait {worst * 1000:.0f} ms, ending {at:.1f} s after the start)")
     return worst
 
 

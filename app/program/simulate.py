@@ -21,6 +21,7 @@ caller's event loop only waits for them, and one simulation runs at a time per p
 from __future__ import annotations
 
 import asyncio
+import shutil
 import tempfile
 import threading
 import time
@@ -201,7 +202,8 @@ async def simulate(
         with _ONE_AT_A_TIME:
             return run_replays(replays, source, replays_done, stop)
 
-    with tempfile.TemporaryDirectory(prefix="vafa-simulate-") as tmp:
+    tmp = await asyncio.to_thread(tempfile.mkdtemp, prefix="vafa-simulate-")
+    try:
         replays = [
             Replay("draft", Path(tmp) / "draft.db", draft_program(draft, program.settings)),
             Replay("live", Path(tmp) / "live.db", program),
@@ -218,6 +220,9 @@ async def simulate(
         live_out = await _outcome(
             replays[1].path, shop_id, redemption, expiry, value_of(live_document)
         )
+    finally:
+        # Off the loop: unlinking the sandboxes' files (hundreds of MB) takes a while.
+        await asyncio.to_thread(shutil.rmtree, tmp, ignore_errors=True)
     return SimulationOut(
         shop_id=shop_id,
         since=since,
