@@ -814,6 +814,73 @@ def retry_jobs(
     err.print(f"queued {_run(go)} job(s) again")
 
 
+@program_cli.command("simulate")
+def simulate_program(
+    draft: Annotated[str, typer.Argument(help="the draft program document (JSON file)")],
+    shop: Annotated[int, typer.Option(help="the shop_id")],
+    since: Annotated[
+        datetime | None,
+        typer.Option(formats=["%Y-%m-%d"], help="replay the events received since this day (UTC)"),
+    ] = None,
+) -> None:
+    """Replay the shop's stored events under DRAFT and under the live program, on throwaway
+    databases (the live ledger is only read); print both outcomes as JSON."""
+    from pathlib import Path
+
+    from pydantic import ValidationError
+    from rich.progress import MofNCompleteColumn, TimeRemainingColumn
+
+    from app.program.document import ProgramDocument
+    from app.program.simulate import simulate
+    from app.program.simulation.schemas import SimulationOut
+
+    try:
+        document = ProgramDocument.model_validate_json(Path(draft).read_bytes())
+    except OSError as exc:
+        raise _fail(f"cannot read {draft}: {exc.strerror}") from exc
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(document)'}: {e['msg']}"
+            for e in exc.errors()
+        )
+        raise _fail(f"{draft} is not a valid program: {problems}") from exc
+
+    async def go(db: Database) -> SimulationOut:
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("events"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+        )
+        with Progress(*columns, console=err, transient=True) as progress:
+            task = progress.add_task(f"replaying shop {shop}'s events", total=None)
+            return await simulate(
+                db,
+                shop,
+                document,
+                since.date() if since else None,
+                now=datetime.now(UTC),
+                progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )
+
+    report: SimulationOut = _run(go)
+    _emit(report.model_dump(mode="json"))
+    table = Table("", "draft", "live program")
+    for label, name in (
+        ("points issued", "points_issued"),
+        ("expected redemptions", "expected_redemptions"),
+        ("points outstanding", "points_outstanding"),
+        ("liability (minor units)", "liability_minor"),
+        ("cost / revenue", "cost_share"),
+    ):
+        values = (getattr(outcome, name) for outcome in (report.draft, report.live))
+        table.add_row(label, *("—" if v is None else str(v) for v in values))
+    err.print(table)
+    err.print(f"{report.events.replayed} events replayed in {report.seconds:.1f} s")
+
+
 def main() -> None:
     cli()
 

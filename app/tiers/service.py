@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.connectors.base import RefundLine
@@ -442,3 +442,18 @@ async def check_reward(
             f"reward {reward_id} is for members of tier {tiers.levels[required].key} or "
             f"higher; this member is {tier}"
         )
+
+
+async def members_per_tier(session: AsyncSession, shop_id: int) -> dict[str, int] | None:
+    """How many members each tier has now (None: the program has no tiers); a member never
+    evaluated counts in the first level. The simulation reports it for its replays."""
+    tiers = (await load_history(session, shop_id)).latest.document.tiers
+    if tiers is None:
+        return None
+    counts = {level.key: 0 for level in tiers.levels}
+    base = tiers.levels[0].key
+    for tier, n in await session.execute(
+        select(Member.tier, func.count()).where(Member.shop_id == shop_id).group_by(Member.tier)
+    ):
+        counts[tier if tier in counts else base] += int(n)
+    return counts
