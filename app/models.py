@@ -5,6 +5,7 @@ from app.ledger.models import Account, LedgerTransaction, LotMovement, PointLot,
 from app.members.models import Member
 from app.orm import Base
 from app.program.models import Order, OrderRefund, ProgramVersion
+from app.referrals.models import Referral, ReferralCode
 from app.rewards.models import Redemption, Reward
 from app.shops.models import Shop
 from app.sync.models import StoreSync
@@ -23,6 +24,8 @@ __all__ = [
     "ProgramVersion",
     "Posting",
     "Redemption",
+    "Referral",
+    "ReferralCode",
     "Reward",
     "Shop",
     "StoreSync",

@@ -16,6 +16,7 @@ from app.ledger import service as ledger
 from app.ledger.models import AccountKind, PointLot
 from app.logs import log_failure
 from app.program import reconcile
+from app.referrals import tasks as referrals_tasks
 from app.rewards import tasks as rewards_tasks
 from app.shops.service import ShopContext
 from app.sync import tasks as sync_tasks
@@ -85,5 +86,6 @@ SCHEDULED: tuple[Periodic, ...] = (
     Periodic("released", release_due),
     Periodic("expired", expire_due),
     Periodic("codes_expired", rewards_tasks.expire_codes),
+    Periodic("referrals_settled", referrals_tasks.settle_due),
     Periodic("sweeps", sync_tasks.schedule_sweep),
 )

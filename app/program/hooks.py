@@ -25,7 +25,7 @@ AfterOrders = Callable[
 ]
 
 # "package.module:function", run in this order.
-AFTER_ORDERS: tuple[str, ...] = ()
+AFTER_ORDERS: tuple[str, ...] = ("app.referrals.service:after_orders",)
 
 
 @cache

@@ -34,6 +34,7 @@ _ORDER_FIELDS = (
     "known", "name", "customer_id", "currency", "exponent", "merchandise_minor",
     "shipping_minor", "tax_minor", "financial_state", "cancelled", "deleted", "paid_at",
     "release_at", "source_updated_at", "lines", "discount_codes", "backfilled",
+    "referral_code", "contact_keys",
 )  # fmt: skip
 
 
@@ -61,6 +62,8 @@ class OrderState:
     lines: list[dict[str, Any]] | None
     discount_codes: list[str] | None
     backfilled: bool = False  # recorded by a backfill without points: it earns none, ever
+    referral_code: str | None = None
+    contact_keys: list[str] | None = None
     read: tuple[object, ...] = ()  # the values as locked, to save only what changed
 
     def values(self) -> tuple[object, ...]:
@@ -138,6 +141,9 @@ def absorb(order: OrderState, snap: OrderSnapshot) -> None:
     order.source_updated_at = snap.updated_at
     order.lines = lines.to_json(snap.lines)
     order.discount_codes = list(snap.discount_codes)
+    # Kept when a snapshot says nothing of them (a sweep's GraphQL read does not ask).
+    order.referral_code = snap.referral_code or order.referral_code
+    order.contact_keys = list(snap.contact_keys) or order.contact_keys
     if snap.restored:
         order.deleted = False
 
