@@ -300,7 +300,7 @@ async def _pay(
 ) -> str | None:
     """Pay one side; what went wrong with a reward grant (the points are always posted)."""
     key = f"referral:{referral.id}:{side}"
-    what = f"order {order.name or order.order_id}"
+    what = order.name or f"order {order.order_id}"
     why = (
         f"referred customer {referral.friend_id}, whose first order is {what}"
         if side == "advocate"
