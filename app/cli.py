@@ -37,10 +37,12 @@ shop_cli = typer.Typer(no_args_is_help=True, help="Add, inspect and change shops
 ledger_cli = typer.Typer(no_args_is_help=True, help="Check the points ledger.")
 events_cli = typer.Typer(no_args_is_help=True, help="Inspect and replay webhook events.")
 jobs_cli = typer.Typer(no_args_is_help=True, help="Inspect and retry jobs.")
+program_cli = typer.Typer(no_args_is_help=True, help="Show and set a shop's program.")
 cli.add_typer(shop_cli, name="shop")
 cli.add_typer(ledger_cli, name="ledger")
 cli.add_typer(events_cli, name="events")
 cli.add_typer(jobs_cli, name="jobs")
+cli.add_typer(program_cli, name="program")
 
 err = Console(stderr=True)
 
@@ -565,6 +567,78 @@ def shop_settings(
     _emit(settings.to_json())
     if changes:
         err.print(f"settings saved; {_takes_effect()}", soft_wrap=True)
+
+
+def _version_json(version: Any) -> dict[str, Any]:
+    from app.program.schemas import ProgramVersionOut
+
+    return ProgramVersionOut.of(version).model_dump(mode="json", exclude_none=True)
+
+
+@program_cli.command("show")
+def program_show(
+    shop: Annotated[int, typer.Option(help="the shop's id")],
+    all_versions: Annotated[
+        bool, typer.Option("--all", help="every version, oldest first")
+    ] = False,
+) -> None:
+    """Print the shop's newest program version (number, effective_at, document) as JSON."""
+    from app.program import versions
+    from app.shops.models import Shop
+
+    async def go(db: Database) -> dict[str, Any]:
+        async with db.read() as session:
+            if await session.get(Shop, shop) is None:
+                raise _fail(f"no shop {shop}")
+            history = await versions.load(session, shop)
+        if all_versions:
+            return {"versions": [_version_json(v) for v in history.versions]}
+        return _version_json(history.latest)
+
+    _emit(_run(go))
+
+
+@program_cli.command("set")
+def program_set(
+    file: Annotated[
+        typer.FileText, typer.Argument(help="the program document (JSON; - for stdin)")
+    ],
+    shop: Annotated[int, typer.Option(help="the shop's id")],
+    effective_at: Annotated[
+        datetime | None,
+        typer.Option(
+            help="when it takes effect, with its UTC offset (default: now)",
+            formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M:%S%z"],
+        ),
+    ] = None,
+) -> None:
+    """Validate the document and publish it as the shop's next program version."""
+    from pydantic import ValidationError
+
+    from app.orm import utcnow
+    from app.program import service
+    from app.program.document import ProgramDocument
+    from app.program.versions import Version
+
+    try:
+        document = ProgramDocument.model_validate_json(file.read())
+    except ValidationError as exc:
+        for e in exc.errors():
+            err.print(f"[red]{escape('.'.join(str(p) for p in e['loc']) or '(document)')}:[/red] "
+                      f"{escape(e['msg'])}", soft_wrap=True)  # fmt: skip
+        raise _fail("the program document is not valid; nothing was changed") from exc
+
+    async def change(session: AsyncSession) -> tuple[Version, bool]:
+        return await service.publish(session, shop, document, utcnow(), effective_at)
+
+    version, created = _write(change)
+    _emit(_version_json(version))
+    err.print(
+        f"version {version.version} published; {_takes_effect()}"
+        if created
+        else f"the same program as version {version.version}: nothing new was made",
+        soft_wrap=True,
+    )
 
 
 @ledger_cli.command("verify")

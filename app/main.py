@@ -30,6 +30,7 @@ from app.logs import RequestLog
 from app.logs import configure as configure_logs
 from app.members.endpoints import router as members_router
 from app.metrics import metrics_endpoint
+from app.program.endpoints import router as program_router
 from app.referrals.endpoints import router as referrals_router
 from app.rewards.endpoints import router as rewards_router
 from app.state import AppState
@@ -123,6 +124,7 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
     app.router.routes[:0] = plain_routes(webhooks_router)  # … which these serve (see the module)
     app.include_router(members_router)
     app.include_router(rewards_router)
+    app.include_router(program_router)
     app.include_router(referrals_router)
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     app.add_middleware(RequestLog)

@@ -7,15 +7,21 @@ import re
 from collections.abc import Mapping
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
-# ISO 4217 minor-unit exponents that differ from 2. IRR is 2 in ISO 4217 but Iranian stores price
-# in whole Rials; a shop can override any code in its settings (``currency_exponents``).
+# ISO 4217 minor-unit exponents that differ from 2. IRR is 2 in ISO 4217 but Iranian stores
+# price in whole Rials (and WooCommerce's IRT in whole Tomans); a shop can override any code
+# in its settings (``currency_exponents``).
 _EXPONENTS: dict[str, int] = {
     "BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0, "PYG": 0,
     "RWF": 0, "UGX": 0, "UYI": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
     "BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
     "CLF": 4, "UYW": 4,
     "IRR": 0,
+    # WooCommerce's Toman: not an ISO 4217 code; whole Tomans, 1 Toman = 10 Rials.
+    "IRT": 0,
 }  # fmt: skip
+
+# What a person calls a currency in a sentence, where the code is not what they say.
+CURRENCY_NAMES: dict[str, str] = {"IRT": "Toman", "IRR": "Rial"}
 
 
 # A plain ASCII amount such as "181.09" or "-5", the platforms' usual form, read without Decimal

@@ -384,6 +384,8 @@ _POLICY_FIELDS = (
     "refund_expired_codes", "refund_redeemed_points_on_refund",
 )  # fmt: skip
 
+POLICY_FIELDS = _POLICY_FIELDS  # the fields a document shares with ProgramSettings
+
 # The key of the rule that carries the program's historical purchase points: it posts under
 # the keys Vafa wrote before rules had segments (``order:<id>:earn``), so ledgers written then
 # keep their meaning.

@@ -1,5 +1,6 @@
-"""What an order should carry now, by rule: a pure function of the order's state, its refunds
-and the program's settings (no database, no clock). ``ledger_diff`` posts the difference
+"""What an order should carry now, by rule: a pure function of the order's state, its refunds,
+the awards its program version gives it (``engine.Program.awards``) and the shop's policies
+(no database, no clock). ``ledger_diff`` posts the difference
 between this and what the ledger holds.
 
 Times come from the order itself, never from when the worker runs, so rebuilding the ledger
@@ -15,14 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from app.program.rules import (
-    OrderFacts,
-    Rule,
-    active_rules,
-    clamp_points,
-    is_earning,
-    remaining_points,
-)
+from app.program.engine import Award
+from app.program.rules import OrderFacts, clamp_points, is_earning, remaining_points
 from app.program.settings import ProgramSettings
 
 
@@ -59,6 +54,7 @@ class Carry:
     merchandise_minor: int
     earning: bool  # the order earns now (paid, a member's, not cancelled nor deleted)
     refunded_minor: int  # merchandise of every refund known
+    why: str = ""  # the earn line's reason after "N points: " (the award's)
 
     def kept(self, refunded_minor: int) -> int:
         """Points the order keeps once ``refunded_minor`` of its merchandise is refunded: in
@@ -84,21 +80,25 @@ def should_carry(
     order: HeldOrderFacts,
     refunds: Sequence[RefundFacts],
     settings: ProgramSettings,
-    rules: Sequence[Rule] | None = None,
+    awards: Sequence[Award],
 ) -> Targets:
+    """``awards``: what the order's rules give it (a reward granted carries no points and is
+    granted apart, ``reconcile.reconcile_many``)."""
     earning = is_earning(order)
     known_refunds = _oldest_first(refunds)
     refunded = sum(r.merchandise_minor for r in known_refunds)
     carries = tuple(
         Carry(
-            rule=rule.name,
-            segment=rule.segment,
-            earns=clamp_points(rule.earns(order, settings)),
+            rule=award.rule,
+            segment=award.segment,
+            earns=clamp_points(award.points),
             merchandise_minor=order.merchandise_minor,
             earning=earning,
             refunded_minor=refunded,
+            why=award.why,
         )
-        for rule in (active_rules(settings) if rules is None else rules)
+        for award in awards
+        if award.reward_id is None
     )
     earned_at = order.paid_at or order.source_updated_at
     hold_until = order.release_at

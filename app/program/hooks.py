@@ -38,11 +38,16 @@ def _resolve(paths: tuple[str, ...]) -> tuple[AfterOrders, ...]:
 
 
 async def after_orders(
-    session: AsyncSession, shop_id: int, orders: Sequence[OrderState], now: datetime
+    session: AsyncSession,
+    shop_id: int,
+    orders: Sequence[OrderState],
+    now: datetime,
+    history: ProgramHistory | None = None,
 ) -> None:
+    """``history``: the shop's program as the batch read it (read here if not given)."""
     hooks = _resolve(AFTER_ORDERS)
     if not hooks or not orders:
         return
-    history = await versions.load(session, shop_id)
+    history = history or await versions.load(session, shop_id)
     for hook in hooks:
         await hook(session, shop_id, history, orders, now)

@@ -21,6 +21,7 @@ from typing import Protocol
 from app.connectors.base import FinancialState
 from app.ledger import service as ledger
 from app.ledger.models import SYSTEM_OWNER, AccountKind, TxKind
+from app.program.document import DEFAULT_PURCHASE_KEY
 from app.program.earning import Carry, HeldOrderFacts, Targets
 from app.program.rules import DEFAULT_RULE, format_money
 from app.program.settings import ProgramSettings
@@ -107,6 +108,8 @@ class _RuleDiff:
         self.settings, self.on_hold, self.expires_at = settings, on_hold, expires_at
         self.label = order.name or f"#{order.order_id}"
         self.suffix = f":{carry.segment}" if carry.segment else ""
+        # Every line but the earn (whose reason says it all) names its rule at the end.
+        self.named = f" (rule {carry.segment or DEFAULT_PURCHASE_KEY})" if carry.why else ""
         self.held_points = False
         self.out: list[ledger.Entry] = []
 
@@ -114,12 +117,12 @@ class _RuleDiff:
         order, held, carry = self.order, self.held, self.carry
         earn_key = f"order:{order.order_id}:earn{self.suffix}"
         if carry.earning and carry.earns > 0 and earn_key not in held.keys:
-            money = format_money(order.merchandise_minor, order.exponent, order.currency)
-            self._credit(
-                earn_key,
-                carry.earns,
-                f"Earned {carry.earns} points for order {self.label}: {money} of merchandise",
-            )
+            if carry.why:
+                why = f"{carry.earns} points: {carry.why}"
+            else:
+                money = format_money(order.merchandise_minor, order.exponent, order.currency)
+                why = f"Earned {carry.earns} points for order {self.label}: {money} of merchandise"
+            self._credit(earn_key, carry.earns, why)
         if earn_key not in held.keys:
             return self.out
 
@@ -218,7 +221,7 @@ class _RuleDiff:
             legs = []
         # What a capped clawback cannot collect still counts as reversed, so the holding is
         # right whichever way the cap falls.
-        self._entry(key, TxKind.REVERSE, tuple(legs), reason, source,
+        self._entry(key, TxKind.REVERSE, tuple(legs), reason + self.named, source,
                     cap_at_available=not self.settings.allow_negative_balance)  # fmt: skip
         held.pending -= from_pending
         held.available -= from_available
@@ -233,7 +236,7 @@ class _RuleDiff:
                 TxKind.EARN,
                 (),
                 f"Order {self.label} earns again: {reinstated} points it could not take "
-                "back are counted as its own again",
+                f"back are counted as its own again{self.named}",
                 uncollected=-reinstated,
             )
             self.held.uncollected -= reinstated
@@ -242,7 +245,7 @@ class _RuleDiff:
                 self._settle_key(),
                 difference - reinstated,
                 f"Restored {difference - reinstated} points of order {self.label}: "
-                f"the order earns {target} now",
+                f"the order earns {target} now{self.named}",
             )
 
     def _release(self) -> None:
@@ -256,7 +259,7 @@ class _RuleDiff:
         )
         reason = (
             f"{points} points of order {self.label} became available after "
-            f"the {self.settings.hold_days}-day hold"
+            f"the {self.settings.hold_days}-day hold{self.named}"
         )
         self._entry(key, TxKind.RELEASE, legs, reason, expires_at=self.expires_at)
         self.held.available += points

@@ -8,6 +8,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     ForeignKey,
+    Index,
     Integer,
     String,
     UniqueConstraint,
@@ -24,7 +25,10 @@ class Order(Base):
     A row can exist before its order is known (``known`` false) when a refund arrives first."""
 
     __tablename__ = "orders"
-    __table_args__ = (UniqueConstraint("shop_id", "order_id"),)
+    __table_args__ = (
+        UniqueConstraint("shop_id", "order_id"),
+        Index("ix_orders_member_seq", "shop_id", "customer_id", "member_seq"),
+    )
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
@@ -55,6 +59,13 @@ class Order(Base):
     # Imported by `vafa shop backfill` without --award: recorded, earning nothing, so that a
     # later refund of it takes back no points it never gave.
     backfilled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Recorded when the order is first paid (app/program/judging.py), never changed after: the
+    # program version in force then, the member's number of this paid order (1: the first), the
+    # member's tier then and the keys of the rules whose one-time conditions it met.
+    program_version: Mapped[int | None] = mapped_column(Integer)
+    member_seq: Mapped[int | None] = mapped_column(Integer)
+    tier: Mapped[str | None] = mapped_column(String(64))
+    program_rules: Mapped[list[str] | None] = mapped_column(JSON)
 
 
 class OrderRefund(Base):

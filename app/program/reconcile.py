@@ -16,24 +16,32 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import structlog
 from sqlalchemy import bindparam, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.connectors.base import FinancialState, OrderDeleted, OrderSnapshot, RefundSnapshot
 from app.db import insert_ignore, one_of
+from app.errors import RewardInactive, RewardNotFound
 from app.ledger import service as ledger
 from app.ledger.models import SYSTEM_OWNER, Account, AccountKind, LedgerTransaction, Posting
 from app.orm import table_of
-from app.program import lines
+from app.program import judging, lines, versions
 from app.program.earning import Refund, should_carry
+from app.program.engine import Award, Programs
 from app.program.ledger_diff import OrderHolding, plan
 from app.program.models import Order, OrderRefund
+from app.program.rules import is_earning
 from app.program.settings import ProgramSettings
+from app.program.versions import ProgramHistory
+
+log = structlog.get_logger(__name__)
 
 _ORDER_FIELDS = (
     "known", "name", "customer_id", "currency", "exponent", "merchandise_minor",
     "shipping_minor", "tax_minor", "financial_state", "cancelled", "deleted", "paid_at",
     "release_at", "source_updated_at", "lines", "discount_codes", "backfilled",
+    "program_version", "member_seq", "tier", "program_rules",
     "referral_code", "contact_keys",
 )  # fmt: skip
 
@@ -62,6 +70,11 @@ class OrderState:
     lines: list[dict[str, Any]] | None
     discount_codes: list[str] | None
     backfilled: bool = False  # recorded by a backfill without points: it earns none, ever
+    # How the order was judged when first paid (app/program/judging.py); None before.
+    program_version: int | None = None
+    member_seq: int | None = None
+    tier: str | None = None
+    program_rules: list[str] | None = None
     referral_code: str | None = None
     contact_keys: list[str] | None = None
     read: tuple[object, ...] = ()  # the values as locked, to save only what changed
@@ -273,26 +286,49 @@ async def reconcile_many(
     settings: ProgramSettings,
     orders: list[OrderState],
     now: datetime,
+    history: ProgramHistory | None = None,
 ) -> list[ledger.Posted]:
-    """Bring the ledger in line with each order's state. The caller holds the orders' locks."""
+    """Bring the ledger in line with each order's state, under the program version each order
+    was judged by (``history``: the shop's, read if not given); ``settings`` gives the
+    policies (hold, expiry, negative balance). The caller holds the orders' and their
+    members' locks."""
+    programs = Programs(history or await versions.load(session, shop_id))
+    await judging.judge(session, shop_id, programs, orders)
     order_ids = [order.order_id for order in orders]
     held = await holdings(session, shop_id, order_ids)
     refunds = await refunds_of(session, shop_id, order_ids)
-    entries = [
-        entry
-        for order in orders
-        if not order.backfilled  # earned nothing, so a refund takes nothing back
-        for entry in plan(
-            order,
-            held[order.order_id],
-            should_carry(order, refunds[order.order_id], settings),
-            settings,
-            now,
-        )
-    ]
+    entries: list[ledger.Entry] = []
+    grants: list[tuple[OrderState, Award]] = []
+    for order in orders:
+        if order.backfilled:  # earned nothing, so a refund takes nothing back
+            continue
+        awards = programs.awards(order)
+        targets = should_carry(order, refunds[order.order_id], settings, awards)
+        entries.extend(plan(order, held[order.order_id], targets, settings, now))
+        # A reward waits for the hold, as points do, and is never taken back.
+        if is_earning(order) and (targets.hold_until is None or targets.hold_until <= now):
+            grants.extend((order, a) for a in awards if a.reward_id is not None)
     posted = await ledger.post_many(session, shop_id, entries)
     await save_orders(session, orders)
+    for order, award in grants:
+        await _grant(session, shop_id, order, award, now)
     return posted
+
+
+async def _grant(
+    session: AsyncSession, shop_id: int, order: OrderState, award: Award, now: datetime
+) -> None:
+    from app.rewards.grants import grant_reward  # the rewards import this module
+
+    assert order.customer_id is not None
+    assert award.reward_id is not None
+    assert award.grant_key is not None
+    try:
+        await grant_reward(session, shop_id, order.customer_id, award.reward_id,
+                           key=award.grant_key, reason=award.why, now=now)  # fmt: skip
+    except (RewardNotFound, RewardInactive) as exc:  # the program names a reward gone since
+        log.warning("a program reward was not granted", shop_id=shop_id, rule=award.rule,
+                    order_id=order.order_id, error=exc.message)  # fmt: skip
 
 
 async def reconcile(

@@ -1,21 +1,22 @@
-"""Earning rules: what an order is worth in points, one rule at a time.
+"""What every earning rule shares: the order facts it reads, whether an order earns at all,
+refunds in proportion, and money written as a person reads it. The rules themselves are the
+program document's, run by :mod:`app.program.engine`.
 
 Each rule posts under its own idempotency-key segment (``order:<id>:earn:<segment>``), so a rule
-can be added without touching what another has posted. The default rule has no segment: its
-keys are the ones Vafa wrote before it had rules (``order:<id>:earn``), so existing ledgers keep
-their meaning.
+can be added without touching what another has posted. The rule keyed ``purchase`` has no
+segment and is recorded as ``DEFAULT_RULE``: its keys are the ones Vafa wrote before it had
+rules (``order:<id>:earn``), so existing ledgers keep their meaning.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import ROUND_FLOOR, Decimal
+from decimal import Decimal
 from typing import Protocol
 
 from app.connectors.base import FinancialState
 from app.limits import MAX_POINTS_PER_ORDER
-from app.money import from_minor
-from app.program.settings import ProgramSettings
+from app.money import CURRENCY_NAMES, from_minor
 
 DEFAULT_RULE = "default:points_per_unit"
 
@@ -45,37 +46,6 @@ class OrderFacts(Protocol):
     def source_updated_at(self) -> datetime | None: ...
 
 
-class Rule(Protocol):
-    @property
-    def name(self) -> str:
-        """Recorded on the rule's ledger transactions (at most 64 characters)."""
-        ...
-
-    @property
-    def segment(self) -> str | None:
-        """The rule's key segment; ``None`` only for the default rule."""
-        ...
-
-    def earns(self, order: OrderFacts, settings: ProgramSettings) -> int:
-        """Points the paid order earns by this rule before any refund (clamped by the caller)."""
-        ...
-
-
-class PointsPerUnit:
-    """The default rule: ``points_per_unit`` per whole unit of merchandise."""
-
-    name = DEFAULT_RULE
-    segment = None
-
-    def earns(self, order: OrderFacts, settings: ProgramSettings) -> int:
-        return points_for(order.merchandise_minor, order.exponent, settings)
-
-
-def active_rules(settings: ProgramSettings) -> tuple[Rule, ...]:
-    """The rules a shop's program runs; today, the default rule alone."""
-    return (PointsPerUnit(),)
-
-
 def is_earning(order: OrderFacts) -> bool:
     """Does the order earn at all now: known, a member's, paid, not cancelled nor deleted."""
     return (
@@ -85,14 +55,6 @@ def is_earning(order: OrderFacts) -> bool:
         and not order.cancelled
         and not order.deleted
     )
-
-
-def points_for(merchandise_minor: int, exponent: int, settings: ProgramSettings) -> int:
-    """Points per whole currency unit, rounded down once per order."""
-    if merchandise_minor <= 0:
-        return 0
-    value = from_minor(merchandise_minor, exponent) * settings.points_per_unit
-    return int(value.to_integral_value(rounding=ROUND_FLOOR))
 
 
 def remaining_points(earned: int, merchandise_minor: int, refunded_minor: int) -> int:
@@ -111,6 +73,9 @@ def clamp_points(points: int) -> int:
 
 
 def format_money(minor: int, exponent: int, currency: str | None) -> str:
+    """``"500,000 Toman"``, ``"181.09 USD"``: the amount as a person reads it."""
     amount = from_minor(minor, exponent)
     text = f"{amount:,.{exponent}f}" if exponent > 0 else f"{Decimal(amount):,.0f}"
-    return f"{text} {currency}" if currency else text
+    if not currency:
+        return text
+    return f"{text} {CURRENCY_NAMES.get(currency.upper(), currency)}"

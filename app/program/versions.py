@@ -125,3 +125,15 @@ def versions_between(history: ProgramHistory, start: datetime, end: datetime) ->
         if v.effective_at < end
         and (i + 1 == len(history.versions) or history.versions[i + 1].effective_at > start)
     ]  # fmt: skip
+
+
+async def record_first(session: AsyncSession, shop_id: int) -> Version:
+    """Store version 1 from the shop's settings (a new shop's program), unless one is stored."""
+    stored = await session.scalar(
+        select(func.max(ProgramVersionRow.version)).where(ProgramVersionRow.shop_id == shop_id)
+    )
+    if stored is not None:
+        return (await load(session, shop_id)).versions[0]
+    first = await _first(session, shop_id)
+    await _store(session, shop_id, first)
+    return first

@@ -19,6 +19,8 @@ from app.crypto import Vault, random_token, same_hash, sha256_hex
 from app.db import Database
 from app.errors import Conflict, InvalidRequest, NotFound
 from app.orm import utcnow
+from app.program import service as program
+from app.program import versions
 from app.program.settings import ProgramSettings
 from app.shops.cache import ExpiringLRU
 from app.shops.models import Shop, ShopStatus
@@ -99,6 +101,7 @@ async def _create(
     await session.flush()
     admin_key = _new_admin_key(shop)
     await session.flush()
+    await versions.record_first(session, shop.id)  # its program: version 1, from its settings
     return shop, admin_key
 
 
@@ -301,7 +304,8 @@ async def update_settings(
     session: AsyncSession, shop_id: int, changes: Mapping[str, str]
 ) -> ProgramSettings:
     """Apply ``changes`` (setting name → value as typed) to a shop's program settings, all or
-    none, validated by ProgramSettings."""
+    none, validated by ProgramSettings, and publish them as the program's next version, in
+    force from now (a ``points_per_unit`` change replaces its ``purchase`` rule)."""
     known = ProgramSettings.model_fields
     for key in changes:
         if key not in known:
@@ -315,6 +319,11 @@ async def update_settings(
             f"{'.'.join(str(part) for part in e['loc'])}: {e['msg']}" for e in exc.errors()
         )
         raise InvalidRequest(f"invalid settings: {problems}") from exc
+    before = ProgramSettings.from_json(shop.settings)
+    rate_changed = settings.points_per_unit != before.points_per_unit
+    latest = (await versions.load(session, shop_id)).latest
+    document = program.with_settings(latest.document, settings, rate_changed)
+    await program.publish(session, shop_id, document, utcnow())
     shop.settings = settings.to_json()
     await session.flush()
     return settings

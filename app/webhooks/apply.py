@@ -22,7 +22,7 @@ from app.connectors.base import (
 from app.ledger import locks
 from app.ledger.models import AccountKind
 from app.members import service as members
-from app.program import hooks, reconcile
+from app.program import hooks, reconcile, versions
 from app.program.settings import ProgramSettings
 from app.rewards import usage as rewards_usage
 
@@ -85,7 +85,9 @@ async def apply_batch(
             acted[parsed.event_id] = True
     await reconcile.store_refunds(session, shop_id, refunds)
     touched = [orders[oid] for oid in sorted(orders)]
-    await reconcile.reconcile_many(session, shop_id, settings, touched, now)
+    # Each order is judged by the program version in force when it was paid.
+    history = await versions.load(session, shop_id) if touched else None
+    await reconcile.reconcile_many(session, shop_id, settings, touched, now, history)
     await rewards_usage.after_orders(session, shop_id, settings, touched)
-    await hooks.after_orders(session, shop_id, touched, now)
+    await hooks.after_orders(session, shop_id, touched, now, history)
     return acted

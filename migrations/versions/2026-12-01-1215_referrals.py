@@ -5,7 +5,7 @@ buyer's contact details as hashes (app/referrals/contact.py), for the self-refer
 NULL for rows stored before.
 
 Revision ID: 0015
-Revises: 0009
+Revises: 0010 (chained after h/core's 0010, merged into this branch)
 Create Date: 2026-12-01 12:15:00
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0015"
-down_revision: str | None = "0009"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

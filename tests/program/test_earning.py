@@ -11,11 +11,14 @@ from app.connectors.base import FinancialState
 from app.ledger import service as ledger
 from app.ledger.models import AccountKind
 from app.limits import MAX_POINTS_PER_ORDER
-from app.program.earning import should_carry
+from app.program import earning
+from app.program.document import DEFAULT_DOCUMENT
+from app.program.engine import Award, Program
 from app.program.ledger_diff import OrderHolding, plan
 from app.program.reconcile import OrderState
-from app.program.rules import DEFAULT_RULE, OrderFacts, PointsPerUnit, Rule
+from app.program.rules import DEFAULT_RULE
 from app.program.settings import ProgramSettings
+from app.program.versions import BEGINNING, Version
 
 PAID = datetime(2025, 4, 2, 16, 0, tzinfo=UTC)
 DEFAULT = ProgramSettings()
@@ -52,14 +55,21 @@ class Refund:
     refunded_at: datetime | None = None
 
 
-class FlatBonus:
-    """A second rule for the tests: a fixed number of points for any paid order."""
+# The default program: 1 point per whole unit, as every shop had before rules.
+PROGRAM = Program(Version(1, BEGINNING, DEFAULT_DOCUMENT))
+# A second rule's award for the tests: a fixed number of points for any paid order.
+FLAT_BONUS = Award("test:flat_bonus", "flat", 10, "a flat bonus")
 
-    name = "test:flat_bonus"
-    segment = "flat"
 
-    def earns(self, order: OrderFacts, settings: ProgramSettings) -> int:
-        return 10
+def should_carry(
+    state: OrderState,
+    refunds: list[Refund],
+    settings: ProgramSettings,
+    awards: list[Award] | None = None,
+) -> earning.Targets:
+    return earning.should_carry(
+        state, refunds, settings, PROGRAM.awards(state) if awards is None else awards
+    )
 
 
 def target(state: OrderState, refunds: list[Refund] | None = None, **settings: object) -> int:
@@ -93,8 +103,8 @@ class TestWhatAnOrderShouldCarry:
             assert target(state) == 0, state
 
     def test_each_rule_says_what_it_carries(self) -> None:
-        rules: list[Rule] = [PointsPerUnit(), FlatBonus()]
-        targets = should_carry(order(), [Refund("1", 18109)], DEFAULT, rules)
+        awards = [*PROGRAM.awards(order()), FLAT_BONUS]
+        targets = should_carry(order(), [Refund("1", 18109)], DEFAULT, awards)
         assert [(c.rule, c.segment, c.earns, c.target) for c in targets.carries] == [
             (DEFAULT_RULE, None, 181, 0),
             ("test:flat_bonus", "flat", 10, 0),  # a full refund leaves nothing of either

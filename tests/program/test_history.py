@@ -17,10 +17,9 @@ from app.config import Settings
 from app.db import Database
 from app.ledger.models import LedgerTransaction, PointLot, TxKind
 from app.ledger.verify import verify_shop
-from app.program import earning, lines
+from app.program import lines, versions
+from app.program.document import ProgramDocument
 from app.program.models import Order, OrderRefund
-from app.program.rules import OrderFacts, PointsPerUnit
-from app.program.settings import ProgramSettings
 from app.state import AppState
 from app.webhooks.models import EventStatus, WebhookEvent
 from tests.conftest import (
@@ -154,41 +153,49 @@ class TestExistingLedgers:
         await shop.verify()
 
 
-class FlatBonus:
-    """A second rule, as a later program might add: 10 points for any paid order."""
-
-    name = "test:flat_bonus"
-    segment = "flat"
-
-    def earns(self, order: OrderFacts, settings: ProgramSettings) -> int:
-        return 10
+# A later program: the purchase rule as before, and a flat 10-point bonus on every paid order.
+LATER = ProgramDocument.model_validate(
+    {"rules": [
+        {"key": "purchase", "type": "purchase", "points": 1},
+        {"key": "flat", "type": "campaign", "bonus": 10,
+         "starts_at": "2027-01-01T00:00:00Z", "ends_at": "2028-01-01T00:00:00Z"},
+    ]}
+)  # fmt: skip
 
 
 class TestRules:
     async def test_a_second_rule_posts_under_its_own_keys_and_leaves_the_first_alone(
-        self, shop: Shop, state: AppState, monkeypatch: pytest.MonkeyPatch
+        self, shop: Shop, state: AppState
     ) -> None:
         await shop.deliver("orders/paid", shopify_order(9001, merchandise="181.09"))
         await state.worker.drain()
         first = await shop.transactions()
         assert first == [("order:9001:earn", "default:points_per_unit", 181)]
 
-        monkeypatch.setattr(earning, "active_rules", lambda _: (PointsPerUnit(), FlatBonus()))
+        async with state.db.write() as session:
+            await versions.publish(session, shop.shop.shop_id, LATER, now=datetime.now(UTC),
+                                   effective_at=datetime(2027, 1, 1, tzinfo=UTC))  # fmt: skip
+        # The order paid under version 1 is judged by it, whatever comes after.
         await shop.deliver("orders/updated", shopify_order(9001, merchandise="181.09"))
+        later = shopify_order(9002, merchandise="181.09", updated_at="2027-02-01T10:00:00Z")
+        later["processed_at"] = "2027-02-01T10:00:00Z"
+        await shop.deliver("orders/paid", later)
         await state.worker.drain()
         assert await shop.transactions() == [
             *first,
-            ("order:9001:earn:flat", "test:flat_bonus", 10),
+            ("order:9002:earn", "default:points_per_unit", 181),
+            ("order:9002:earn:flat", "campaign:flat", 10),
         ]
 
-        await shop.deliver("refunds/create", shopify_refund(501, 9001, merchandise="100.00"))
+        refund = shopify_refund(501, 9002, merchandise="100.00", created_at="2027-02-02T10:00:00Z")
+        await shop.deliver("refunds/create", refund)
         await state.worker.drain()
         # each rule keeps its own share: 181 → 81, 10 → 10 × 81.09 / 181.09 = 4.47 → 4
-        assert (await shop.transactions())[2:] == [
-            ("refund:9001:501:reverse", "default:points_per_unit", -100),
-            ("refund:9001:501:reverse:flat", "test:flat_bonus", -6),
+        assert (await shop.transactions())[3:] == [
+            ("refund:9002:501:reverse", "default:points_per_unit", -100),
+            ("refund:9002:501:reverse:flat", "campaign:flat", -6),
         ]
-        assert (await shop.points())["available"] == 85
+        assert (await shop.points())["available"] == 181 + 85
         await shop.verify()
 
 

@@ -177,13 +177,16 @@ class TestShopifyOrders:
         await deliver("orders/paid", shopify_order(9009, merchandise="181.09"))
         await deliver("refunds/create", shopify_refund(901, 9009, merchandise="81.09"))
         refund, earn = await deliver.entries()
-        assert earn["reason"] == "Earned 181 points for order #9009: 181.09 USD of merchandise"
+        assert earn["reason"] == (
+            "181 points: 181.09 USD spent on order #9009 (rule purchase, program v1)"
+        )
         assert earn["source"] == {"type": "order", "id": "9009", "order_id": "9009"}
         assert refund["source"] == {"type": "refund", "id": "901", "order_id": "9009"}
         # kept 181 × 100.00/181.09 = 99.95 → 99, so 82 reversed
         assert refund["points"] == -82
         assert "refund 901" in refund["reason"]
         assert "81.09 USD" in refund["reason"]
+        assert refund["reason"].endswith("(rule purchase)")
 
 
 class TestWooCommerceOrders:

@@ -1,0 +1,338 @@
+"""The program engine: what an order earns under the program version it was judged by.
+
+Two steps, so that a later program edit or a refund never changes how an order was judged:
+
+- :meth:`Program.decide`, once, when the order is first paid (``app/program/judging.py``
+  stores the answer on the order): which rules' one-time conditions it met — the rule's time
+  frame by paid time, its caps, the member's first or n-th paid order, a spend goal crossed, a
+  campaign's tiers;
+- :meth:`Program.awards`, at every reconcile, pure: what each of those rules gives the order as
+  it stands now (its merchandise, its lines). ``earning.should_carry`` turns awards into what
+  the order carries, and refunds take their share back in proportion.
+
+Purchase points are proportional: ``points × amount / per_minor`` (or per ``per_units`` whole
+units), rounded once per order as the rule says — so 1 point per unit on 181.09 is 181, as the
+points-per-unit setting always gave. A campaign's or a tier's multiplier posts, under its own
+segment, what it adds to the order's purchase points (``⌊total × m⌋ − total``; a multiplier
+below 1 adds nothing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from typing import Any, Protocol
+
+from app.connectors.base import OrderLine
+from app.program import lines as order_lines
+from app.program.document import (
+    DEFAULT_PURCHASE_KEY,
+    CampaignRule,
+    FirstOrderRule,
+    LineMatch,
+    NthOrderRule,
+    ProgramDocument,
+    PurchaseRule,
+    SpendGoalRule,
+)
+from app.program.periods import period_of
+from app.program.rules import DEFAULT_RULE, OrderFacts, format_money
+from app.program.versions import ProgramHistory, Version
+
+_ROUNDING = {"down": ROUND_FLOOR, "nearest": ROUND_HALF_UP, "up": ROUND_CEILING}
+# The rule types the order engine runs; the others are events' (app/engage), referrals' and
+# badges' own.
+OrderRule = PurchaseRule | FirstOrderRule | NthOrderRule | SpendGoalRule | CampaignRule
+_ORDER_TYPES = (PurchaseRule, FirstOrderRule, NthOrderRule, SpendGoalRule, CampaignRule)
+_GRANTS = (FirstOrderRule, NthOrderRule, SpendGoalRule)
+
+
+@dataclass(frozen=True, slots=True)
+class Award:
+    """What one rule gives an order: points (``reward_id`` None) or a reward."""
+
+    rule: str  # recorded on the rule's transactions (at most 64 characters)
+    segment: str | None  # the rule's idempotency-key segment (None: the purchase rule)
+    points: int
+    why: str  # the reason after "N points: ", naming the rule and the version
+    reward_id: int | None = None
+    grant_key: str | None = None  # a reward's grant key, one per rule and order
+
+
+class JudgedOrder(OrderFacts, Protocol):
+    """The order facts the awards read (``reconcile.OrderState`` is one)."""
+
+    @property
+    def name(self) -> str | None: ...
+    @property
+    def currency(self) -> str | None: ...
+    @property
+    def shipping_minor(self) -> int: ...
+    @property
+    def tax_minor(self) -> int: ...
+    @property
+    def lines(self) -> list[dict[str, Any]] | None: ...
+    @property
+    def tier(self) -> str | None: ...
+    @property
+    def member_seq(self) -> int | None: ...
+    @property
+    def program_version(self) -> int | None: ...
+    @property
+    def program_rules(self) -> list[str] | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Prior:
+    """One of the member's orders judged before, as caps and spend goals count it."""
+
+    at: datetime  # when it was paid
+    rules: tuple[str, ...]  # the rules it met
+    merchandise_minor: int
+    earning: bool  # it still earns (paid, not cancelled nor deleted)
+
+
+def rule_name(rule: OrderRule) -> str:
+    """The name on the rule's transactions: the purchase rule keeps the one Vafa always wrote."""
+    return DEFAULT_RULE if rule.key == DEFAULT_PURCHASE_KEY else f"{rule.type}:{rule.key}"
+
+
+def rule_segment(rule: OrderRule) -> str | None:
+    return None if rule.key == DEFAULT_PURCHASE_KEY else rule.key
+
+
+def earned_at(order: OrderFacts) -> datetime | None:
+    """When the order counts as paid (``paid_at``, else its snapshot's time)."""
+    return order.paid_at or order.source_updated_at
+
+
+def ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def _in_frame(rule: OrderRule, at: datetime) -> bool:
+    return (rule.starts_at is None or rule.starts_at <= at) and (
+        rule.ends_at is None or at < rule.ends_at
+    )
+
+
+def _matches(match: LineMatch, line: OrderLine) -> bool:
+    return (
+        (line.product_id is not None and line.product_id in match.product_ids)
+        or (line.variant_id is not None and line.variant_id in match.variant_ids)
+        or (line.sku is not None and line.sku in match.skus)
+    )  # collections and categories: the platforms' order lines do not carry them
+
+
+class Program:
+    """One version of a shop's program, ready to judge orders."""
+
+    def __init__(self, version: Version) -> None:
+        self.version = version
+        self.document: ProgramDocument = version.document
+        self.rules: tuple[OrderRule, ...] = tuple(
+            rule for rule in self.document.rules if isinstance(rule, _ORDER_TYPES) and rule.active
+        )
+        self.purchase_keys = tuple(r.key for r in self.rules if isinstance(r, PurchaseRule))
+        self.needs_history = any(
+            r.max_per_member or r.max_per_period or isinstance(r, SpendGoalRule) for r in self.rules
+        )
+
+    def _suffix(self, rule: OrderRule) -> str:
+        return f"(rule {rule.key}, program v{self.version.version})"
+
+    # -- deciding, once ------------------------------------------------------------------
+
+    def decide(
+        self, order: OrderFacts, at: datetime, seq: int, tier: str | None, prior: Sequence[Prior]
+    ) -> list[str]:
+        """The keys of the rules whose one-time conditions the order meets, paid at ``at`` as
+        the member's ``seq``-th paid order, the member in ``tier``, after ``prior``."""
+        return [rule.key for rule in self.rules if self._meets(rule, order, at, seq, tier, prior)]
+
+    def _meets(
+        self,
+        rule: OrderRule,
+        order: OrderFacts,
+        at: datetime,
+        seq: int,
+        tier: str | None,
+        prior: Sequence[Prior],
+    ) -> bool:
+        if not _in_frame(rule, at):
+            return False
+        if isinstance(rule, FirstOrderRule) and seq != 1:
+            return False
+        if isinstance(rule, NthOrderRule) and seq % rule.every:
+            return False
+        if isinstance(rule, CampaignRule):
+            if rule.tiers is not None and tier not in rule.tiers:
+                return False
+            if rule.segment is not None:
+                return False  # no member segments exist yet: a segment's campaign waits
+        zone = self.document.timezone
+        if isinstance(rule, SpendGoalRule):
+            period = period_of(rule.period, at, zone)
+            same = [p for p in prior if period_of(rule.period, p.at, zone) == period]
+            if any(rule.key in p.rules for p in same):
+                return False  # reached already in this period
+            before = sum(p.merchandise_minor for p in same if p.earning)
+            if not before < rule.amount_minor <= before + order.merchandise_minor:
+                return False
+        awarded = [p for p in prior if rule.key in p.rules]
+        if rule.max_per_member is not None and len(awarded) >= rule.max_per_member:
+            return False
+        if (cap := rule.max_per_period) is not None:
+            period = period_of(cap.unit, at, zone)
+            if sum(period_of(cap.unit, p.at, zone) == period for p in awarded) >= cap.count:
+                return False
+        return True
+
+    # -- awarding, every time ------------------------------------------------------------
+
+    def awards(self, order: JudgedOrder, decided: Collection[str] | None = None) -> list[Award]:
+        """What each rule the order met gives it now. ``decided`` defaults to the order's own
+        record; an order never judged (it never earned under the engine) is read as meeting
+        the purchase rules, so that what it earned before is what it gives back."""
+        if decided is None:
+            decided = order.program_rules if order.program_rules is not None else self.purchase_keys
+        label = order.name or f"#{order.order_id}"
+        met = [rule for rule in self.rules if rule.key in decided]
+        out = [self._purchase(rule, order, label) for rule in met if isinstance(rule, PurchaseRule)]
+        total = sum(a.points for a in out)
+        out.extend(self._tier(order, total, label))
+        for rule in met:
+            if isinstance(rule, CampaignRule):
+                out.append(self._campaign(rule, total, label))
+            elif isinstance(rule, _GRANTS):
+                out.append(self._grant(rule, order, label))
+        return out
+
+    def _purchase(self, rule: PurchaseRule, order: JudgedOrder, label: str) -> Award:
+        base = order.merchandise_minor
+        extras = (order.shipping_minor if rule.include_shipping else 0) + (
+            order.tax_minor if rule.include_tax else 0
+        )
+        spent = format_money(base + extras, order.exponent, order.currency)
+        why = f"{spent} spent on order {label}"
+        if rule.include_shipping or rule.include_tax:
+            included = [w for w, on in (("shipping", rule.include_shipping),
+                                         ("tax", rule.include_tax)) if on]  # fmt: skip
+            why += f" ({' and '.join(included)} included)"
+        name, segment = rule_name(rule), rule_segment(rule)
+        if rule.min_order_minor is not None and base < rule.min_order_minor:
+            minimum = format_money(rule.min_order_minor, order.exponent, order.currency)
+            why += f", below the {minimum} minimum"
+            return Award(name, segment, 0, f"{why} {self._suffix(rule)}")
+        amount = Decimal(self._weighted(rule, order) + extras)
+        if amount != base + extras:
+            why += f" ({format_money(int(amount), order.exponent, order.currency)} counted "
+            why += "after the rule's product multipliers and exclusions)"
+        if rule.per_minor is not None:
+            raw = amount * rule.points / rule.per_minor
+        else:
+            raw = amount.scaleb(-order.exponent) * rule.points / rule.per_units
+        points = int(raw.to_integral_value(rounding=_ROUNDING[rule.rounding]))
+        return Award(name, segment, max(points, 0), f"{why} {self._suffix(rule)}")
+
+    @staticmethod
+    def _weighted(rule: PurchaseRule, order: JudgedOrder) -> Decimal | int:
+        """The order's merchandise with the rule's line multipliers and exclusions applied
+        (each line: excluded, else the first multiplier that matches it)."""
+        if not (rule.multipliers or rule.exclusions):
+            return order.merchandise_minor
+        parsed = order_lines.order_lines(order.lines)
+        if not parsed:
+            return order.merchandise_minor  # stored before lines were kept
+        total: Decimal = Decimal(0)
+        for line in parsed:
+            if any(_matches(ex, line) for ex in rule.exclusions):
+                continue
+            weight = next(
+                (m.multiplier for m in rule.multipliers if _matches(m.match, line)), Decimal(1)
+            )
+            total += line.merchandise_minor * weight
+        return total if total != total.to_integral_value() else int(total)
+
+    def _tier(self, order: JudgedOrder, total: int, label: str) -> list[Award]:
+        tiers = self.document.tiers
+        if tiers is None or order.tier is None or total <= 0:
+            return []
+        level = next((lv for lv in tiers.levels if lv.key == order.tier), None)
+        if level is None or level.multiplier is None:
+            return []
+        extra = max(int((total * level.multiplier).to_integral_value(ROUND_FLOOR)) - total, 0)
+        names = level.names.en or level.names.fa or level.key
+        why = (
+            f"{names} tier: {total} purchase points ×{level.multiplier.normalize()} on order "
+            f"{label} (tier {level.key}, program v{self.version.version})"
+        )
+        return [Award(f"tier:{level.key}", f"tier.{level.key}", extra, why)]
+
+    def _campaign(self, rule: CampaignRule, total: int, label: str) -> Award:
+        extra = 0
+        parts = []
+        if rule.multiplier is not None:
+            extra = max(int((total * rule.multiplier).to_integral_value(ROUND_FLOOR)) - total, 0)
+            parts.append(f"{total} purchase points ×{rule.multiplier.normalize()}")
+        if rule.bonus is not None:
+            extra += rule.bonus
+            parts.append(f"a {rule.bonus}-point bonus")
+        title = rule.names.en or rule.names.fa if rule.names else None
+        name = f"campaign {title or rule.key}"
+        why = f"{name}: {' and '.join(parts)} on order {label} {self._suffix(rule)}"
+        return Award(rule_name(rule), rule_segment(rule), extra, why)
+
+    def _grant(
+        self, rule: FirstOrderRule | NthOrderRule | SpendGoalRule, order: JudgedOrder, label: str
+    ) -> Award:
+        if isinstance(rule, FirstOrderRule):
+            why = f"first paid order {label}"
+        elif isinstance(rule, NthOrderRule):
+            seq = order.member_seq or 0
+            why = (
+                f"order {label} is the member's {ordinal(seq)} paid order "
+                f"(every {ordinal(rule.every)} earns)"
+            )
+        else:
+            goal = format_money(rule.amount_minor, order.exponent, order.currency)
+            within = "" if rule.period == "lifetime" else f" within the {rule.period}"
+            why = f"{goal} spent{within}, reached with order {label}"
+        why = f"{why} {self._suffix(rule)}"
+        if rule.reward_id is not None:
+            return Award(rule_name(rule), rule_segment(rule), 0, why, rule.reward_id,
+                         f"{rule.key}:order:{order.order_id}")  # fmt: skip
+        return Award(rule_name(rule), rule_segment(rule), rule.points or 0, why)
+
+
+class Programs:
+    """A shop's program history, each version compiled once when first needed."""
+
+    def __init__(self, history: ProgramHistory) -> None:
+        self.history = history
+        self._compiled: dict[int, Program] = {}
+
+    def _of(self, version: Version) -> Program:
+        if (program := self._compiled.get(version.version)) is None:
+            program = self._compiled[version.version] = Program(version)
+        return program
+
+    def at(self, when: datetime | None) -> Program:
+        return self._of(self.history.at(when))
+
+    def version(self, number: int) -> Program:
+        found = next((v for v in self.history.versions if v.version == number), None)
+        return self._of(found) if found is not None else self.at(None)
+
+    def for_order(self, order: JudgedOrder) -> Program:
+        """The version the order was judged by, or (never judged) the one in force when it
+        was paid."""
+        if order.program_version is not None:
+            return self.version(order.program_version)
+        return self.at(earned_at(order))
+
+    def awards(self, order: JudgedOrder) -> list[Award]:
+        return self.for_order(order).awards(order)

@@ -1,0 +1,138 @@
+"""Judging an order once, when it is first paid: the program version in force then, the
+member's number of the order, the member's tier and the rules whose one-time conditions it met
+(``engine.Program.decide``), recorded on the order and never changed after — so a program edit
+or a refund later judges it as it was judged.
+
+The member's number counts paid orders: 1 for the first, and a cancelled or refunded order keeps
+its number (the next paid order is the next number), so "every third purchase" never moves
+under the member's feet. An order recorded by a backfill without points is not numbered (it
+never earns); guest orders neither.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.connectors.base import FinancialState
+from app.members.models import Member
+from app.program.engine import Prior, Programs, earned_at
+from app.program.models import Order
+from app.program.rules import is_earning
+from app.program.versions import BEGINNING
+
+if TYPE_CHECKING:  # reconcile calls this module
+    from app.program.reconcile import OrderState
+
+
+async def tiers_at_paid(
+    session: AsyncSession, shop_id: int, customers: Sequence[str]
+) -> dict[str, str | None]:
+    """The tier each member is in when their order is judged: the one place that says which
+    tier an order records (campaign tier filters and tier multipliers read it)."""
+    found: dict[str, str | None] = {}
+    for start in range(0, len(customers), 500):
+        rows = await session.execute(
+            select(Member.customer_id, Member.tier).where(
+                Member.shop_id == shop_id, Member.customer_id.in_(customers[start : start + 500])
+            )
+        )
+        for customer, tier in rows:
+            found[customer] = tier
+    return found
+
+
+async def judge(
+    session: AsyncSession, shop_id: int, programs: Programs, orders: Sequence[OrderState]
+) -> None:
+    """Judge the orders that earn for the first time (in place; the caller saves them). The
+    caller holds the orders' and their members' locks, so numbers never collide."""
+    new = sorted(
+        (o for o in orders if o.program_version is None and not o.backfilled and is_earning(o)),
+        key=lambda o: (earned_at(o) or BEGINNING, len(o.order_id), o.order_id),
+    )
+    if not new:
+        return
+    customers = sorted({o.customer_id for o in new if o.customer_id is not None})
+    last = await _last_numbers(session, shop_id, customers)
+    tiers = await tiers_at_paid(session, shop_id, customers)
+    priors: dict[str, list[Prior]] = defaultdict(list)
+    if any(programs.at(earned_at(o)).needs_history for o in new):
+        priors = await _priors(session, shop_id, customers, {o.order_id for o in orders})
+        for o in orders:  # the batch's own judged orders, as they stand in memory
+            if o.program_version is not None and o.customer_id is not None:
+                priors[o.customer_id].append(_prior(o))
+    for order in new:
+        assert order.customer_id is not None
+        at = earned_at(order) or BEGINNING
+        program = programs.at(at)
+        if order.member_seq is None:  # numbered by the migration when it earned before it
+            last[order.customer_id] += 1
+            order.member_seq = last[order.customer_id]
+        order.tier = tiers.get(order.customer_id)
+        order.program_version = program.version.version
+        order.program_rules = program.decide(
+            order, at, order.member_seq, order.tier, priors[order.customer_id]
+        )
+        priors[order.customer_id].append(_prior(order))
+
+
+def _prior(order: OrderState) -> Prior:
+    return Prior(
+        at=earned_at(order) or BEGINNING,
+        rules=tuple(order.program_rules or ()),
+        merchandise_minor=order.merchandise_minor,
+        earning=is_earning(order),
+    )
+
+
+async def _last_numbers(
+    session: AsyncSession, shop_id: int, customers: list[str]
+) -> defaultdict[str, int]:
+    last: defaultdict[str, int] = defaultdict(int)
+    for start in range(0, len(customers), 500):
+        rows = await session.execute(
+            select(Order.customer_id, func.max(Order.member_seq))
+            .where(Order.shop_id == shop_id, Order.customer_id.in_(customers[start : start + 500]))
+            .group_by(Order.customer_id)
+        )
+        for customer, number in rows:
+            if customer is not None:
+                last[customer] = int(number or 0)
+    return last
+
+
+async def _priors(
+    session: AsyncSession, shop_id: int, customers: list[str], batch: set[str]
+) -> defaultdict[str, list[Prior]]:
+    """The members' judged orders outside the batch, as caps and spend goals count them."""
+    o = Order
+    found: defaultdict[str, list[Prior]] = defaultdict(list)
+    for start in range(0, len(customers), 500):
+        rows = await session.execute(
+            select(o.customer_id, o.order_id, o.paid_at, o.source_updated_at, o.program_rules,
+                   o.merchandise_minor, o.financial_state, o.cancelled, o.deleted)
+            .where(
+                o.shop_id == shop_id,
+                o.customer_id.in_(customers[start : start + 500]),
+                o.program_version.is_not(None),
+            )
+            .order_by(o.member_seq)
+        )  # fmt: skip
+        for row in rows:
+            customer, order_id, paid, updated, rules, merchandise, state, cancelled, deleted = row
+            if order_id in batch or customer is None:
+                continue
+            found[customer].append(
+                Prior(
+                    at=paid or updated or BEGINNING,
+                    rules=tuple(rules or ()),
+                    merchandise_minor=merchandise,
+                    earning=state == FinancialState.PAID and not cancelled and not deleted,
+                )
+            )
+    return found
