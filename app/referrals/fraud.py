@@ -1,7 +1,8 @@
 """The checks a referral passes before it is paid.
 
 Facts make an order no referral at all (rejected at once): the advocate is the friend, the
-friend had paid for an order before, the order is below the rule's minimum. Suspicions hold it
+friend had paid for an order before, the order is below the rule's minimum, the advocate has
+reached the rule's caps (``max_per_member``, ``max_per_period``). Suspicions hold it
 for the store owner's review: the friend shares an email, phone or address with the advocate,
 the friend's email is at a disposable domain, the advocate made more referrals that day than
 the rule allows. Contact details are compared as keys (app/referrals/contact.py), and no check
@@ -11,15 +12,15 @@ ever writes one to a log line.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.members.models import Member
 from app.program.document import ReferralRule
 from app.program.models import Order
+from app.program.periods import period_of
 from app.program.reconcile import OrderState
 from app.referrals import contact
 from app.referrals.models import Referral, ReferralStatus
@@ -28,6 +29,7 @@ from app.referrals.models import Referral, ReferralStatus
 SELF_REFERRAL = "self_referral"
 NOT_FIRST_ORDER = "not_first_order"
 BELOW_MINIMUM = "below_minimum"
+CAP_REACHED = "cap_reached"
 # Suspicions:
 SAME_EMAIL = "same_email"
 SAME_PHONE = "same_phone"
@@ -39,6 +41,7 @@ _NOTES = {
     SELF_REFERRAL: "the advocate used their own referral code",
     NOT_FIRST_ORDER: "the friend had paid for an order before this one",
     BELOW_MINIMUM: "the order is below the referral rule's minimum",
+    CAP_REACHED: "the advocate has made as many referrals as the rule rewards",
 }
 _SHARED = {contact.EMAIL: SAME_EMAIL, contact.PHONE: SAME_PHONE, contact.ADDRESS: SAME_ADDRESS}
 # The advocate's contact keys are read from this many of their newest orders.
@@ -68,12 +71,18 @@ async def judge(
         return _rejected(NOT_FIRST_ORDER)
     if rule.min_order_minor is not None and order.merchandise_minor < rule.min_order_minor:
         return _rejected(BELOW_MINIMUM)
+    # The rule's caps count the advocate's referrals (the friend is referred once anyway).
+    made = await _advocates_referrals(session, shop_id, advocate_id)
+    cap = rule.max_per_period
+    if (rule.max_per_member is not None and len(made) >= rule.max_per_member) or (
+        cap is not None and _in_period(cap.unit, order.paid_at, made, timezone) >= cap.count
+    ):
+        return _rejected(CAP_REACHED)
     friend = set(order.contact_keys or ()) | await _member_keys(session, shop_id, order.customer_id)
     flags = await _shared(session, shop_id, advocate_id, friend)
     if contact.is_disposable(friend):
         flags.append(DISPOSABLE_EMAIL)
-    day = await _referrals_that_day(session, shop_id, advocate_id, order.paid_at, timezone)
-    if day >= rule.max_per_advocate_per_day:
+    if _in_period("day", order.paid_at, made, timezone) >= rule.max_per_advocate_per_day:
         flags.append(VELOCITY)
     return Verdict(ReferralStatus.REVIEW if flags else ReferralStatus.PENDING, flags)
 
@@ -130,23 +139,21 @@ async def _shared(
     return [flag for kind, flag in _SHARED.items() if kind in kinds]
 
 
-async def _referrals_that_day(
-    session: AsyncSession, shop_id: int, advocate_id: str, paid_at: datetime, timezone: str
-) -> int:
-    """The advocate's referrals (not rejected nor void) whose order was paid on the same day
-    as ``paid_at`` in the shop's time zone."""
-    zone = ZoneInfo(timezone)
-    start = datetime.combine(paid_at.astimezone(zone).date(), time(), zone)
-    end = datetime.combine(start.date() + timedelta(days=1), time(), zone)
-    count = await session.scalar(
-        select(func.count())
-        .select_from(Referral)
-        .where(
-            Referral.shop_id == shop_id,
-            Referral.advocate_id == advocate_id,
-            Referral.status.in_(ReferralStatus.COUNTED),
-            Referral.paid_at >= start,
-            Referral.paid_at < end,
+async def _advocates_referrals(
+    session: AsyncSession, shop_id: int, advocate_id: str
+) -> list[datetime]:
+    """When the orders of the advocate's referrals (not rejected nor void) were paid."""
+    return list(
+        await session.scalars(
+            select(Referral.paid_at).where(
+                Referral.shop_id == shop_id,
+                Referral.advocate_id == advocate_id,
+                Referral.status.in_(ReferralStatus.COUNTED),
+            )
         )
     )
-    return int(count or 0)
+
+
+def _in_period(unit: str, at: datetime, others: list[datetime], timezone: str) -> int:
+    period = period_of(unit, at, timezone)
+    return sum(period_of(unit, other, timezone) == period for other in others)

@@ -130,6 +130,8 @@ async def after_orders(
     now: datetime,
 ) -> None:
     """The hook (app/program/hooks.py): the orders are locked by the caller."""
+    if not any(isinstance(r, ReferralRule) for v in history.versions for r in v.document.rules):
+        return  # no version ever had referrals, so no order can make or undo one
     touched = {o.order_id: o for o in orders if o.customer_id and o.known}
     if not touched:
         return

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 import httpx
 import structlog
 
+from app.ledger.verify import verify_shop
 from app.orm import utcnow
 from app.state import AppState
 from tests.conftest import ShopifyShop, WooShop, make_woo_shop
@@ -106,6 +107,8 @@ class TestRewardedAfterTheHold:
         assert _time(referral["rewarded_at"]) == paid + HOLD
         assert await club.rewards(SARA) == [(500, ADVOCATE_LINE)]
         assert await club.rewards(REZA) == [(200, FRIEND_LINE)]
+        async with state.db.read() as session:
+            assert await verify_shop(session, shopify_shop.shop_id) == []
 
     async def test_the_code_as_a_note_attribute_on_shopify(
         self, client: httpx.AsyncClient, state: AppState, shopify_shop: ShopifyShop
@@ -167,6 +170,32 @@ class TestRewardedAfterTheHold:
         [redemption] = r.json()["redemptions"]
         assert (redemption["reward_id"], redemption["points"]) == (reward_id, 0)
         assert [p for p, _ in await club.rewards(SARA)] == [500]
+
+    async def test_a_reward_deactivated_since_is_reported_and_the_points_still_paid(
+        self, client: httpx.AsyncClient, state: AppState, shopify_shop: ShopifyShop
+    ) -> None:
+        r = await client.post(
+            "/api/v1/rewards",
+            json={"name": "10 off", "kind": "amount_off", "points_cost": 1000, "value": 1000},
+            headers=shopify_shop.auth,
+        )
+        reward_id = r.json()["id"]
+        club = await _club(client, state, shopify_shop)
+        await club.program(advocate_reward_id=reward_id)  # a version 3, with the reward
+        paid = club.at(hours=1)
+        code = await club.code(SARA)
+        order = shopify(2, REZA, paid, attribute=code)
+        await club.deliver("orders/paid", order, club.at(hours=2))
+        r = await client.patch(
+            f"/api/v1/rewards/{reward_id}", json={"active": False}, headers=shopify_shop.auth
+        )
+        assert r.status_code == 200, r.text
+        await club.tick(paid + HOLD)
+        referral = await club.only_referral()
+        assert referral["status"] == "rewarded"
+        assert referral["failure"] == f"advocate: reward {reward_id} is not active"
+        assert [p for p, _ in await club.rewards(SARA)] == [500]
+        assert [p for p, _ in await club.rewards(REZA)] == [200]
 
     async def test_a_code_without_a_referral_rule_in_force_is_no_referral(
         self, client: httpx.AsyncClient, state: AppState, shopify_shop: ShopifyShop
@@ -327,6 +356,24 @@ class TestFraudChecks:
             "3003": ("pending", []),
             "4004": ("review", ["velocity"]),  # the third that day
             "5005": ("pending", []),  # the next day in Tehran
+        }
+
+    async def test_referrals_beyond_the_rules_cap_are_no_referrals(
+        self, client: httpx.AsyncClient, state: AppState, shopify_shop: ShopifyShop
+    ) -> None:
+        club = Club(client, state, shopify_shop)
+        await club.program(max_per_member=2)
+        await club.deliver("orders/paid", shopify(1, SARA, club.at(minutes=1)), club.at(minutes=2))
+        code = await club.code(SARA)
+        for order_id, friend in ((2, REZA), (3, NEDA), (4, OMID)):
+            paid = club.at(days=order_id)
+            order = shopify(order_id, friend, paid, attribute=code)
+            await club.deliver("orders/paid", order, paid)
+        by_friend = {r["friend_id"]: (r["status"], r["flags"]) for r in await club.referrals()}
+        assert by_friend == {
+            "2002": ("pending", []),
+            "3003": ("pending", []),
+            "4004": ("rejected", ["cap_reached"]),
         }
 
     async def test_a_friend_who_had_paid_before_is_no_referral(
