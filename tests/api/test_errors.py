@@ -89,7 +89,8 @@ class TestOpenAPI:
             "description": spec["components"]["securitySchemes"]["AdminKey"]["description"],
         }
         admin = [(p, ops) for p, ops in spec["paths"].items() if p.startswith("/api/")]
-        assert len(admin) == 9  # members: 3 paths; rewards and redemptions: 4; program: 2
+        # members: 3 paths; rewards and redemptions: 4; program: 2; referrals: 5
+        assert len(admin) == 14
         for _, operations in admin:
             for operation in operations.values():
                 assert operation["security"] == [{"AdminKey": []}]
