@@ -41,7 +41,7 @@ class Club:
         self, client: httpx.AsyncClient, state: AppState, shop: ShopifyShop | WooShop
     ) -> None:
         self.client, self.state, self.shop = client, state, shop
-        self.t0 = utcnow().replace(microsecond=0) + timedelta(seconds=1)
+        self.t0 = utcnow().replace(microsecond=0) + timedelta(seconds=2)
         self.deliveries = 0
 
     def at(self, **delta: float) -> datetime:

@@ -180,8 +180,9 @@ class TestRewardedAfterTheHold:
             headers=shopify_shop.auth,
         )
         reward_id = r.json()["id"]
-        club = await _club(client, state, shopify_shop)
-        await club.program(advocate_reward_id=reward_id)  # a version 3, with the reward
+        club = Club(client, state, shopify_shop)
+        await club.program(advocate_reward_id=reward_id)
+        await club.deliver("orders/paid", shopify(1, SARA, club.at(minutes=1)), club.at(minutes=2))
         paid = club.at(hours=1)
         code = await club.code(SARA)
         order = shopify(2, REZA, paid, attribute=code)
