@@ -145,7 +145,9 @@ async def after_orders(
             .with_for_update()
         )
     }
-    refunded = await _refunded(session, shop_id, ids)
+    # Refunds matter only to an order with a referral, or with a code that may make one.
+    coded = [oid for oid in ids if oid in existing or _codes(touched[oid])]
+    refunded = await _refunded(session, shop_id, coded)
     await _attribute(session, shop_id, history, touched, existing, refunded, now)
     for order_id, referral in sorted(existing.items()):
         if referral.status in ReferralStatus.OPEN:
