@@ -19,7 +19,12 @@ from app.program.schemas import ProgramVersionOut, ProgramVersionsOut
 router = admin_router("/api/v1", tags=["program"])
 
 
-@router.get("/program", response_model=ProgramVersionOut, summary="The shop's program")
+@router.get(
+    "/program",
+    response_model=ProgramVersionOut,
+    response_model_exclude_none=True,
+    summary="The shop's program",
+)
 async def get_program(shop: CurrentShop, session: ReadSession) -> ProgramVersionOut:
     """The newest version (it may take effect later than now: see ``effective_at``)."""
     return ProgramVersionOut.of((await versions.load(session, shop.shop_id)).latest)
@@ -28,6 +33,7 @@ async def get_program(shop: CurrentShop, session: ReadSession) -> ProgramVersion
 @router.get(
     "/program/versions",
     response_model=ProgramVersionsOut,
+    response_model_exclude_none=True,
     summary="Every version of the shop's program",
 )
 async def list_versions(shop: CurrentShop, session: ReadSession) -> ProgramVersionsOut:
@@ -38,6 +44,7 @@ async def list_versions(shop: CurrentShop, session: ReadSession) -> ProgramVersi
 @router.put(
     "/program",
     response_model=ProgramVersionOut,
+    response_model_exclude_none=True,
     status_code=201,
     summary="Publish a new version of the shop's program",
     responses={

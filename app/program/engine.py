@@ -10,11 +10,14 @@ Two steps, so that a later program edit or a refund never changes how an order w
   it stands now (its merchandise, its lines). ``earning.should_carry`` turns awards into what
   the order carries, and refunds take their share back in proportion.
 
-Purchase points are proportional: ``points × amount / per_minor`` (or per ``per_units`` whole
-units), rounded once per order as the rule says — so 1 point per unit on 181.09 is 181, as the
-points-per-unit setting always gave. A campaign's or a tier's multiplier posts, under its own
-segment, what it adds to the order's purchase points (``⌊total × m⌋ − total``; a multiplier
-below 1 adds nothing).
+Purchase points, once per order: with ``per_minor``, ``points`` for every whole ``per_minor``
+of the amount (the number of blocks rounded as the rule says: 50 per 500,000 Toman on 750,000
+is 50, rounded down); with ``per_units``, ``points × units / per_units`` rounded — the exact
+fraction the points-per-unit setting always gave (2.5 points per unit on 181.60 is 454), so
+ledgers written before rules keep their meaning.
+
+A campaign's or a tier's multiplier posts, under its own segment, what it adds to the order's
+purchase points (``⌊total × m⌋ − total``; a multiplier below 1 adds nothing).
 """
 
 from __future__ import annotations
@@ -231,25 +234,30 @@ class Program:
         if amount != base + extras:
             why += f" ({format_money(int(amount), order.exponent, order.currency)} counted "
             why += "after the rule's product multipliers and exclusions)"
+        rounding = _ROUNDING[rule.rounding]
         if rule.per_minor is not None:
-            raw = amount * rule.points / rule.per_minor
+            blocks = (amount / rule.per_minor).to_integral_value(rounding=rounding)
+            points = int(blocks) * rule.points
         else:
             raw = amount.scaleb(-order.exponent) * rule.points / rule.per_units
-        points = int(raw.to_integral_value(rounding=_ROUNDING[rule.rounding]))
+            points = int(raw.to_integral_value(rounding=rounding))
         return Award(name, segment, max(points, 0), f"{why} {self._suffix(rule)}")
 
-    @staticmethod
-    def _weighted(rule: PurchaseRule, order: JudgedOrder) -> Decimal | int:
+    def _weighted(self, rule: PurchaseRule, order: JudgedOrder) -> Decimal | int:
         """The order's merchandise with the rule's line multipliers and exclusions applied
-        (each line: excluded, else the first multiplier that matches it)."""
-        if not (rule.multipliers or rule.exclusions):
+        (each line: excluded, else the first multiplier that matches it). A paid membership's
+        product earns no purchase points: its lines are always excluded."""
+        exclusions = list(rule.exclusions)
+        if (membership := self.document.membership) is not None:
+            exclusions.append(LineMatch(product_ids=membership.product_ids, skus=membership.skus))
+        if not (rule.multipliers or exclusions):
             return order.merchandise_minor
         parsed = order_lines.order_lines(order.lines)
         if not parsed:
             return order.merchandise_minor  # stored before lines were kept
         total: Decimal = Decimal(0)
         for line in parsed:
-            if any(_matches(ex, line) for ex in rule.exclusions):
+            if any(_matches(ex, line) for ex in exclusions):
                 continue
             weight = next(
                 (m.multiplier for m in rule.multipliers if _matches(m.match, line)), Decimal(1)

@@ -75,3 +75,50 @@ async def test_every_third_purchase_gets_a_code_on_the_store(
             == 2
         )
     await club.verify()
+
+
+async def test_a_granted_reward_waits_for_the_hold_as_points_do(
+    client: httpx.AsyncClient, state: AppState, fake_shopify: FakeShopify
+) -> None:
+    from datetime import UTC, datetime
+
+    store_shop = await shopify_store_shop(state, fake_shopify)
+    shop = ShopifyShop(store_shop.shop_id, store_shop.admin_api_key, "rewards.myshopify.com",
+                       store_shop.webhook_secret)  # fmt: skip
+    club = Club(client, state, shop)
+    reward = await add_reward(client, store_shop, name="Welcome gift", kind="free_shipping",
+                              value=None)  # fmt: skip
+    await club.set({"hold_days": 3, "rules": [
+        {"key": "purchase", "type": "purchase", "points": 1},
+        {"key": "welcome", "type": "first_order", "reward_id": reward},
+    ]})  # fmt: skip
+    await club.deliver("orders/paid", paid_shopify_order(4101, "20.00", "2027-02-01T10:00:00Z",
+                                                         customer_id=CUSTOMER))  # fmt: skip
+    assert await _codes(club) == []  # held: paid 1 February, the hold ends on the 4th
+    assert (await club.points(CUSTOMER))["pending"] == 20
+    await state.worker.run_scheduled(now=datetime(2027, 2, 4, 11, 0, tzinfo=UTC))
+    await state.worker.drain()
+    [(points, status, code)] = await _codes(club)
+    assert (points, status) == (0, "issued")
+    assert fake_shopify.discount(code or "") is not None
+    assert (await club.points(CUSTOMER))["available"] == 20
+
+
+async def test_a_reward_gone_since_is_not_granted_and_the_points_still_post(
+    client: httpx.AsyncClient, state: AppState, shopify_shop: ShopifyShop
+) -> None:
+    from app.webhooks.models import WebhookEvent
+
+    club = Club(client, state, shopify_shop)
+    await club.set({"rules": [
+        {"key": "purchase", "type": "purchase", "points": 1},
+        {"key": "second", "type": "nth_order", "every": 2, "reward_id": 999},
+    ]})  # fmt: skip
+    for n in (1, 2):
+        order = paid_shopify_order(4200 + n, "10.00", f"2027-02-0{n}T10:00:00Z")
+        await club.deliver("orders/paid", order)
+    assert (await club.points(1073339475))["available"] == 20
+    async with state.db.read() as session:
+        statuses = (await session.scalars(select(WebhookEvent.status))).all()
+        assert set(statuses) == {"processed"}
+        assert await session.scalar(select(func.count()).select_from(Redemption)) == 0

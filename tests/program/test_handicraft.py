@@ -49,15 +49,15 @@ async def test_the_handicraft_shop_runs_as_its_owner_computes_it(
     customer = woo_store.add_customer("maryam@example.com")["id"]
     assert await club.set(PROGRAM) == 2  # version 1 is the shop's settings
 
-    # 1,000,000 Toman of goods and 50,000 Toman of shipping (not counted): 1,000,000 × 50 /
-    # 500,000 = 100 points, and 50 welcome points for the first purchase.
+    # 1,000,000 Toman of goods and 50,000 Toman of shipping (not counted): two whole 500,000s
+    # are 100 points, and 50 welcome points for the first purchase.
     first = toman_order(1042, customer, [("600000", "RUG-1"), ("400000", "VASE-2")],
                         paid="2027-02-01T09:30:00", shipping="50000")  # fmt: skip
     await club.deliver("order.updated", first)
-    # 750,000 Toman: 75 points; not the first purchase, so no welcome points.
-    second = toman_order(1043, customer, [("750000", None)], paid="2027-02-10T12:00:00")
+    # 1,250,000 Toman: two whole 500,000s, 100 points; not the first purchase, no welcome.
+    second = toman_order(1043, customer, [("1250000", None)], paid="2027-02-10T12:00:00")
     await club.deliver("order.updated", second)
-    assert (await club.points(customer))["available"] == 100 + 50 + 75
+    assert (await club.points(customer))["available"] == 100 + 50 + 100
 
     # 200 points buy 50,000 Toman off, as a code on the store.
     r = await client.post(
@@ -84,25 +84,25 @@ async def test_the_handicraft_shop_runs_as_its_owner_computes_it(
         "fixed_cart",
         "50000.00",
     )  # 50,000 Toman, not 500
-    assert (await club.points(customer))["available"] == 225 - 200
+    assert (await club.points(customer))["available"] == 250 - 200
 
-    # 150,000 Toman of order #1043 refunded: it keeps 75 × 600,000 / 750,000 = 60 points.
-    refunded = toman_order(1043, customer, [("750000", None)], paid="2027-02-10T12:00:00",
-                           refunds=[(1100, "-150000")])  # fmt: skip
+    # 250,000 Toman of order #1043 refunded: it keeps 100 × 1,000,000 / 1,250,000 = 80.
+    refunded = toman_order(1043, customer, [("1250000", None)], paid="2027-02-10T12:00:00",
+                           refunds=[(1100, "-250000")])  # fmt: skip
     refunded["date_modified_gmt"] = "2027-02-12T08:00:00"
     await club.deliver("order.updated", refunded)
-    assert (await club.points(customer))["available"] == 25 - 15
+    assert (await club.points(customer))["available"] == 50 - 20
 
     lines = await club.lines(customer)
     earned = [line for line in lines if line[0] > 0]
     assert earned == [
         (100, "100 points: 1,000,000 Toman spent on order #1042 (rule purchase, program v2)"),
         (50, "50 points: first paid order #1042 (rule welcome, program v2)"),
-        (75, "75 points: 750,000 Toman spent on order #1043 (rule purchase, program v2)"),
+        (100, "100 points: 1,250,000 Toman spent on order #1043 (rule purchase, program v2)"),
     ]
     reversal = lines[-1]
-    assert reversal[0] == -15
-    assert "150,000 Toman" in reversal[1]
+    assert reversal[0] == -20
+    assert "250,000 Toman" in reversal[1]
     assert reversal[1].endswith("(rule purchase)")
     await club.verify()
 
