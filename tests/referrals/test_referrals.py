@@ -198,6 +198,16 @@ class TestRewardedAfterTheHold:
         assert [p for p, _ in await club.rewards(SARA)] == [500]
         assert [p for p, _ in await club.rewards(REZA)] == [200]
 
+    async def test_a_code_no_member_holds_is_no_referral(
+        self, client: httpx.AsyncClient, state: AppState, shopify_shop: ShopifyShop
+    ) -> None:
+        club = await _club(client, state, shopify_shop)
+        code = await club.code(SARA)
+        guessed = code[:-1] + ("A" if code[-1] != "A" else "B")
+        order = shopify(2, REZA, club.at(hours=1), attribute=guessed, codes=("REF-AAAAA-AAAAA",))
+        await club.deliver("orders/paid", order, club.at(hours=1))
+        assert await club.referrals() == []
+
     async def test_a_code_without_a_referral_rule_in_force_is_no_referral(
         self, client: httpx.AsyncClient, state: AppState, shopify_shop: ShopifyShop
     ) -> None:
@@ -240,6 +250,24 @@ class TestNoRewardWhenTheOrderIsUndone:
                             cancelled_at=club.at(days=1))  # fmt: skip
         await club.deliver("orders/cancelled", cancelled, club.at(days=1))
         assert (await club.only_referral())["status"] == "void"
+        await club.tick(paid + HOLD)
+        assert await club.rewards(SARA) == await club.rewards(REZA) == []
+
+    async def test_a_woocommerce_order_cancelled_within_the_hold_voids_the_referral(
+        self, client: httpx.AsyncClient, state: AppState, woo_shop: WooShop
+    ) -> None:
+        club = await _club(client, state, woo_shop)
+        code = await club.code(SARA)
+        paid = club.at(hours=1)
+        await club.deliver("order.updated", woo(2, REZA, paid, attribute=code), club.at(hours=2))
+        cancelled = woo(2, REZA, paid, attribute=code, status="cancelled")
+        cancelled["date_modified_gmt"] = club.at(days=2).replace(tzinfo=None).isoformat()
+        await club.deliver("order.updated", cancelled, club.at(days=2))
+        referral = await club.only_referral()
+        assert (referral["status"], referral["note"]) == (
+            "void",
+            "the order was cancelled before its hold period ended",
+        )
         await club.tick(paid + HOLD)
         assert await club.rewards(SARA) == await club.rewards(REZA) == []
 
