@@ -35,6 +35,7 @@ from app.metrics import metrics_endpoint
 from app.privacy import endpoints as privacy
 from app.program.endpoints import router as program_router
 from app.program.simulate_endpoints import router as program_simulate_router
+from app.referrals.endpoints import router as referrals_router
 from app.reports.endpoints import router as reports_router
 from app.rewards.endpoints import router as rewards_router
 from app.shopify_app.endpoints import router as shopify_app_router
@@ -146,6 +147,7 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
     app.include_router(program_router)
     app.include_router(engage_router)
     app.include_router(program_simulate_router)
+    app.include_router(referrals_router)
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     app.add_middleware(StorefrontCORS)
     app.add_middleware(RequestLog)

@@ -8,6 +8,7 @@ from app.members.models import Member
 from app.orm import Base
 from app.privacy.models import PrivacyRequest, PrivacySettings
 from app.program.models import Order, OrderRefund, ProgramVersion
+from app.referrals.models import Referral, ReferralCode
 from app.reports.models import ReportCursor, ReportDay
 from app.rewards.models import Redemption, Reward
 from app.shops.models import Shop
@@ -38,6 +39,8 @@ __all__ = [
     "Redemption",
     "ReportCursor",
     "ReportDay",
+    "Referral",
+    "ReferralCode",
     "Reward",
     "RuleAward",
     "Shop",

@@ -36,6 +36,22 @@ async def _shop(state: AppState, platform: str, name: str) -> shops.NewShop:
         )  # fmt: skip
 
 
+async def _referral_of(state: AppState, shop_id: int) -> int:
+    """A referral of the shop held for review (made directly: no program is needed for it)."""
+    from app.orm import utcnow
+    from app.referrals.models import Referral
+
+    async with state.db.write() as session:
+        referral = Referral(
+            shop_id=shop_id, advocate_id=CUSTOMER, friend_id="515151", order_id="9", code="REF-X",
+            via="attribute", rule="friends", program_version=1, status="review", flags=[],
+            note=B_MARKER, approved=False, paid_at=utcnow(), release_at=utcnow(),
+        )  # fmt: skip
+        session.add(referral)
+        await session.flush()
+        return referral.id
+
+
 async def _seed_b(client: httpx.AsyncClient, key: str) -> dict[str, Any]:
     auth = {"Authorization": f"Bearer {key}"}
     adjusted = await client.post(
@@ -125,6 +141,7 @@ async def test_shop_a_admin_key_never_reaches_shop_b(
     a = await _shop(state, "shopify", "alpha")
     b = await _shop(state, "shopify", "bravo")
     ids = await _seed_b(client, b.admin_api_key)
+    ids["referral_id"] = await _referral_of(state, b.shop_id)
     before = await _rows_of(state, b.shop_id)
     routes = _routes(app_of, "/api/")
     assert len(routes) >= 10

@@ -88,6 +88,11 @@ class OrderSnapshot:
     lines: tuple[OrderLine, ...] = ()
     # The discount codes the shopper used (Shopify discount_codes, WooCommerce coupon_lines).
     discount_codes: tuple[str, ...] = ()
+    # A referral code set as an order attribute ``vafa_ref`` (Shopify note_attributes,
+    # WooCommerce meta_data), upper case, and the buyer's contact details as comparison keys
+    # (app/referrals/contact.py), never the details themselves.
+    referral_code: str | None = None
+    contact_keys: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

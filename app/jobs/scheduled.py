@@ -18,6 +18,7 @@ from app.ledger.models import AccountKind, PointLot
 from app.logs import log_failure
 from app.privacy import tasks as privacy_tasks
 from app.program import reconcile
+from app.referrals import tasks as referrals_tasks
 from app.reports import tasks as reports_tasks
 from app.rewards import tasks as rewards_tasks
 from app.shops.service import ShopContext
@@ -89,6 +90,7 @@ SCHEDULED: tuple[Periodic, ...] = (
     Periodic("released", release_due),
     Periodic("expired", expire_due),
     Periodic("codes_expired", rewards_tasks.expire_codes),
+    Periodic("referrals_settled", referrals_tasks.settle_due),
     Periodic("sweeps", sync_tasks.schedule_sweep),
     Periodic("tiers_reviewed", tiers_tasks.review_due),
     Periodic("days_rolled_up", reports_tasks.roll_up),

@@ -25,7 +25,11 @@ AfterOrders = Callable[
 ]
 
 # "package.module:function", run in this order.
-AFTER_ORDERS: tuple[str, ...] = ("app.tiers.service:after_orders", "app.engage.badges:after_orders")
+AFTER_ORDERS: tuple[str, ...] = (
+    "app.tiers.service:after_orders",
+    "app.engage.badges:after_orders",
+    "app.referrals.service:after_orders",
+)
 
 
 @cache

@@ -52,6 +52,10 @@ class Order(Base):
     # NULL for an order stored before Vafa kept them, or not known yet.
     lines: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     discount_codes: Mapped[list[str] | None] = mapped_column(JSON)
+    # What app/referrals reads: the order's ``vafa_ref`` attribute and the buyer's contact
+    # details as comparison keys (hashes, app/referrals/contact.py).
+    referral_code: Mapped[str | None] = mapped_column(String(255))
+    contact_keys: Mapped[list[str] | None] = mapped_column(JSON)
     # Imported by `vafa shop backfill` without --award: recorded, earning nothing, so that a
     # later refund of it takes back no points it never gave.
     backfilled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

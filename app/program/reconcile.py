@@ -42,6 +42,7 @@ _ORDER_FIELDS = (
     "shipping_minor", "tax_minor", "financial_state", "cancelled", "deleted", "paid_at",
     "release_at", "source_updated_at", "lines", "discount_codes", "backfilled",
     "program_version", "member_seq", "tier", "program_rules",
+    "referral_code", "contact_keys",
 )  # fmt: skip
 
 
@@ -74,6 +75,8 @@ class OrderState:
     member_seq: int | None = None
     tier: str | None = None
     program_rules: list[str] | None = None
+    referral_code: str | None = None
+    contact_keys: list[str] | None = None
     read: tuple[object, ...] = ()  # the values as locked, to save only what changed
 
     def values(self) -> tuple[object, ...]:
@@ -151,6 +154,9 @@ def absorb(order: OrderState, snap: OrderSnapshot) -> None:
     order.source_updated_at = snap.updated_at
     order.lines = lines.to_json(snap.lines)
     order.discount_codes = list(snap.discount_codes)
+    # Kept when a snapshot says nothing of them (a sweep's GraphQL read does not ask).
+    order.referral_code = snap.referral_code or order.referral_code
+    order.contact_keys = list(snap.contact_keys) or order.contact_keys
     if snap.restored:
         order.deleted = False
 

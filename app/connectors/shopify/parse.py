@@ -38,6 +38,7 @@ from app.limits import (
     MAX_PERSON_NAME_LENGTH,
 )
 from app.money import currency_exponent
+from app.referrals import attribution
 
 ORDER_TOPICS = frozenset(
     {"orders/create", "orders/paid", "orders/updated", "orders/cancelled", "orders/fulfilled"}
@@ -132,6 +133,21 @@ def parse_order(order: JsonObj, exponents: Mapping[str, int]) -> OrderSnapshot:
                 )
             )
         ),  # fmt: skip
+        referral_code=attribution.code_from_attributes(order.get("note_attributes"), "name"),
+        contact_keys=_contact_keys(order, customer),
+    )
+
+
+def _contact_keys(order: JsonObj, customer: JsonObj | None) -> tuple[str, ...]:
+    shipping, billing = order.get("shipping_address"), order.get("billing_address")
+    return attribution.keys_of(
+        (order, customer, shipping, billing),
+        ("email", "contact_email"),
+        ("phone",),
+        (
+            attribution.address_parts(a, ("address1", "address2"), "city", "zip", "country_code")
+            for a in (shipping, billing)
+        ),
     )
 
 

@@ -39,6 +39,7 @@ from app.limits import (
     MAX_PERSON_NAME_LENGTH,
 )
 from app.money import currency_exponent
+from app.referrals import attribution
 
 ORDER_TOPICS = frozenset({"order.created", "order.updated", "order.restored"})
 CUSTOMER_TOPICS = frozenset({"customer.created", "customer.updated"})
@@ -125,6 +126,21 @@ def parse_order(
                 )
             )
         ),  # fmt: skip
+        referral_code=attribution.code_from_attributes(order.get("meta_data"), "key"),
+        contact_keys=_contact_keys(order),
+    )
+
+
+def _contact_keys(order: JsonObj) -> tuple[str, ...]:
+    billing, shipping = order.get("billing"), order.get("shipping")
+    return attribution.keys_of(
+        (billing, shipping),
+        ("email",),
+        ("phone",),
+        (
+            attribution.address_parts(a, ("address_1", "address_2"), "city", "postcode", "country")
+            for a in (shipping, billing)
+        ),
     )
 
 
