@@ -50,4 +50,9 @@ register(Section("accounts", "accounts"))
 register(Section("point_lots", "point_lots"))
 register(Section("holds", "holds"))
 register(Section("redemptions", "redemptions"))
-register(Section("orders", "orders"))
+# The buyer's contact details as hashes (app/referrals/contact.py): still about the person.
+register(Section("orders", "orders", personal=("contact_keys",)))
+register(
+    Section("engage_members", "engagement", single=True,
+            personal=("birthday_month", "birthday_day"))
+)  # fmt: skip

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 
 import orjson
 
@@ -23,13 +24,19 @@ def _strings(value: object) -> list[str]:
     return [value] if isinstance(value, str) else []
 
 
+def _without_contact(snapshot: object) -> object:
+    """The snapshot but the buyer's contact hashes, which a redaction is meant to change."""
+    return replace(snapshot, contact_keys=()) if hasattr(snapshot, "contact_keys") else snapshot  # type: ignore[type-var]
+
+
 def test_an_anonymised_shopify_order_parses_to_the_same_snapshot() -> None:
     body = dumps(shopify_order(1, customer_id=42))
     cleaned = anonymise_body("orders/paid", body, Person.of("42", emails=[EMAIL]))
     assert cleaned is not None
-    assert parse_body(Platform.SHOPIFY, "orders/paid", cleaned, {}) == parse_body(
-        Platform.SHOPIFY, "orders/paid", body, {}
-    )
+    after = parse_body(Platform.SHOPIFY, "orders/paid", cleaned, {})
+    before = parse_body(Platform.SHOPIFY, "orders/paid", body, {})
+    assert [_without_contact(s) for s in after] == [_without_contact(s) for s in before]
+    assert [getattr(s, "contact_keys", ()) for s in after] == [()]  # nothing left to compare
     texts = set(_strings(orjson.loads(cleaned)))
     original = set(_strings(orjson.loads(body)))
     personal = {EMAIL, "John", "Smith", "Jane Smith", "John Smith", "123 Fake Street"}
@@ -42,9 +49,10 @@ def test_an_anonymised_woocommerce_order_parses_to_the_same_snapshot() -> None:
     body = dumps(order)
     cleaned = anonymise_body("order.updated", body, Person.of("26"))
     assert cleaned is not None
-    assert parse_body(Platform.WOOCOMMERCE, "order.updated", cleaned, {}) == parse_body(
-        Platform.WOOCOMMERCE, "order.updated", body, {}
-    )
+    after = parse_body(Platform.WOOCOMMERCE, "order.updated", cleaned, {})
+    assert [_without_contact(s) for s in after] == [
+        _without_contact(s) for s in parse_body(Platform.WOOCOMMERCE, "order.updated", body, {})
+    ]
     document = orjson.loads(cleaned)
     assert set(document["billing"].values()) <= {None}
     assert document["customer_id"] == 26
