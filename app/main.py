@@ -30,6 +30,7 @@ from app.logs import RequestLog
 from app.logs import configure as configure_logs
 from app.members.endpoints import router as members_router
 from app.metrics import metrics_endpoint
+from app.rewards import waits as redemption_waits
 from app.rewards.endpoints import router as rewards_router
 from app.state import AppState
 from app.webhooks.endpoints import plain_routes
@@ -57,6 +58,10 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
         gc.collect()  # start-up's own garbage is not kept forever
         gc.freeze()
         stop = asyncio.Event()
+        # On PostgreSQL, redemptions settled by a `vafa worker` wake the requests waiting here.
+        settled = redemption_waits.listener(vafa.db)
+        if settled is not None:
+            settled.start()
         task: asyncio.Task[None] | None = None
         if settings.run_worker_in_process:
             task = asyncio.create_task(vafa.worker.run_forever(stop, wake=vafa.wake_worker))
@@ -68,6 +73,8 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            if settled is not None:
+                await settled.close()
             await vafa.intake.close()
             await vafa.balances.close()
             if state is None:

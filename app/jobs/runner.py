@@ -17,6 +17,8 @@ import structlog
 
 from app.config import Settings
 from app.db import Database
+from app.jobs import notify
+from app.jobs.notify import Listener
 from app.jobs.periodic import Periodic, run_periodic
 from app.jobs.statistics import warn_if_autovacuum_off
 from app.logs import log_failure
@@ -73,14 +75,24 @@ class Runner:
         return await run_periodic(self.db, self.shops, self.periodic, now or utcnow())
 
     async def run_forever(self, stop: asyncio.Event, wake: asyncio.Event | None = None) -> None:
+        """``wake``: set by this process's intake and endpoints (the worker inside ``vafa
+        serve``); without it (``vafa worker`` on PostgreSQL) the worker listens for the
+        API processes' ``NOTIFY`` of a job someone waits for."""
         log.info("worker started", batch_size=self.settings.batch_size)
+        enqueued = asyncio.Event()
+        listener = None
+        if wake is None and not self.db.is_sqlite:
+            listener = Listener(self.db.url, {notify.JOBS: lambda _payload: enqueued.set()})
+            listener.start()
         try:
             try:
                 await warn_if_autovacuum_off(self.db)
             except Exception as exc:  # a database not up yet: the loop reports its own failures
                 log_failure(log, "checking PostgreSQL's autovacuum setting failed", exc)
-            await self._loop(stop, wake)
+            await self._loop(stop, wake, wake or enqueued)
         finally:  # also when cancelled (the app's shutdown)
+            if listener is not None:
+                await listener.close()
             for source in self.sources:
                 await source.close()
         log.info("worker stopped")
@@ -94,7 +106,9 @@ class Runner:
                 log_failure(log, "worker turn failed", exc, source=source.name)
         return settled
 
-    async def _loop(self, stop: asyncio.Event, wake: asyncio.Event | None) -> None:
+    async def _loop(
+        self, stop: asyncio.Event, wake: asyncio.Event | None, idle_wake: asyncio.Event
+    ) -> None:
         next_scheduled = 0.0
         loop = asyncio.get_running_loop()
         busy = False  # deliveries arrived during the last turn
@@ -105,6 +119,7 @@ class Runner:
                     await self.run_scheduled()
                 except Exception as exc:
                     log_failure(log, "scheduled tasks failed", exc)
+            idle_wake.clear()
             if wake is not None:
                 wake.clear()
             started = loop.time()
@@ -114,10 +129,9 @@ class Runner:
             if settled and busy:
                 await self._yield_to_intake(loop.time() - started, stop)
             elif settled == 0:
-                # Sleep until the next poll, or until intake in this process accepts an event.
-                signal = wake or stop
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(signal.wait(), self.settings.worker_idle_sleep_seconds)
+                # Sleep until the next poll, or until intake or an endpoint in this process
+                # (or, listened for, another process) asks for work.
+                await _first_of(stop, idle_wake, self.settings.worker_idle_sleep_seconds)
 
     async def _yield_to_intake(self, turn: float, stop: asyncio.Event) -> None:
         """Webhooks arrived during the turn (the worker shares this process and SQLite's one
@@ -127,3 +141,13 @@ class Runner:
         pause = min(turn * (1 - share) / share, self.settings.worker_busy_max_pause_seconds)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), pause)
+
+
+async def _first_of(first: asyncio.Event, second: asyncio.Event, seconds: float) -> None:
+    """Until either event is set, or for ``seconds``."""
+    waits = [asyncio.ensure_future(e.wait()) for e in (first, second)]
+    try:
+        await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waits:
+            w.cancel()
