@@ -12,10 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import asyncpg
 import structlog
 from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,6 +29,7 @@ log = structlog.get_logger(__name__)
 JOBS = "vafa_jobs"
 # How long a lost listening connection waits before it connects again.
 RECONNECT_SECONDS = 1.0
+_PG = postgresql.asyncpg.dialect()  # type: ignore[no-untyped-call]
 
 
 async def notify(session: AsyncSession, channel: str, payload: str = "") -> None:
@@ -35,9 +38,13 @@ async def notify(session: AsyncSession, channel: str, payload: str = "") -> None
         await session.execute(select(func.pg_notify(channel, payload)))
 
 
-def driver_dsn(url: str) -> str:
-    """The asyncpg DSN of a SQLAlchemy ``postgresql+asyncpg://`` URL."""
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+def connect_args(url: str) -> dict[str, Any]:
+    """``asyncpg.connect``'s arguments for a SQLAlchemy URL, made as SQLAlchemy's engine makes
+    them (options in the URL's query, such as ``?ssl=require``, included)."""
+    _args, kwargs = _PG.create_connect_args(make_url(url))  # type: ignore[no-untyped-call]
+    for own in ("prepared_statement_cache_size", "prepared_statement_name_func"):
+        kwargs.pop(own, None)  # SQLAlchemy's, not asyncpg's
+    return dict(kwargs)
 
 
 class Listener:
@@ -45,7 +52,7 @@ class Listener:
     callback with the payload; connected again after a loss."""
 
     def __init__(self, url: str, channels: Mapping[str, Callable[[str], None]]) -> None:
-        self._dsn = driver_dsn(url)
+        self._connect_args = connect_args(url)
         self._channels = dict(channels)
         self._task: asyncio.Task[None] | None = None
         self.listening = asyncio.Event()  # set while the connection listens (tests wait on it)
@@ -72,7 +79,7 @@ class Listener:
             await asyncio.sleep(RECONNECT_SECONDS)
 
     async def _listen(self) -> None:
-        conn = await asyncpg.connect(self._dsn)
+        conn = await asyncpg.connect(**self._connect_args)
         try:
             lost = asyncio.Event()
             conn.add_termination_listener(lambda _conn: lost.set())
