@@ -55,6 +55,12 @@ class Runner:
         self.settings = settings
         self.sources = tuple(sources)
         self.periodic = tuple(periodic)
+        # Work someone waits for (a redemption's code): ends an idle sleep, unlike ``wake``
+        # from intake, which also makes the worker leave the intake its share of the time.
+        self._jobs = asyncio.Event()
+
+    def wake_for_jobs(self) -> None:
+        self._jobs.set()
 
     async def run_once(self, now: datetime | None = None) -> int:
         """One batch of every source; how many rows they settled."""
@@ -75,21 +81,20 @@ class Runner:
         return await run_periodic(self.db, self.shops, self.periodic, now or utcnow())
 
     async def run_forever(self, stop: asyncio.Event, wake: asyncio.Event | None = None) -> None:
-        """``wake``: set by this process's intake and endpoints (the worker inside ``vafa
-        serve``); without it (``vafa worker`` on PostgreSQL) the worker listens for the
-        API processes' ``NOTIFY`` of a job someone waits for."""
+        """``wake``: set by this process's intake (the worker inside ``vafa serve``). Jobs
+        someone waits for wake it through :meth:`wake_for_jobs`: called by this process's
+        endpoints, or (``vafa worker`` on PostgreSQL) on the API processes' ``NOTIFY``."""
         log.info("worker started", batch_size=self.settings.batch_size)
-        enqueued = asyncio.Event()
         listener = None
         if wake is None and not self.db.is_sqlite:
-            listener = Listener(self.db.url, {notify.JOBS: lambda _payload: enqueued.set()})
+            listener = Listener(self.db.url, {notify.JOBS: lambda _payload: self.wake_for_jobs()})
             listener.start()
         try:
             try:
                 await warn_if_autovacuum_off(self.db)
             except Exception as exc:  # a database not up yet: the loop reports its own failures
                 log_failure(log, "checking PostgreSQL's autovacuum setting failed", exc)
-            await self._loop(stop, wake, wake or enqueued)
+            await self._loop(stop, wake)
         finally:  # also when cancelled (the app's shutdown)
             if listener is not None:
                 await listener.close()
@@ -106,9 +111,7 @@ class Runner:
                 log_failure(log, "worker turn failed", exc, source=source.name)
         return settled
 
-    async def _loop(
-        self, stop: asyncio.Event, wake: asyncio.Event | None, idle_wake: asyncio.Event
-    ) -> None:
+    async def _loop(self, stop: asyncio.Event, wake: asyncio.Event | None) -> None:
         next_scheduled = 0.0
         loop = asyncio.get_running_loop()
         busy = False  # deliveries arrived during the last turn
@@ -119,7 +122,7 @@ class Runner:
                     await self.run_scheduled()
                 except Exception as exc:
                     log_failure(log, "scheduled tasks failed", exc)
-            idle_wake.clear()
+            self._jobs.clear()
             if wake is not None:
                 wake.clear()
             started = loop.time()
@@ -131,7 +134,8 @@ class Runner:
             elif settled == 0:
                 # Sleep until the next poll, or until intake or an endpoint in this process
                 # (or, listened for, another process) asks for work.
-                await _first_of(stop, idle_wake, self.settings.worker_idle_sleep_seconds)
+                signals = (stop, self._jobs) if wake is None else (stop, self._jobs, wake)
+                await _first_of(signals, self.settings.worker_idle_sleep_seconds)
 
     async def _yield_to_intake(self, turn: float, stop: asyncio.Event) -> None:
         """Webhooks arrived during the turn (the worker shares this process and SQLite's one
@@ -143,9 +147,9 @@ class Runner:
             await asyncio.wait_for(stop.wait(), pause)
 
 
-async def _first_of(first: asyncio.Event, second: asyncio.Event, seconds: float) -> None:
-    """Until either event is set, or for ``seconds``."""
-    waits = [asyncio.ensure_future(e.wait()) for e in (first, second)]
+async def _first_of(events: Sequence[asyncio.Event], seconds: float) -> None:
+    """Until one of the events is set, or for ``seconds``."""
+    waits = [asyncio.ensure_future(e.wait()) for e in events]
     try:
         await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
     finally:

@@ -121,7 +121,7 @@ async def redeem(
     if not redeemed.created:
         response.status_code = 200
         return out
-    state.wake_worker.set()
+    state.worker.wake_for_jobs()  # the worker in this process, if it runs here
     out = await _wait_for_code(state, shop.shop_id, customer_id, out)
     response.status_code = 201 if out.status == RedemptionStatus.ISSUED else 202
     return out
