@@ -2,16 +2,17 @@
 
     python -m bench.redemptions --workers 1
     python -m bench.redemptions --workers 2 --redemptions 2000
+    python -m bench.redemptions --in-process    # the worker inside vafa serve
 
-Creates ``vafa_bench_redeem`` afresh on the PostgreSQL server, migrates it, starts the fake
-Shopify (tests/fakes, a real HTTP server in a process of its own, with a cost bucket that never
-runs dry: its capacity, not its rate limit, is what is measured beside Vafa), adds a shop that
-talks to it, gives ``--members`` members points with the admin API, creates a reward, then
-starts ``vafa serve`` and ``--workers`` ``vafa worker`` processes (as production runs them) and
-sends ``--redemptions`` redemptions over ``--connections`` connections. Redemptions/s runs from
-the first request until the last redemption is ``issued`` (the code exists on the store and the
-points are captured). Then it checks that every redemption was issued once, that the fake holds
-every code, and that ``vafa ledger verify`` is clean.
+Creates ``--database`` (``vafa_bench_redeem``) afresh on the PostgreSQL server, migrates it,
+starts the fake Shopify (tests/fakes, a real HTTP server in a process of its own, with a cost
+bucket that never runs dry: its capacity, not its rate limit, is what is measured beside Vafa),
+adds a shop that talks to it, gives ``--members`` members points with the admin API, creates a
+reward, then starts ``vafa serve`` and ``--workers`` ``vafa worker`` processes (as production
+runs them) and sends ``--redemptions`` redemptions over ``--connections`` connections.
+Redemptions/s runs from the first request until the last redemption is ``issued`` (the code
+exists on the store and the points are captured). Then it checks that every redemption was
+issued once, that the fake holds every code, and that ``vafa ledger verify`` is clean.
 
 The floor: the same number of codes created straight on the fake store by the store client over
 the same number of connections (what the store itself can take from one Python client).
