@@ -37,6 +37,7 @@ from app.program.endpoints import router as program_router
 from app.program.simulate_endpoints import router as program_simulate_router
 from app.referrals.endpoints import router as referrals_router
 from app.reports.endpoints import router as reports_router
+from app.rewards import waits as redemption_waits
 from app.rewards.endpoints import router as rewards_router
 from app.shopify_app.endpoints import router as shopify_app_router
 from app.state import AppState
@@ -70,6 +71,10 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
         gc.collect()  # start-up's own garbage is not kept forever
         gc.freeze()
         stop = asyncio.Event()
+        # On PostgreSQL, redemptions settled by a `vafa worker` wake the requests waiting here.
+        settled = redemption_waits.listener(vafa.db)
+        if settled is not None:
+            settled.start()
         task: asyncio.Task[None] | None = None
         if settings.run_worker_in_process:
             task = asyncio.create_task(vafa.worker.run_forever(stop, wake=vafa.wake_worker))
@@ -81,6 +86,8 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            if settled is not None:
+                await settled.close()
             await vafa.intake.close()
             await vafa.balances.close()
             if state is None:

@@ -2,16 +2,17 @@
 
     python -m bench.redemptions --workers 1
     python -m bench.redemptions --workers 2 --redemptions 2000
+    python -m bench.redemptions --in-process    # the worker inside vafa serve
 
-Creates ``vafa_bench_redeem`` afresh on the PostgreSQL server, migrates it, starts the fake
-Shopify (tests/fakes, a real HTTP server in a process of its own, with a cost bucket that never
-runs dry: its capacity, not its rate limit, is what is measured beside Vafa), adds a shop that
-talks to it, gives ``--members`` members points with the admin API, creates a reward, then
-starts ``vafa serve`` and ``--workers`` ``vafa worker`` processes (as production runs them) and
-sends ``--redemptions`` redemptions over ``--connections`` connections. Redemptions/s runs from
-the first request until the last redemption is ``issued`` (the code exists on the store and the
-points are captured). Then it checks that every redemption was issued once, that the fake holds
-every code, and that ``vafa ledger verify`` is clean.
+Creates ``--database`` (``vafa_bench_redeem``) afresh on the PostgreSQL server, migrates it,
+starts the fake Shopify (tests/fakes, a real HTTP server in a process of its own, with a cost
+bucket that never runs dry: its capacity, not its rate limit, is what is measured beside Vafa),
+adds a shop that talks to it, gives ``--members`` members points with the admin API, creates a
+reward, then starts ``vafa serve`` and ``--workers`` ``vafa worker`` processes (as production
+runs them) and sends ``--redemptions`` redemptions over ``--connections`` connections.
+Redemptions/s runs from the first request until the last redemption is ``issued`` (the code
+exists on the store and the points are captured). Then it checks that every redemption was
+issued once, that the fake holds every code, and that ``vafa ledger verify`` is clean.
 
 The floor: the same number of codes created straight on the fake store by the store client over
 the same number of connections (what the store itself can take from one Python client).
@@ -177,14 +178,20 @@ async def seed_members(base: str, key: str, members: int, points: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--server", default="postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--database", default="vafa_bench_redeem", help="recreated on --server")
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument(
+        "--in-process", action="store_true",
+        help="the worker inside vafa serve (as make run starts it) instead of --workers processes",
+    )  # fmt: skip
     parser.add_argument("--redemptions", type=int, default=1000)
     parser.add_argument("--members", type=int, default=200)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--timeout", type=float, default=600)
     args = parser.parse_args()
 
-    url = recreate_pg_database(args.server, "vafa_bench_redeem")
+    url = recreate_pg_database(args.server, args.database)
+    in_process = {"VAFA_WORKER_IN_PROCESS": "true" if args.in_process else "false"}
     env = vafa_env(url, new_secret_key())
     vafa(["migrate"], env)
     with (
@@ -195,7 +202,10 @@ def main() -> None:
         shop = add_shop(env, store)
         vafa(["shop", "settings", str(shop["shop_id"]), "--set", "currency=USD"], env)
         log = Path(tmp) / "vafa.log"
-        with serve_vafa(env, log) as server, workers(env, args.workers, log):
+        with (
+            serve_vafa(env, log, in_process) as server,
+            workers(env, 0 if args.in_process else args.workers, log),
+        ):
             per_member = POINTS_COST * (args.redemptions // args.members + 1)
             asyncio.run(seed_members(server.url, shop["admin_api_key"], args.members, per_member))
             r = httpx.post(
@@ -218,8 +228,9 @@ def main() -> None:
         codes = asyncio.run(codes_on_store(store, issued_codes))
         failed = scalar(url, "SELECT count(*) FROM redemptions WHERE status = 'failed'")
     vafa(["ledger", "verify"], env)  # raises unless every balance and lot matches
+    ran = "in-process" if args.in_process else args.workers
     print(
-        f"workers {args.workers}: {args.redemptions} redemptions over {args.connections} "
+        f"workers {ran}: {args.redemptions} redemptions over {args.connections} "
         f"connections; requests answered in {sent:.1f} s; all issued after {elapsed:.1f} s\n"
         f"  vafa:  {issued / elapsed:,.0f} redemptions/s end to end (issued {issued}, "
         f"failed {failed}, codes on the store {codes})\n"

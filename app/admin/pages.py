@@ -286,7 +286,7 @@ async def retry_job(
     _checked(session, await _form(request))
     async with state.db.write() as db:
         await jobs.retry(db, job_ids=[job_id], shop_id=session.shop_id)
-    state.wake_worker.set()
+    state.worker.wake_for_jobs()
     return RedirectResponse("/admin/jobs?done=1", status_code=303)
 
 

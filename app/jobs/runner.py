@@ -17,6 +17,8 @@ import structlog
 
 from app.config import Settings
 from app.db import Database
+from app.jobs import notify
+from app.jobs.notify import Listener
 from app.jobs.periodic import Periodic, run_periodic
 from app.jobs.statistics import warn_if_autovacuum_off
 from app.logs import log_failure
@@ -53,6 +55,12 @@ class Runner:
         self.settings = settings
         self.sources = tuple(sources)
         self.periodic = tuple(periodic)
+        # Work someone waits for (a redemption's code): ends an idle sleep, unlike ``wake``
+        # from intake, which also makes the worker leave the intake its share of the time.
+        self._jobs = asyncio.Event()
+
+    def wake_for_jobs(self) -> None:
+        self._jobs.set()
 
     async def run_once(self, now: datetime | None = None) -> int:
         """One batch of every source; how many rows they settled."""
@@ -73,7 +81,14 @@ class Runner:
         return await run_periodic(self.db, self.shops, self.periodic, now or utcnow())
 
     async def run_forever(self, stop: asyncio.Event, wake: asyncio.Event | None = None) -> None:
+        """``wake``: set by this process's intake (the worker inside ``vafa serve``). Jobs
+        someone waits for wake it through :meth:`wake_for_jobs`: called by this process's
+        endpoints, or (``vafa worker`` on PostgreSQL) on the API processes' ``NOTIFY``."""
         log.info("worker started", batch_size=self.settings.batch_size)
+        listener = None
+        if wake is None and not self.db.is_sqlite:
+            listener = Listener(self.db.url, {notify.JOBS: lambda _payload: self.wake_for_jobs()})
+            listener.start()
         try:
             try:
                 await warn_if_autovacuum_off(self.db)
@@ -81,6 +96,8 @@ class Runner:
                 log_failure(log, "checking PostgreSQL's autovacuum setting failed", exc)
             await self._loop(stop, wake)
         finally:  # also when cancelled (the app's shutdown)
+            if listener is not None:
+                await listener.close()
             for source in self.sources:
                 await source.close()
         log.info("worker stopped")
@@ -105,6 +122,7 @@ class Runner:
                     await self.run_scheduled()
                 except Exception as exc:
                     log_failure(log, "scheduled tasks failed", exc)
+            self._jobs.clear()
             if wake is not None:
                 wake.clear()
             started = loop.time()
@@ -114,10 +132,10 @@ class Runner:
             if settled and busy:
                 await self._yield_to_intake(loop.time() - started, stop)
             elif settled == 0:
-                # Sleep until the next poll, or until intake in this process accepts an event.
-                signal = wake or stop
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(signal.wait(), self.settings.worker_idle_sleep_seconds)
+                # Sleep until the next poll, or until intake or an endpoint in this process
+                # (or, listened for, another process) asks for work.
+                signals = (stop, self._jobs) if wake is None else (stop, self._jobs, wake)
+                await _first_of(signals, self.settings.worker_idle_sleep_seconds)
 
     async def _yield_to_intake(self, turn: float, stop: asyncio.Event) -> None:
         """Webhooks arrived during the turn (the worker shares this process and SQLite's one
@@ -127,3 +145,13 @@ class Runner:
         pause = min(turn * (1 - share) / share, self.settings.worker_busy_max_pause_seconds)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), pause)
+
+
+async def _first_of(events: Sequence[asyncio.Event], seconds: float) -> None:
+    """Until one of the events is set, or for ``seconds``."""
+    waits = [asyncio.ensure_future(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waits:
+            w.cancel()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Annotated
 
 from fastapi import Path, Response
@@ -21,7 +22,7 @@ from app.errors import (
     ValidationFailed,
 )
 from app.members.endpoints import CustomerId
-from app.rewards import service
+from app.rewards import service, waits
 from app.rewards.models import RedemptionStatus, Reward
 from app.rewards.schemas import (
     RedemptionIn,
@@ -36,8 +37,6 @@ from app.state import AppState
 
 router = admin_router("/api/v1", tags=["rewards"])
 Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
-# How often a redemption waiting for its code is read again.
-_POLL_SECONDS = 0.05
 
 
 def _reward_out(reward: Reward) -> RewardOut:
@@ -130,7 +129,7 @@ async def redeem_and_wait(
         out = service.to_out(redeemed.redemption)
     if not redeemed.created:
         return out, 200
-    state.wake_worker.set()
+    state.worker.wake_for_jobs()  # the worker in this process, if it runs here
     out = await _wait_for_code(state, shop_id, customer_id, out)
     return out, 201 if out.status == RedemptionStatus.ISSUED else 202
 
@@ -138,14 +137,18 @@ async def redeem_and_wait(
 async def _wait_for_code(
     state: AppState, shop_id: int, customer_id: str, out: RedemptionOut
 ) -> RedemptionOut:
-    """The redemption once its job settled it, or as it stands when the wait is over."""
+    """The redemption once its job settled it, or as it stands when the wait is over: read
+    again when the job announces it (see app.rewards.waits), or after a fallback interval."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + state.settings.redemption_wait_seconds
-    while out.status == RedemptionStatus.PENDING and loop.time() < deadline:
-        await asyncio.sleep(_POLL_SECONDS)
-        async with state.db.read() as session:
-            found = await service.get_redemption(session, shop_id, customer_id, out.id)
-            out = service.to_out(found)
+    with waits.waiting(shop_id, out.id) as settled:
+        while out.status == RedemptionStatus.PENDING and (left := deadline - loop.time()) > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(settled.wait(), min(left, waits.FALLBACK_SECONDS))
+            settled.clear()
+            async with state.db.read() as session:
+                found = await service.get_redemption(session, shop_id, customer_id, out.id)
+                out = service.to_out(found)
     return out
 
 

@@ -29,6 +29,7 @@ from app.errors import (
     ValidationFailed,
 )
 from app.jobs import service as jobs
+from app.jobs.notify import JOBS, notify
 from app.ledger import holds, locks
 from app.ledger import service as ledger
 from app.ledger.errors import HoldSettled
@@ -36,6 +37,7 @@ from app.ledger.models import SYSTEM_OWNER, AccountKind, TxKind
 from app.members.models import Member
 from app.orm import utcnow
 from app.program.settings import ProgramSettings
+from app.rewards import waits
 from app.rewards.codes import code_for
 from app.rewards.models import Redemption, RedemptionStatus, Reward, RewardKind
 from app.rewards.schemas import RedemptionIn, RedemptionOut, RewardIn, RewardPatch
@@ -201,6 +203,7 @@ async def redeem(
         {"redemption_id": redemption.id},
         key=job_key(redemption.id),
     )
+    await notify(session, JOBS)  # a `vafa worker` idle between polls starts on it at once
     await session.flush()
     return Redeemed(redemption, created=True)
 
@@ -285,11 +288,39 @@ async def issue(
     expires_at: datetime | None,
 ) -> Redemption | None:
     """The store has the code: spend the held points. Once only: a redemption settled before
-    is left as it is."""
+    is left as it is (one an order used first gets the store's id of its code)."""
     r = await locked(session, shop_id, redemption_id)
-    if r is None or r.status != RedemptionStatus.PENDING:
+    if r is None:
+        return None
+    if r.status == RedemptionStatus.USED and r.store_id is None:
+        r.store_id, r.expires_at = store_id, expires_at
+        return r
+    if r.status != RedemptionStatus.PENDING:
         return r
     r.store_id = store_id
+    if await _spend(session, shop_id, r):
+        r.status = RedemptionStatus.ISSUED
+        r.expires_at = expires_at
+    await session.flush()
+    return r
+
+
+async def use(session: AsyncSession, shop_id: int, r: Redemption, order_id: str) -> None:
+    """An order used the code: ``used`` by that order (the caller holds the member's lock).
+    A redemption still pending is spent now: the store made the code, and the order arrived
+    before the job recorded it; the job then finds it settled."""
+    if r.status == RedemptionStatus.PENDING and not await _spend(session, shop_id, r):
+        return
+    if r.status not in (RedemptionStatus.PENDING, RedemptionStatus.ISSUED):
+        return
+    r.status = RedemptionStatus.USED
+    r.order_id = order_id
+    r.updated_at = utcnow()
+
+
+async def _spend(session: AsyncSession, shop_id: int, r: Redemption) -> bool:
+    """Capture the pending redemption's hold; False if it was voided before (then ``failed``)."""
+    await waits.announce(session, shop_id, r.id)
     r.updated_at = utcnow()
     try:
         if r.hold_id is not None:  # a grant (app/rewards/grants.py) holds no points
@@ -301,11 +332,8 @@ async def issue(
         # store's answer was recorded: the member keeps the points, the code is not shown.
         r.status = RedemptionStatus.FAILED
         r.failure = "the store took too long to create the code; the points were given back"
-        return r
-    r.status = RedemptionStatus.ISSUED
-    r.expires_at = expires_at
-    await session.flush()
-    return r
+        return False
+    return True
 
 
 async def fail(
@@ -315,6 +343,7 @@ async def fail(
     r = await locked(session, shop_id, redemption_id)
     if r is None or r.status != RedemptionStatus.PENDING:
         return r
+    await waits.announce(session, shop_id, redemption_id)
     if r.hold_id is not None:  # a grant holds no points
         with contextlib.suppress(HoldSettled):  # voided already (its deadline passed)
             await holds.void(session, shop_id, r.hold_id, reason=f"redemption failed: {reason}")

@@ -1,6 +1,7 @@
 """Orders that used a Vafa code, inside the event batch's transaction (after reconcile).
 
-A code in an order's ``discount_codes`` marks its redemption ``used`` by that order. A refund
+A code in an order's ``discount_codes`` marks its redemption ``used`` by that order, also one
+still pending (the order can arrive before the job recorded the store's answer). A refund
 of that order gives back the points the code cost in proportion to the refunded merchandise
 (all of them for a cancelled or fully refunded order), where the shop's policy says so: the
 points given back are derived from the order's refunds, posted under a key per level reached,
@@ -16,7 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.connectors.base import FinancialState
 from app.ledger import locks
 from app.ledger.models import AccountKind
-from app.orm import utcnow
 from app.program import reconcile
 from app.program.settings import ProgramSettings
 from app.rewards import service
@@ -59,10 +59,7 @@ async def after_orders(
         assert r is not None
         assert r.code is not None
         order = by_code[r.code.upper()]
-        if r.status == RedemptionStatus.ISSUED:
-            r.status = RedemptionStatus.USED
-            r.order_id = order.order_id
-            r.updated_at = utcnow()
+        await service.use(session, shop_id, r, order.order_id)
         if r.status != RedemptionStatus.USED or r.order_id != order.order_id:
             continue
         if settings.refund_redeemed_points_on_refund:

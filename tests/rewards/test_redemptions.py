@@ -15,6 +15,7 @@ from app.orm import utcnow
 from app.rewards import tasks
 from app.rewards.models import Redemption
 from app.state import AppState
+from app.sync.writeback import BALANCE_WRITE
 from tests.fakes.shopify import FakeShopify
 from tests.fakes.woocommerce import FakeWooCommerce
 from tests.rewards.conftest import (
@@ -219,6 +220,11 @@ class TestRedeemOnShopify:
         reward_id = await add_reward(client, on_shopify)
         await give_points(client, on_shopify, 100)
         r = await redeem(client, on_shopify, reward_id)
+        later = utcnow() + timedelta(days=1)
+        async with state.db.write() as session:  # the balance write-backs would take the 429
+            await session.execute(  # if they fell due first (their delay is a second)
+                update(Job).where(Job.kind == BALANCE_WRITE).values(run_after=later)
+            )
         fake_shopify.fail_next(1, status=429, retry_after=60.0)
         await state.worker.drain()
         assert (await redemption(client, on_shopify, r.json()["id"]))["status"] == "pending"

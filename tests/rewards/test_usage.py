@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, update
 
-from app.ledger.models import LedgerTransaction
+from app.jobs.models import Job
+from app.ledger.models import LedgerTransaction, TxKind
 from app.orm import utcnow
+from app.rewards import tasks
 from app.state import AppState
 from tests.fakes.shopify import FakeShopify
 from tests.payloads import dumps, shopify_order, shopify_refund, woo_order
@@ -99,6 +102,69 @@ class TestUsedByAnOrder:
         assert r.status_code == 200
         await state.worker.drain()
         assert (await redemption(client, on_woo, issued["id"]))["status"] == "used"
+
+
+class TestAnOrderBeforeVafaRecordedTheCode:
+    async def test_it_marks_the_pending_redemption_used_and_spends_its_points_once(
+        self, client: httpx.AsyncClient, state: AppState, on_shopify: StoreShop,
+        fake_shopify: FakeShopify, monkeypatch: pytest.MonkeyPatch,
+    ) -> None:  # fmt: skip
+        reward_id = await add_reward(client, on_shopify, points_cost=100, code_valid_days=30)
+        await give_points(client, on_shopify, 100)
+        r = await redeem(client, on_shopify, reward_id)
+        real_issue = tasks.service.issue
+
+        async def died(*args: Any, **kwargs: Any) -> None:
+            raise SystemError("the worker died before recording the code")
+
+        monkeypatch.setattr(tasks.service, "issue", died)
+        await state.worker.run_once()
+        monkeypatch.setattr(tasks.service, "issue", real_issue)
+        await _job_due(state, on_shopify, at=utcnow() + timedelta(days=1))  # not retried yet
+        (made,) = fake_shopify.discounts.values()  # the store made the code
+        code = made["code"]
+        assert (await redemption(client, on_shopify, r.json()["id"]))["status"] == "pending"
+
+        await _deliver_shopify(client, state, on_shopify, "orders/paid",
+                               _order_with(code.lower()))  # fmt: skip
+        used = await redemption(client, on_shopify, r.json()["id"])
+        assert (used["status"], used["code"]) == ("used", code)
+        spent = await balance(state, on_shopify)  # the order's own points are earned too
+        assert spent.held == 0
+        assert await _captures(state, on_shopify) == 1
+
+        await _job_due(state, on_shopify, at=utcnow())  # the job's retry finds it settled
+        await state.worker.drain()
+        assert (await redemption(client, on_shopify, r.json()["id"]))["status"] == "used"
+        assert len(fake_shopify.discounts) == 1
+        assert await balance(state, on_shopify) == spent  # spent once
+        assert await _captures(state, on_shopify) == 1
+
+        refund = shopify_refund(1, ORDER_ID, merchandise="200.00")
+        await _deliver_shopify(client, state, on_shopify, "refunds/create", refund)
+        assert await _returned(state, on_shopify) == 100
+        assert await ledger_differences(state.db, on_shopify.shop_id) == []
+
+
+async def _job_due(state: AppState, shop: StoreShop, *, at: datetime) -> None:
+    """The shop's create-code job is due ``at``."""
+    async with state.db.write() as session:
+        await session.execute(
+            update(Job)
+            .where(Job.shop_id == shop.shop_id, Job.kind == tasks.CREATE_CODE)
+            .values(run_after=at)
+        )
+
+
+async def _captures(state: AppState, shop: StoreShop) -> int:
+    async with state.db.read() as session:
+        found = await session.scalar(
+            select(func.count())
+            .select_from(LedgerTransaction)
+            .where(LedgerTransaction.shop_id == shop.shop_id,
+                   LedgerTransaction.kind == TxKind.CAPTURE)
+        )  # fmt: skip
+    return int(found or 0)
 
 
 class TestRefundOfTheOrderThatUsedTheCode:
