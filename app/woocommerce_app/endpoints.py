@@ -14,11 +14,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from app.api.deps import State
 from app.api.errors import error_responses
 from app.api.routing import read_at_most
-from app.errors import InvalidPayload, InvalidRequest, ValidationFailed
+from app.errors import InvalidPayload, InvalidRequest, Unauthorized, ValidationFailed
 from app.orm import utcnow
 from app.ratelimits import RateLimited
 from app.sync import webhooks
 from app.woocommerce_app import service
+from app.woocommerce_app.addresses import StoreAddressRefused
 
 router = APIRouter(prefix="/woocommerce", tags=["woocommerce install"])
 ShopId = Annotated[int, Path(ge=1, le=2**63 - 1)]
@@ -49,7 +50,9 @@ def _public_url() -> str:
     "/connect",
     status_code=302,
     summary="Start connecting a WooCommerce store (redirects to its authorize page)",
-    responses=error_responses(InvalidRequest, ValidationFailed, RateLimited),
+    responses=error_responses(
+        InvalidRequest, StoreAddressRefused, service.ShopDisabled, ValidationFailed, RateLimited
+    ),
 )
 async def connect(
     request: Request,
@@ -69,7 +72,16 @@ async def connect(
 @router.post(
     "/callback/{shop_id}",
     summary="WooCommerce posts the new API keys here (answered exactly 200 when kept)",
-    responses=error_responses(InvalidPayload, ValidationFailed),
+    responses=error_responses(
+        Unauthorized,
+        InvalidRequest,
+        InvalidPayload,
+        service.KeysRefused,
+        service.SettingsNotPushed,
+        service.ShopDisabled,
+        StoreAddressRefused,
+        ValidationFailed,
+    ),  # fmt: skip
 )
 async def callback(shop_id: ShopId, request: Request, state: State) -> dict[str, str]:
     """Not signed by WooCommerce: accepted only for a live connect attempt of this shop whose
