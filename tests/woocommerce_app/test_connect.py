@@ -421,6 +421,22 @@ async def test_pending_shops_nobody_finished_are_purged_after_a_day(
     assert active.shop_id in {s.id for s in await _shops(state)}
 
 
+async def test_a_connect_purges_too_while_no_shop_is_active(
+    client: httpx.AsyncClient, state: AppState, public_url: str, woo_store: FakeWooCommerce
+) -> None:
+    await _connect(client, woo_store)
+    async with state.db.write() as session:
+        stale = await session.scalar(select(Shop))
+        assert stale is not None
+        stale.created_at = utcnow() - timedelta(hours=30)
+        attempt = await session.scalar(select(WooConnect))
+        assert attempt is not None
+        attempt.expires_at = utcnow() - timedelta(hours=25)
+    other = await client.get("/woocommerce/connect", params={"store_url": "https://b.example"})
+    assert other.status_code == 302
+    assert [s.domain for s in await _shops(state)] == ["https://b.example"]
+
+
 async def test_add_woocommerce_takes_over_a_pending_shop(
     client: httpx.AsyncClient, state: AppState, public_url: str, woo_store: FakeWooCommerce
 ) -> None:

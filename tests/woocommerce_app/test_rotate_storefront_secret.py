@@ -87,6 +87,18 @@ async def test_a_store_that_refuses_it_is_told_plainly_and_the_secret_still_chan
     assert await _member(client, shop.shop_id, shown["storefront_secret"]) == 200
 
 
+async def test_a_pending_shop_gets_a_new_secret_and_is_told_it_has_no_keys(
+    client: httpx.AsyncClient, state: AppState, env: None, woo_store: FakeWooCommerce
+) -> None:
+    connect = await client.get("/woocommerce/connect", params={"store_url": woo_store.url})
+    assert connect.status_code == 302
+    result = _vafa("shop", "rotate-storefront-secret", "1")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["pushed_to_store"] is False
+    assert "no keys for its store yet" in result.stderr
+    assert woo_store.requests == []
+
+
 async def test_a_shopify_shop_has_no_storefront_secret_to_rotate(
     state: AppState, env: None
 ) -> None:
