@@ -546,6 +546,26 @@ def rotate_key(shop_id: Annotated[int, typer.Argument(help="the shop's id")]) ->
     err.print(f"the old admin API key stops working: {_takes_effect()}", soft_wrap=True)
 
 
+@shop_cli.command("rotate-storefront-secret")
+def rotate_storefront_secret(
+    shop_id: Annotated[int, typer.Argument(help="the shop's id (WooCommerce)")],
+) -> None:
+    """Give a WooCommerce shop a new storefront secret, printed once as JSON; tokens signed
+    with the old one are refused. Sent to the store's Vafa club plugin when the shop has keys."""
+    from app.sync import webhooks
+    from app.woocommerce_app import service
+
+    secret, unsent = _run(
+        lambda db: service.rotate_storefront_secret(db, _vault(), shop_id, webhooks.public_url())
+    )
+    _emit({"shop_id": shop_id, "storefront_secret": secret, "pushed_to_store": unsent is None})
+    if unsent is None:
+        err.print("the store's Vafa club plugin has the new secret", soft_wrap=True)
+    else:
+        err.print(f"{unsent}: paste it under WooCommerce → Vafa club on the store", soft_wrap=True)
+    err.print(f"the old secret stops working: {_takes_effect()}", soft_wrap=True)
+
+
 def _parse_assignments(assignments: list[str]) -> Mapping[str, str]:
     changes: dict[str, str] = {}
     for item in assignments:

@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     # late, clocks a little apart). A shop's first sweep starts when the shop was added.
     sweep_interval_seconds: float = Field(default=600.0, gt=0)
     sweep_overlap_seconds: float = Field(default=300.0, ge=0)
+    # The WooCommerce key exchange calls the store URL a stranger gives: only https:// on a
+    # public address, unless this is true (tests, `make demo` and stores on a private network).
+    allow_private_stores: bool = False
 
     # Vafa as a Shopify app that store owners install (app/shopify_app): its client id and
     # secret from the Dev Dashboard; the secret signs its OAuth queries, session tokens and

@@ -89,3 +89,15 @@ class SignInLimits(_Budgets):
     async def attempt(self, address: str, email: str) -> None:
         await self._take(self.per_address, "sign-in address", address)
         await self._take(self.per_email, "sign-in email", email.strip().lower())
+
+
+class ConnectLimits(_Budgets):
+    """Starting a WooCommerce connect (each makes a pending shop and a call to the store's
+    address later): per client address."""
+
+    def __init__(self, storage_uri: str = "memory://", *, per_address: str = "10/minute") -> None:
+        super().__init__(storage_uri)
+        self.per_address = parse(per_address)
+
+    async def address(self, address: str) -> None:
+        await self._take(self.per_address, "connect address", address)

@@ -14,7 +14,7 @@ from app.jobs.runner import Runner
 from app.jobs.scheduled import SCHEDULED
 from app.jobs.worker import JobWorker
 from app.members.balances import BalanceReader
-from app.ratelimits import SignInLimits, StorefrontLimits
+from app.ratelimits import ConnectLimits, SignInLimits, StorefrontLimits
 from app.shops.service import ShopDirectory
 from app.webhooks.intake import Intake
 from app.webhooks.processing import EventProcessor
@@ -53,6 +53,7 @@ class AppState:
     wake_worker: asyncio.Event = field(default_factory=asyncio.Event)
     storefront_limits: StorefrontLimits = field(default_factory=StorefrontLimits)
     sign_in_limits: SignInLimits = field(default_factory=SignInLimits)
+    connect_limits: ConnectLimits = field(default_factory=ConnectLimits)
 
     @classmethod
     def build(cls, settings: Settings, db: Database | None = None) -> AppState:

@@ -24,6 +24,7 @@ from app.rewards import tasks as rewards_tasks
 from app.shops.service import ShopContext
 from app.sync import tasks as sync_tasks
 from app.tiers import tasks as tiers_tasks
+from app.woocommerce_app import tasks as woocommerce_app_tasks
 
 log = structlog.get_logger(__name__)
 
@@ -96,4 +97,5 @@ SCHEDULED: tuple[Periodic, ...] = (
     Periodic("days_rolled_up", reports_tasks.roll_up),
     *privacy_tasks.SCHEDULED,
     Periodic("birthdays", birthdays.grant_due),
+    Periodic("pending_shops_purged", woocommerce_app_tasks.purge_pending),
 )

@@ -32,6 +32,7 @@ ACTIVE, PAUSED, DISABLED = ShopStatus.ACTIVE, ShopStatus.PAUSED, ShopStatus.DISA
 # Shops a process keeps decrypted at once: far more than one deployment serves, and a bound on
 # what a stream of requests naming fresh shop ids, domains or keys can make it hold.
 MAX_CACHED_SHOPS = 10_000
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,10 +69,22 @@ def normalize_shopify_domain(domain: str) -> str:
 
 
 def normalize_store_url(url: str) -> str:
+    """One spelling per store: scheme and host lower-cased, no user:password@, no default port,
+    no query or fragment, no trailing slash (a WordPress in a sub-folder keeps its path)."""
     parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    scheme = parts.scheme.lower()
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError as exc:  # a port that is not a number, or out of range
+        raise InvalidRequest(f"{url!r} is not a store URL such as https://shop.example") from exc
+    if scheme not in ("http", "https") or not host or not host.rstrip("."):
         raise InvalidRequest(f"{url!r} is not a store URL such as https://shop.example")
-    return f"{parts.scheme}://{parts.netloc.lower()}{parts.path.rstrip('/')}"
+    host = host.rstrip(".")
+    if ":" in host:  # an IPv6 literal keeps its brackets
+        host = f"[{host}]"
+    if port is not None and port != _DEFAULT_PORTS[scheme]:
+        host = f"{host}:{port}"
+    return f"{scheme}://{host}{parts.path.rstrip('/')}"
 
 
 def webhook_path(shop_id: int) -> str:
@@ -199,10 +212,23 @@ async def add_woocommerce(
     webhook_secret: str | None = None,
     settings: ProgramSettings | None = None,
 ) -> NewShop:
+    """A store with its REST keys. A store only ``pending`` the key exchange (someone pressed
+    Connect, the keys never came) is taken over: it gets these keys and becomes active."""
     if not consumer_key or not consumer_secret:
         raise InvalidRequest("both a consumer key and a consumer secret are required")
-    secret = webhook_secret or new_webhook_secret()
     keys = {"consumer_key": consumer_key, "consumer_secret": consumer_secret}
+    pending = await session.scalar(
+        select(Shop)
+        .where(
+            Shop.platform == Platform.WOOCOMMERCE.value,
+            Shop.domain == normalize_store_url(url),
+            Shop.status == ShopStatus.PENDING,
+        )
+        .with_for_update()
+    )
+    if pending is not None:
+        return await _take_over(session, vault, pending, keys, webhook_secret)
+    secret = webhook_secret or new_webhook_secret()
     shop, key, creds = await _create_woocommerce(session, vault, url, secret, keys, settings)
     return NewShop(
         shop_id=shop.id,
@@ -231,6 +257,33 @@ async def _create_woocommerce(
         credentials=credentials, settings=settings or ProgramSettings(),
     )  # fmt: skip
     return shop, key, credentials
+
+
+async def _take_over(
+    session: AsyncSession,
+    vault: Vault,
+    shop: Shop,
+    keys: dict[str, str],
+    webhook_secret: str | None,
+) -> NewShop:
+    creds = vault.open(shop.credentials)
+    creds.update(keys)
+    if webhook_secret:
+        creds["webhook_secrets"] = [webhook_secret]
+    storefront = creds.setdefault("storefront_secret", new_storefront_secret())
+    shop.credentials = vault.seal(creds)
+    await set_status(session, shop.id, ACTIVE, "added with keys by the operator")
+    # The pending shop's key was never shown to anyone: this one is the first.
+    key = _new_admin_key(shop)
+    await session.flush()
+    return NewShop(
+        shop_id=shop.id,
+        platform=Platform.WOOCOMMERCE,
+        admin_api_key=key,
+        webhook_secret=str(creds["webhook_secrets"][0]),
+        webhook_url=webhook_path(shop.id),
+        storefront_secret=str(storefront),
+    )
 
 
 async def add_pending_woocommerce(session: AsyncSession, vault: Vault, *, url: str) -> Shop:
@@ -271,6 +324,19 @@ async def rotate_webhook_secret(
     if "client_secret" in creds:  # a Dev Dashboard app's one secret: tokens and signatures
         creds["client_secret"] = new_secret
     shop.credentials = vault.seal(creds)
+
+
+async def rotate_storefront_secret(session: AsyncSession, vault: Vault, shop_id: int) -> str:
+    """A new storefront secret for a WooCommerce shop (returned this once): tokens signed with
+    the old one are refused from now on (within the shop cache's lifetime)."""
+    shop = await _locked(session, shop_id)
+    if shop.platform != Platform.WOOCOMMERCE:
+        raise InvalidRequest(f"shop {shop_id} is not a WooCommerce shop: no storefront secret")
+    creds = vault.open(shop.credentials)
+    creds["storefront_secret"] = secret = new_storefront_secret()
+    shop.credentials = vault.seal(creds)
+    await session.flush()
+    return secret
 
 
 async def rotate_admin_key(session: AsyncSession, shop_id: int) -> str:

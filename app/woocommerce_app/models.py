@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.orm import Base, IdType, UTCDateTime, utcnow
@@ -10,8 +10,7 @@ from app.orm import Base, IdType, UTCDateTime, utcnow
 
 class WooConnect(Base):
     """One attempt to connect a store: the single-use value WooCommerce echoes back as
-    ``user_id`` (only its hash is kept), and once the keys arrived, what the store owner is
-    shown once on the return page (sealed, cleared when shown)."""
+    ``user_id`` (only its hash is kept), and when the keys it brought were kept."""
 
     __tablename__ = "woocommerce_connects"
     __table_args__ = (UniqueConstraint("shop_id", "nonce_hash"),)
@@ -22,4 +21,3 @@ class WooConnect(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    reveal: Mapped[str | None] = mapped_column(Text)

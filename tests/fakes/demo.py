@@ -204,6 +204,7 @@ def main() -> None:
             "VAFA_DATABASE_URL": f"sqlite+aiosqlite:///{Path(tmp) / 'demo.db'}",
             "VAFA_SECRET_KEY": new_secret_key(),
             "VAFA_PUBLIC_URL": f"http://127.0.0.1:{port}",
+            "VAFA_ALLOW_PRIVATE_STORES": "true",  # the fake stores are on 127.0.0.1
             "VAFA_LOG_LEVEL": "warning",
         }
         _vafa(env, "migrate")

@@ -16,6 +16,11 @@ bodies WordPress sends (``{"code", "message", "data": {"status"}}``):
 - Customers with ``meta_data`` (an entry given by key replaces that key's value), webhooks with
   a status (:meth:`FakeWooCommerce.disable_webhook` does what 5 failed deliveries do), orders
   filtered by ``modified_after`` and paginated with ``X-WP-Total`` / ``X-WP-TotalPages``.
+- Settings (``WC_REST_Setting_Options_Controller``): ``GET /settings/{group}``,
+  ``GET``/``PUT /settings/{group}/{id}`` for the groups a plugin registered
+  (:meth:`FakeWooCommerce.register_settings`; by default the Vafa club plugin's group, as
+  integrations/woocommerce/vafa-club registers it), readable and writable by a store manager's
+  key only; an unknown group or option is WordPress's 404.
 - Failures on demand (:meth:`fail_next`, :meth:`throttle_next`, :meth:`delay_next`), and a
   record of every request (:attr:`requests`).
 
@@ -64,6 +69,9 @@ DISCOUNT_TYPES = ("percent", "fixed_cart", "fixed_product")
 WEBHOOK_STATUSES = ("active", "paused", "disabled")
 _RESOURCES = ("coupon", "customer", "order", "product")
 _EVENTS = ("created", "updated", "deleted", "restored")
+# The Vafa club plugin's settings group (Vafa_Settings::rest_settings in the plugin).
+VAFA_SETTINGS_GROUP = "vafa"
+VAFA_SETTINGS = {"vafa_url": "text", "shop_id": "text", "storefront_secret": "password"}
 _OAUTH_REQUIRED = (
     "oauth_consumer_key",
     "oauth_timestamp",
@@ -114,6 +122,9 @@ class ApiKey:
     consumer_key: str
     consumer_secret: str
     permissions: str = "read_write"  # read | write | read_write
+    # The key's user has manage_woocommerce (the settings API needs it; a key an owner makes
+    # through the authorize page has it).
+    manager: bool = True
 
 
 @dataclass(frozen=True)
@@ -148,6 +159,7 @@ class _Route:
     pattern: re.Pattern[str]
     handler: Callable[..., Response]
     action: str  # view | create | edit | delete, for WooCommerce's "Sorry, you cannot …"
+    denied: str | None = None  # the controller's own "Sorry, …" where it differs
 
 
 @dataclass
@@ -162,6 +174,7 @@ class _State:
     customers: dict[int, Json] = field(default_factory=dict)
     webhooks: dict[int, Json] = field(default_factory=dict)
     orders: dict[int, Json] = field(default_factory=dict)
+    settings: dict[str, dict[str, Json]] = field(default_factory=dict)  # group → id → option
 
 
 def wc_time(value: datetime | None = None) -> str:
@@ -202,6 +215,7 @@ class FakeWooCommerce:
         public_url: str | None = None,
         currency: str = "USD",
         decimals: int = 2,
+        vafa_plugin: bool = True,
     ) -> None:
         self.https_mode = https_mode
         # What the store reports as its home URL (the one a signature must be made for);
@@ -212,6 +226,8 @@ class FakeWooCommerce:
         self.keys: dict[str, ApiKey] = {consumer_key: ApiKey(consumer_key, consumer_secret)}
         self.requests: list[RecordedRequest] = []
         self._state = _State()
+        if vafa_plugin:
+            self.register_settings(VAFA_SETTINGS_GROUP, VAFA_SETTINGS)
         self._lock = threading.RLock()
         self._ids = itertools.count(100)
         self._nonces: set[tuple[str, str]] = set()
@@ -277,8 +293,24 @@ class FakeWooCommerce:
 
     # --- what a test arranges ----------------------------------------------------------------
 
-    def add_key(self, consumer_key: str, consumer_secret: str, permissions: str) -> None:
-        self.keys[consumer_key] = ApiKey(consumer_key, consumer_secret, permissions)
+    def add_key(
+        self, consumer_key: str, consumer_secret: str, permissions: str, *, manager: bool = True
+    ) -> None:
+        self.keys[consumer_key] = ApiKey(consumer_key, consumer_secret, permissions, manager)
+
+    def register_settings(self, group: str, options: Mapping[str, str]) -> None:
+        """What a plugin's ``woocommerce_settings_groups`` and ``woocommerce_settings-{group}``
+        filters declare: the group's options (id → type), each empty until set."""
+        self._state.settings[group] = {
+            option: {"id": option, "group_id": group, "label": option, "description": "",
+                     "type": kind, "default": "", "tip": "", "placeholder": "", "value": ""}
+            for option, kind in options.items()
+        }  # fmt: skip
+
+    def setting_values(self, group: str) -> dict[str, Any]:
+        """The stored value of every option of a group (what the plugin then reads)."""
+        with self._lock:
+            return {k: v["value"] for k, v in self._state.settings.get(group, {}).items()}
 
     # --- the application authentication endpoint (WC_Auth, /wc-auth/v1/authorize) -----------
 
@@ -552,9 +584,12 @@ class FakeWooCommerce:
         else:
             raise _no_route()
         if auth.key is None:
-            raise _cannot(route.action)
+            raise _cannot(route.action, route.denied)
+        if not auth.key.manager:  # logged in, without the capability: 403
+            raise _cannot(route.action, route.denied, status=403)
         body = _json_body(raw) if request.method in ("POST", "PUT", "PATCH") else {}
-        return route.handler(request, body, *(int(g) for g in match.groups()))
+        groups = (int(g) if g.isdecimal() else g for g in match.groups())
+        return route.handler(request, body, *groups)
 
     def _route_table(self) -> list[_Route]:
         def route(
@@ -563,7 +598,17 @@ class FakeWooCommerce:
             return _Route(method, re.compile(pattern), handler, action)
 
         one = r"/(\d+)"
+        slug = r"/([\w-]+)"
         return [
+            route("GET", "/settings" + slug, self._list_settings, "view"),
+            _Route("GET", re.compile("/settings" + slug + slug), self._get_setting, "view"),
+            _Route(
+                "PUT",
+                re.compile("/settings" + slug + slug),
+                self._update_setting,
+                "edit",
+                "Sorry, you cannot edit this resource.",
+            ),
             route("GET", "/coupons", self._list_coupons, "view"),
             route("POST", "/coupons", self._create_coupon, "create"),
             route("GET", "/coupons" + one, self._get_coupon, "view"),
@@ -901,6 +946,41 @@ class FakeWooCommerce:
             hooks = [h for h in hooks if h["status"] == status]
         return self._page(request, hooks)
 
+    # --- settings ----------------------------------------------------------------------------
+
+    def _settings_group(self, group: str) -> dict[str, Json]:
+        options = self._state.settings.get(group)
+        if not options:  # no plugin filled woocommerce_settings-{group}
+            raise WPError(404, "rest_setting_setting_group_invalid", "Invalid setting group.")
+        return options
+
+    def _setting(self, group: str, option: str) -> Json:
+        found = self._settings_group(group).get(option)
+        if found is None:
+            raise WPError(404, "rest_setting_setting_invalid", "Invalid setting.")
+        return found
+
+    def _shown_setting(self, setting: Json) -> Json:
+        base = f"{self.public_url or self.url}{API}/settings/{setting['group_id']}"
+        links = {"self": [{"href": f"{base}/{setting['id']}"}], "collection": [{"href": base}]}
+        return {**copy.deepcopy(setting), "_links": links}
+
+    def _list_settings(self, request: Request, body: Json, group: str) -> Response:
+        return JSONResponse([self._shown_setting(s) for s in self._settings_group(group).values()])
+
+    def _get_setting(self, request: Request, body: Json, group: str, option: str) -> Response:
+        return JSONResponse(self._shown_setting(self._setting(group, option)))
+
+    def _update_setting(self, request: Request, body: Json, group: str, option: str) -> Response:
+        setting = self._setting(group, option)
+        value = body.get("value")
+        # validate_setting_text_field is wc_clean: tags stripped, trimmed (a list item by item).
+        if isinstance(value, list):
+            setting["value"] = [_wc_clean(v) for v in value]
+        else:
+            setting["value"] = "" if value is None else _wc_clean(value)
+        return JSONResponse(self._shown_setting(setting))
+
     # --- orders ------------------------------------------------------------------------------
 
     def _list_orders(self, request: Request, body: Json) -> Response:
@@ -972,6 +1052,10 @@ def _sign(body: bytes, secret: str) -> str:
     """``WC_Webhook::generate_signature`` for a secret without HTML entities (Vafa's are
     letters and digits)."""
     return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+def _wc_clean(value: object) -> str:
+    return re.sub(r"<[^>]*>", "", str(value)).strip()
 
 
 def _fixture(name: str) -> Json:
@@ -1051,16 +1135,16 @@ def _auth_error(message: str, suffix: str = "error") -> WPError:
     return WPError(401, f"woocommerce_rest_authentication_{suffix}", message)
 
 
-def _cannot(action: str) -> WPError:
-    """The permission check of an unauthenticated request (``rest_authorization_required_code``
-    is 401 for nobody logged in)."""
+def _cannot(action: str, message: str | None = None, *, status: int = 401) -> WPError:
+    """A failed permission check (``rest_authorization_required_code``: 401 for nobody logged
+    in, 403 for a user without the capability)."""
     messages = {
         "view": "Sorry, you cannot list resources.",
         "create": "Sorry, you are not allowed to create resources.",
         "edit": "Sorry, you are not allowed to edit this resource.",
         "delete": "Sorry, you are not allowed to delete this resource.",
     }
-    return WPError(401, f"woocommerce_rest_cannot_{action}", messages[action])
+    return WPError(status, f"woocommerce_rest_cannot_{action}", message or messages[action])
 
 
 def _injected(injection: _Injection) -> Response:

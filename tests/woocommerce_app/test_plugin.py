@@ -5,6 +5,7 @@ PHPUnit come from Debian's packages (php-cli, phpunit), which .ci/run installs."
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 from pathlib import Path
@@ -14,6 +15,8 @@ import pytest
 
 from app.shops import service as shops
 from app.state import AppState
+from app.woocommerce_app import service
+from tests.fakes.woocommerce import VAFA_SETTINGS, VAFA_SETTINGS_GROUP
 
 PLUGIN = Path(__file__).parents[2] / "integrations" / "woocommerce" / "vafa-club"
 
@@ -65,3 +68,17 @@ async def test_a_token_the_plugin_signs_is_read_with_the_shops_storefront_secret
     assert claims == {"sub": "42", "iat": now, "exp": now + 900}  # asked for an hour: capped
     with pytest.raises(jwt.InvalidSignatureError):
         jwt.decode(token, secret + "x", algorithms=["HS256"])
+
+
+def test_vafa_pushes_the_options_the_plugin_registers_and_the_fake_store_has_them() -> None:
+    declared = json.loads(
+        _php(
+            "-r",
+            f"require '{PLUGIN}/tests/bootstrap.php';"
+            " echo json_encode([Vafa_Settings::GROUP, array_map(fn ($o) => [$o['id'],"
+            " $o['type']], Vafa_Settings::rest_settings([]))]);",
+        )
+    )
+    assert declared == [service.SETTINGS_GROUP, [[o, VAFA_SETTINGS[o]] for o in VAFA_SETTINGS]]
+    assert VAFA_SETTINGS_GROUP == service.SETTINGS_GROUP
+    assert tuple(VAFA_SETTINGS) == service.SETTINGS_OPTIONS

@@ -207,6 +207,14 @@ class WooCommerceClient:
             for item in page
         ]
 
+    # --- settings ----------------------------------------------------------------------------
+
+    async def set_setting(self, group: str, option: str, value: str) -> None:
+        """``PUT /settings/{group}/{option}``: a plugin's option, in the group it registered
+        (``woocommerce_settings_groups``); needs read_write keys of a store manager."""
+        path = f"/settings/{_slug(group)}/{_slug(option)}"
+        await self._request("PUT", path, json={"value": value})
+
     # --- orders ------------------------------------------------------------------------------
 
     async def orders_modified_since(self, since: datetime) -> AsyncIterator[list[OrderSnapshot]]:
@@ -443,6 +451,13 @@ def _numeric_id(value: str) -> str:
     reach the URL path)."""
     if not (value.isascii() and value.isdecimal()) or int(value) == 0:
         raise StoreNotFound(f"{value[:40]!r} is not a WooCommerce id", code="vafa_not_an_id")
+    return value
+
+
+def _slug(value: str) -> str:
+    """A settings group or option id as WooCommerce routes them (``[\\w-]+``)."""
+    if not value or not all(c.isascii() and (c.isalnum() or c in "_-") for c in value):
+        raise ValueError(f"{value[:40]!r} is not a WooCommerce settings id")
     return value
 
 

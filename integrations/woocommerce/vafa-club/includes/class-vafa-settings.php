@@ -1,7 +1,10 @@
 <?php
 /**
  * WooCommerce → Vafa club: where Vafa is, which shop this store is there, and the secret that
- * signs shoppers' tokens. "Connect" starts Vafa's key exchange, which fills them in.
+ * signs shoppers' tokens. "Connect" starts Vafa's key exchange; once the store owner approved,
+ * Vafa writes them here itself, server to server with the keys it was given, through
+ * WooCommerce's settings API (PUT /wp-json/wc/v3/settings/vafa/{id}). They land in the one
+ * option the settings page edits too, so either way the plugin reads the same settings.
  */
 
 declare(strict_types=1);
@@ -9,6 +12,8 @@ declare(strict_types=1);
 final class Vafa_Settings
 {
     public const OPTION = 'vafa_club_settings';
+    /** The settings group Vafa writes to (WooCommerce's REST settings API). */
+    public const GROUP = 'vafa';
     private const PAGE = 'vafa-club';
 
     /** @return array{vafa_url: string, shop_id: string, storefront_secret: string, colour: string} */
@@ -28,6 +33,50 @@ final class Vafa_Settings
     {
         add_action('admin_menu', [$this, 'add_page']);
         add_action('admin_init', [$this, 'register_setting']);
+        // A REST request runs no admin_init: registered there too, every write is sanitized.
+        add_action('rest_api_init', [$this, 'register_setting']);
+        add_filter('woocommerce_settings_groups', [self::class, 'add_group']);
+        add_filter('woocommerce_settings-' . self::GROUP, [self::class, 'rest_settings']);
+    }
+
+    /**
+     * @param array<int, array<string, mixed>> $groups
+     * @return array<int, array<string, mixed>>
+     */
+    public static function add_group(array $groups): array
+    {
+        $groups[] = [
+            'id' => self::GROUP,
+            'label' => __('Vafa club', 'vafa-club'),
+            'description' => __('Where Vafa is and which shop this store is there; Vafa sets them when the store connects.', 'vafa-club'),
+        ];
+        return $groups;
+    }
+
+    /**
+     * The options of the group, each a key of the one OPTION array (WooCommerce reads and
+     * writes ``option_key`` [option, key] as get_option(option)[key]).
+     *
+     * @param array<int, array<string, mixed>> $settings
+     * @return array<int, array<string, mixed>>
+     */
+    public static function rest_settings(array $settings): array
+    {
+        foreach ([
+            'vafa_url' => [__('Vafa URL', 'vafa-club'), 'text'],
+            'shop_id' => [__('Shop id', 'vafa-club'), 'text'],
+            'storefront_secret' => [__('Storefront secret', 'vafa-club'), 'password'],
+        ] as $id => [$label, $type]) {
+            $settings[] = [
+                'id' => $id,
+                'label' => $label,
+                'description' => '',
+                'type' => $type,
+                'default' => '',
+                'option_key' => [self::OPTION, $id],
+            ];
+        }
+        return $settings;
     }
 
     public function register_setting(): void
@@ -122,7 +171,7 @@ final class Vafa_Settings
                 '<p><a class="button button-primary" href="%s">%s</a> %s</p>',
                 esc_url($connect),
                 esc_html__('Connect this store to Vafa', 'vafa-club'),
-                esc_html__('(approve on the next page; Vafa then shows the shop id and secret to paste here)', 'vafa-club')
+                esc_html__('(approve on the next page; Vafa then fills in these settings itself)', 'vafa-club')
             );
         }
         echo '</div>';

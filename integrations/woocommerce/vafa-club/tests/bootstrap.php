@@ -16,6 +16,27 @@ function get_option(string $name, mixed $default = false): mixed
 {
     return $GLOBALS['vafa_test']['options'][$name] ?? $default;
 }
+function update_option(string $name, mixed $value): bool
+{
+    // As WordPress's sanitize_option(): the sanitize_callback register_setting() gave.
+    $value = apply_filters('sanitize_option_' . $name, $value);
+    $GLOBALS['vafa_test']['options'][$name] = $value;
+    return true;
+}
+/** @param array<string, mixed> $args */
+function register_setting(string $group, string $name, array $args = []): void
+{
+    if (isset($args['sanitize_callback'])) {
+        add_filter('sanitize_option_' . $name, $args['sanitize_callback']);
+    }
+}
+function apply_filters(string $hook, mixed $value, mixed ...$args): mixed
+{
+    foreach ($GLOBALS['vafa_test']['hooks'][$hook] ?? [] as $callback) {
+        $value = $callback($value, ...$args);
+    }
+    return $value;
+}
 function get_current_user_id(): int
 {
     return $GLOBALS['vafa_test']['user'];
