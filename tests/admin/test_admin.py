@@ -391,3 +391,48 @@ async def test_a_reward_is_added_with_its_mistakes_shown_beside_the_fields(
         f"/admin/rewards/{reward_id.group(1)}/active", data={"csrf": csrf, "active": "0"}
     )
     assert "Inactive" in (await client.get("/admin/rewards")).text
+
+
+async def test_the_exports_never_hand_a_spreadsheet_a_formula(
+    client: httpx.AsyncClient, state: AppState
+) -> None:
+    import csv
+    import io
+
+    from app.members import adjustments
+    from app.members.models import Member
+
+    shop = await admin_shop(state)
+    async with state.db.write() as session:
+        session.add(Member(shop_id=shop.shop_id, customer_id="9001",
+                           first_name='=HYPERLINK("https://evil.example","x")',
+                           last_name="@SUM(A1)", email="\tbad@example.com"))  # fmt: skip
+        await session.flush()
+        await adjustments.adjust(session, shop.shop_id, "9001", 50, idempotency_key="in",
+                                 reason="seed")  # fmt: skip
+        await adjustments.adjust(session, shop.shop_id, "9001", -40, idempotency_key="out",
+                                 reason="+1 for the returned parcel")  # fmt: skip
+    await sign_in(client, shop)
+    members = {
+        row["customer_id"]: row
+        for row in csv.DictReader(
+            io.StringIO((await client.get("/admin/exports/members.csv")).text)
+        )
+    }
+    assert members["9001"]["first_name"] == '\'=HYPERLINK("https://evil.example","x")'
+    assert members["9001"]["last_name"] == "'@SUM(A1)"
+    assert members["9001"]["email"] == "'\tbad@example.com"
+    assert members["9001"]["available"] == "10"
+    ledger = list(csv.DictReader(io.StringIO((await client.get("/admin/exports/ledger.csv")).text)))
+    returned = next(r for r in ledger if r["customer_id"] == "9001" and r["points"] == "-40")
+    assert returned["reason"] == "'+1 for the returned parcel"  # text: made inert
+    # A number stays a number: -40 is not prefixed.
+
+
+def test_only_text_that_starts_a_formula_is_prefixed() -> None:
+    from app.imports.exports import csv_text
+
+    cells = ["=1+1", "+1", "-1", "@x", "\tx", "\rx", "plain", -40, 0, None, "a=b"]
+    assert csv_text([cells]).split(",") == [
+        "'=1+1", "'+1", "'-1", "'@x", "'\tx", "'\rx", "plain", "-40", "0", "", "a=b\n",
+    ]  # fmt: skip
