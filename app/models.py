@@ -1,6 +1,7 @@
 """Every table, imported in one place for Alembic and the tests."""
 
 from app.admin.models import AdminLink, AdminUser
+from app.imports.models import MemberImport
 from app.jobs.models import Job
 from app.ledger.models import Account, LedgerTransaction, LotMovement, PointLot, Posting
 from app.members.models import Member
@@ -23,6 +24,7 @@ __all__ = [
     "LedgerTransaction",
     "LotMovement",
     "Member",
+    "MemberImport",
     "MemberTier",
     "Order",
     "OrderRefund",
