@@ -31,8 +31,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import Database
 from app.errors import IdempotencyConflict, InvalidRequest
-from app.ledger import service as ledger
 from app.imports.models import MemberImport
+from app.ledger import service as ledger
 from app.limits import MAX_ADJUSTMENT_POINTS
 from app.members import service as members
 from app.members.models import Member
