@@ -184,8 +184,9 @@ access_log = structlog.get_logger("vafa.access")
 class RequestLog:
     """One line per request: request id (the caller's ``X-Request-ID`` if it sent a usable
     one, else a new one, echoed in the answer), method, path without its query string (it may
-    carry personal data), status, latency and the shop when known. The id is bound for every
-    line logged while the request runs."""
+    carry personal data) and without a sign-in link's token (:func:`logged_path`), status,
+    latency and the shop when known. The id is bound for every line logged while the request
+    runs."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -227,13 +228,23 @@ class RequestLog:
             access_log.info(
                 "request",
                 method=scope["method"],
-                path=scope["path"],
+                path=logged_path(scope["path"]),
                 # Not started when the app raised: the server error handler answers 500.
                 status=status if status is not None else 500,
                 latency_ms=round((perf_counter() - started) * 1000, 2),
                 **extra,
             )
             structlog.contextvars.reset_contextvars(**tokens)
+
+
+# Paths that carry a credential: written to the access line without it.
+_SECRET_IN_PATH = (re.compile(r"^(/admin/link/[^/]*/)[^/]+"),)  # a one-time sign-in link
+
+
+def logged_path(path: str) -> str:
+    for pattern in _SECRET_IN_PATH:
+        path = pattern.sub(r"\1[redacted]", path)
+    return path
 
 
 def _incoming_id(scope: Scope) -> str | None:

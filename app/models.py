@@ -2,6 +2,7 @@
 
 from app.admin.models import AdminLink, AdminUser
 from app.engage.models import EngageMember, MemberEvent, RuleAward
+from app.imports.models import MemberImport
 from app.jobs.models import Job
 from app.ledger.models import Account, LedgerTransaction, LotMovement, PointLot, Posting
 from app.members.models import Member
@@ -27,6 +28,7 @@ __all__ = [
     "LedgerTransaction",
     "LotMovement",
     "Member",
+    "MemberImport",
     "MemberTier",
     "MemberEvent",
     "Order",

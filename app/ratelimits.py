@@ -3,6 +3,10 @@ and each signed-in customer a budget per minute, redeeming a smaller one: each r
 call to the store) and the admin's sign-in (per address and per e-mail, against guessing).
 Over budget: 429 with ``Retry-After``.
 
+Through Shopify's app proxy every request comes from Shopify's servers, so an address budget
+there would be one budget for every shopper of every shop: those routes take a budget per
+signed-in customer of the shop, or one for the shop's guests, after the signature is checked.
+
 The counters live in this process (``limits``' memory storage, moving windows): both are served
 by ``vafa serve``, one process on a small machine; ``memory://`` can be replaced by a ``limits``
 storage URI shared by several processes.
@@ -15,12 +19,22 @@ import time
 from limits import RateLimitItem, parse
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
+from starlette.requests import Request
 
 from app.errors import AppError
 
 PER_ADDRESS = "120/minute"
 PER_CUSTOMER = "60/minute"
+# All the guests of one shop behind the app proxy, where no address tells them apart.
+PER_SHOP_GUESTS = "600/minute"
 REDEEM_PER_CUSTOMER = "10/minute"
+
+
+def client_address(request: Request) -> str:
+    """The caller's address. Behind a reverse proxy this is the forwarded client only when
+    uvicorn trusts that proxy's headers (``vafa serve --proxy-headers`` with
+    VAFA_FORWARDED_ALLOW_IPS naming it); otherwise it is the proxy's own address."""
+    return request.client.host if request.client else "unknown"
 
 
 class RateLimited(AppError):
@@ -57,11 +71,13 @@ class StorefrontLimits(_Budgets):
         *,
         per_address: str = PER_ADDRESS,
         per_customer: str = PER_CUSTOMER,
+        per_shop_guests: str = PER_SHOP_GUESTS,
         redeem_per_customer: str = REDEEM_PER_CUSTOMER,
     ) -> None:
         super().__init__(storage_uri)
         self.per_address = parse(per_address)
         self.per_customer = parse(per_customer)
+        self.per_shop_guests = parse(per_shop_guests)
         self.redeem_per_customer = parse(redeem_per_customer)
 
     async def address(self, address: str) -> None:
@@ -70,6 +86,10 @@ class StorefrontLimits(_Budgets):
 
     async def customer(self, shop_id: int, customer_id: str) -> None:
         await self._take(self.per_customer, "customer", str(shop_id), customer_id)
+
+    async def guests(self, shop_id: int) -> None:
+        """The app proxy's guests of one shop, together (their address is Shopify's)."""
+        await self._take(self.per_shop_guests, "guests", str(shop_id))
 
     async def redemption(self, shop_id: int, customer_id: str) -> None:
         await self._take(self.redeem_per_customer, "redeem", str(shop_id), customer_id)

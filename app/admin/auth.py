@@ -2,7 +2,9 @@
 
 - With an e-mail and password (argon2id, ``vafa admin user add``), or with a one-time link
   (``vafa admin link``: 15 minutes, used once, only its hash stored). The link names its shop
-  (``/admin/link/{shop_id}/{token}``) so that every lookup is one shop's.
+  (``/admin/link/{shop_id}/{token}``) so that every lookup is one shop's; opening it shows a
+  button, and only the POST it sends signs in (a link preview's GET uses nothing up). The
+  request log writes that path without the token (app.logs).
 - The session is a cookie signed with a key derived from VAFA_SECRET_KEY (itsdangerous),
   HttpOnly and SameSite=Lax, 12 hours; it carries the shop, who signed in and the CSRF token
   every form must send back.
@@ -75,8 +77,17 @@ def load(secret_key: str, cookie: str | None) -> AdminSession | None:
     return AdminSession(data["shop"], str(data["who"]), str(data["csrf"]), data.get("lang"))
 
 
+def same_token(expected: str, given: str | None) -> bool:
+    """Every CSRF token and nonce the admin checks, compared in constant time. As bytes:
+    ``compare_digest`` raises TypeError on a str that is not ASCII, and ``given`` is the
+    sender's."""
+    if not given:
+        return False
+    return secrets.compare_digest(expected.encode(), given.encode("utf-8", "replace"))
+
+
 def check_csrf(session: AdminSession, given: str | None) -> None:
-    if not given or not secrets.compare_digest(given, session.csrf):
+    if not same_token(session.csrf, given):
         raise CSRFRefused("the form's CSRF token is missing or wrong; reload the page")
 
 

@@ -22,16 +22,19 @@ from app.connectors.base import Platform
 from app.errors import AppError, IdempotencyConflict, InvalidRequest, Unauthorized
 from app.imports import exports
 from app.jobs import service as jobs
+from app.limits import MAX_ADJUSTMENT_POINTS
 from app.members import adjustments
 from app.members import service as members
 from app.members.balances import balance_in
 from app.orm import utcnow
 from app.program import versions
+from app.ratelimits import client_address
 from app.reports import service as reports
 from app.reports.rollup import local_day
 from app.rewards import service as rewards
 from app.rewards.schemas import RewardIn, RewardPatch
-from app.shops.service import normalize_shopify_domain, normalize_store_url
+from app.shops.models import ShopStatus
+from app.shops.service import ShopContext, normalize_shopify_domain, normalize_store_url
 from app.state import AppState
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
@@ -39,6 +42,8 @@ LANG_COOKIE = "vafa_lang"
 PRE_COOKIE = "vafa_admin_pre"  # the sign-in form's CSRF token, before there is a session
 MAX_FORM_BYTES = 16 * 1024
 _env = Environment(loader=PackageLoader("app.admin", "templates"), autoescape=select_autoescape())
+# One path segment: Jinja's urlencode leaves "/" as it is, which would split a customer id.
+_env.filters["path_part"] = lambda value: quote(str(value), safe="")
 
 
 class SignInNeeded(AppError):
@@ -55,10 +60,15 @@ def _secure(state: AppState) -> bool:
     return (state.settings.public_url or "").startswith("https://")
 
 
+def _open(shop: ShopContext | None) -> bool:
+    """A shop whose admin may be used: not turned off, and connected (not pending)."""
+    return shop is not None and shop.status in ShopStatus.RECEIVING
+
+
 async def signed_in(request: Request, state: State) -> AdminSession:
     found = auth.load(state.settings.secret_key, request.cookies.get(auth.COOKIE))
     shop = await state.shops.by_id(found.shop_id) if found else None
-    if found is None or shop is None or shop.status == "disabled":
+    if found is None or not _open(shop):
         raise SignInNeeded("sign in first")
     return found
 
@@ -92,6 +102,11 @@ async def _page(
             document = (await versions.load(db, session.shop_id)).latest.document
     lang = _lang(request, document.locale if document else "en")
     timezone = document.timezone if document else "UTC"
+    # A note or an error named by its key: worded in the page's language.
+    for name in ("note", "error"):
+        key = ctx.pop(f"{name}_key", None)
+        if key is not None:
+            ctx[name] = i18n.WORDS[lang][key].format(max=i18n.number(MAX_ADJUSTMENT_POINTS, lang))
     body = _env.get_template(template).render(
         lang=lang, t=i18n.WORDS[lang], page=page, signed_in=session is not None,
         csrf=session.csrf if session else ctx.pop("csrf", ""),
@@ -111,13 +126,26 @@ def _checked(session: AdminSession, form: dict[str, str]) -> None:
 # --- signing in ---------------------------------------------------------------------------
 
 
-@router.get("/sign-in")
-async def sign_in_page(request: Request, state: State) -> HTMLResponse:
-    token = secrets.token_urlsafe(24)
-    response = await _page(request, state, "sign_in.html", None, csrf=token)
+def _with_pre_cookie(state: AppState, response: Response, token: str) -> Response:
+    """The CSRF token of a form shown before there is a session (sign-in, a link's
+    confirmation), also in a strict cookie: another site cannot post it."""
     response.set_cookie(PRE_COOKIE, token, max_age=3600, httponly=True, samesite="strict",
                         secure=_secure(state), path="/admin")  # fmt: skip
     return response
+
+
+def _check_pre(request: Request, form: dict[str, str]) -> str:
+    pre = request.cookies.get(PRE_COOKIE, "")
+    if not pre or not auth.same_token(pre, form.get("csrf")):
+        raise auth.CSRFRefused("the form's CSRF token is missing or wrong; reload the page")
+    return pre
+
+
+@router.get("/sign-in")
+async def sign_in_page(request: Request, state: State) -> Response:
+    token = secrets.token_urlsafe(24)
+    response = await _page(request, state, "sign_in.html", None, csrf=token)
+    return _with_pre_cookie(state, response, token)
 
 
 async def _shop_of(state: AppState, store: str) -> int | None:
@@ -130,7 +158,7 @@ async def _shop_of(state: AppState, store: str) -> int | None:
             found = await state.shops.by_domain(Platform.WOOCOMMERCE, normalize_store_url(url))
     except InvalidRequest:
         return None
-    return found.shop_id if found else None
+    return found.shop_id if found is not None and _open(found) else None
 
 
 def _signed_in_response(state: AppState, session: AdminSession) -> Response:
@@ -145,11 +173,8 @@ def _signed_in_response(state: AppState, session: AdminSession) -> Response:
 @router.post("/sign-in")
 async def sign_in(request: Request, state: State) -> Response:
     form = await _form(request)
-    pre = request.cookies.get(PRE_COOKIE, "")
-    if not pre or not secrets.compare_digest(pre, form.get("csrf", "")):
-        raise auth.CSRFRefused("the form's CSRF token is missing or wrong; reload the page")
-    address = request.client.host if request.client else "unknown"
-    await state.sign_in_limits.attempt(address, form.get("email", ""))
+    pre = _check_pre(request, form)
+    await state.sign_in_limits.attempt(client_address(request), form.get("email", ""))
     shop_id = await _shop_of(state, form.get("store", ""))
     try:
         if shop_id is None:
@@ -164,15 +189,34 @@ async def sign_in(request: Request, state: State) -> Response:
     return _signed_in_response(state, session)
 
 
+ShopId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+
+
 @router.get("/link/{shop_id}/{token}")
-async def sign_in_link(
-    shop_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+async def sign_in_link_page(
+    shop_id: ShopId,
     token: Annotated[str, Path(min_length=20, max_length=100)],
     request: Request,
     state: State,
 ) -> Response:
-    address = request.client.host if request.client else "unknown"
-    await state.sign_in_limits.attempt(address, f"link:{shop_id}")
+    """The link from ``vafa admin link`` asks before it signs in: a GET is also what a mail
+    or chat preview fetches (which would use the link up) and what another site can make a
+    browser do (signing it in to a shop of the attacker's). The token is checked on POST."""
+    csrf = secrets.token_urlsafe(24)
+    response = await _page(request, state, "link.html", None, csrf=csrf, shop_id=shop_id,
+                           token=token)  # fmt: skip
+    response.headers["Referrer-Policy"] = "no-referrer"  # the token is in this page's URL
+    return _with_pre_cookie(state, response, csrf)
+
+
+@router.post("/link/{shop_id}")
+async def sign_in_link(shop_id: ShopId, request: Request, state: State) -> Response:
+    form = await _form(request)
+    _check_pre(request, form)
+    await state.sign_in_limits.attempt(client_address(request), f"link:{shop_id}")
+    token = form.get("token", "")
+    if not 20 <= len(token) <= 100 or not _open(await state.shops.by_id(shop_id)):
+        raise Unauthorized("this sign-in link is not valid (used, expired or mistyped)")
     async with state.db.write() as db:
         session = await auth.use_link(db, shop_id, token, utcnow())
     return _signed_in_response(state, session)
@@ -215,10 +259,18 @@ async def members_page(request: Request, state: State, session: Signed) -> HTMLR
 CustomerId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")]
 
 
-@router.get("/members/{customer_id}")
+@router.get("/members/{customer_id:path}")
 async def member_page(
     customer_id: CustomerId, request: Request, state: State, session: Signed
 ) -> HTMLResponse:
+    done = bool(request.query_params.get("done"))
+    return await _member_view(request, state, session, customer_id, adjusted=done)
+
+
+async def _member_view(
+    request: Request, state: AppState, session: AdminSession, customer_id: str, *,
+    adjusted: bool = False, error: str | None = None, status: int = 200,
+) -> HTMLResponse:  # fmt: skip
     async with state.db.read() as db:
         member = await service.member(db, session.shop_id, customer_id)
         if member is None:
@@ -234,16 +286,14 @@ async def member_page(
         "points": {"available": balance.available, "pending": balance.pending,
                    "held": balance.held, "lifetime": balance.lifetime_earned},
     }  # fmt: skip
-    note = (
-        i18n.WORDS[_lang(request, "en")]["adjusted"] if request.query_params.get("done") else None
-    )
     return await _page(
         request, state, "member.html", session, page="members", member=shown, lines=lines,
-        redemptions=redeemed, adjust_key=secrets.token_urlsafe(12), note=note,
+        redemptions=redeemed, adjust_key=secrets.token_urlsafe(12),
+        note_key="adjusted" if adjusted else None, error_key=error, status=status,
     )  # fmt: skip
 
 
-@router.post("/members/{customer_id}/adjust")
+@router.post("/members/{customer_id:path}/adjust")
 async def adjust(
     customer_id: CustomerId, request: Request, state: State, session: Signed
 ) -> Response:
@@ -255,16 +305,24 @@ async def adjust(
         points = 0
     reason = form.get("reason", "").strip()
     key = form.get("key", "")
+    problem = None  # a key of i18n.WORDS, shown on the page beside the form
     if points == 0 or not reason or not key:
-        raise InvalidRequest("give a whole number of points other than 0 and a reason")
+        problem = "adjust_invalid"
+    elif abs(points) > MAX_ADJUSTMENT_POINTS:
+        problem = "adjust_too_big"
+    if problem is not None:
+        return await _member_view(request, state, session, customer_id, error=problem, status=422)
     try:
         async with state.db.write() as db:
             await adjustments.adjust(
                 db, session.shop_id, customer_id, points,
                 idempotency_key=f"admin:{key}", reason=reason[:200],
             )  # fmt: skip
-    except IdempotencyConflict:
-        pass  # the same form sent twice: the first one counted
+    except IdempotencyConflict:  # the same form sent again with other values: not saved
+        return await _member_view(
+            request, state, session, customer_id, error="adjust_conflict", status=409
+        )
+    # The same form sent twice with the same values: the first one counted, nothing more.
     return RedirectResponse(f"/admin/members/{quote(customer_id, safe='')}?done=1", status_code=303)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -32,15 +32,31 @@ LEDGER_COLUMNS = (
 )  # fmt: skip
 
 
-def _csv(rows: Sequence[Sequence[Any]]) -> str:
+# A text cell starting with one of these is a formula to a spreadsheet (=HYPERLINK(…), or
+# +, -, @ and a tab or CR before one): a customer's name or a reason is theirs to write.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: Any) -> Any:
+    """A cell as a spreadsheet may open it: text that would start a formula gets a leading
+    ``'`` (shown as text); numbers, a points total of -40 say, are left as they are."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def csv_text(rows: Iterable[Sequence[Any]]) -> str:
+    """Rows as CSV text, every cell through :func:`safe_cell` (the exports, the reports)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerows(["" if v is None else v for v in row] for row in rows)
+    writer.writerows([safe_cell(v) for v in row] for row in rows)
     return out.getvalue()
 
 
 async def members_csv(db: Database, shop_id: int) -> AsyncIterator[str]:
-    yield _csv([MEMBER_COLUMNS])
+    yield csv_text([MEMBER_COLUMNS])
     after = 0
     while True:
         async with db.read() as session:
@@ -75,7 +91,7 @@ async def members_csv(db: Database, shop_id: int) -> AsyncIterator[str]:
              lifetime.get(m.customer_id, 0), m.created_at.isoformat())
             for m in page
         ]  # fmt: skip
-        yield _csv(rows)
+        yield csv_text(rows)
         after = page[-1].id
 
 
@@ -89,7 +105,7 @@ async def _lifetime(session: AsyncSession, shop_id: int, owners: list[str]) -> d
 
 
 async def ledger_csv(db: Database, shop_id: int) -> AsyncIterator[str]:
-    yield _csv([LEDGER_COLUMNS])
+    yield csv_text([LEDGER_COLUMNS])
     after = 0
     tx = LedgerTransaction
     while True:
@@ -104,7 +120,7 @@ async def ledger_csv(db: Database, shop_id: int) -> AsyncIterator[str]:
             ).all()
         if not page:
             return
-        yield _csv([
+        yield csv_text([
             (t.id, t.created_at.isoformat(), t.owner or None, t.kind, t.points, t.reason,
              t.source_type, t.source_id, t.order_id, t.rule)
             for t in page

@@ -10,8 +10,9 @@ Formats, told apart by their header row (column names are matched case-insensiti
 
 A row named by e-mail only is matched to the member Vafa already knows with that e-mail (the
 store's customers arrive with their webhooks or the backfill); one Vafa does not know is
-refused, saying so. Each member's opening balance is imported once: it is posted under the key
-``import:opening:<customer_id>``, so running the same file again changes nothing, and a second
+refused, saying so. Each member's opening balance is imported once: it is recorded in
+``member_imports`` (0 included) and posted under the key ``import:opening:<customer_id>``, so
+running the same file again changes nothing (its rows are reported unchanged), and a second
 file giving the same member another opening balance is refused for that row. A dry run checks
 every row the same way and writes nothing.
 """
@@ -30,8 +31,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import Database
 from app.errors import IdempotencyConflict, InvalidRequest
+from app.imports.models import MemberImport
 from app.ledger import service as ledger
-from app.ledger.models import LedgerTransaction
 from app.limits import MAX_ADJUSTMENT_POINTS
 from app.members import service as members
 from app.members.models import Member
@@ -154,15 +155,21 @@ async def _customer_of(session: AsyncSession, shop_id: int, row: Row) -> str | N
 
 
 async def _apply(
-    session: AsyncSession, shop_id: int, row: Row, *, dry_run: bool, report: Report
-) -> None:
+    session: AsyncSession, shop_id: int, row: Row, *, dry_run: bool, report: Report,
+    applied: set[str],
+) -> None:  # fmt: skip
     customer = await _customer_of(session, shop_id, row)
     if customer is None:
         report.refused.append((row.line, "no member of this shop has that e-mail (or several do)"))
         return
-    tx = LedgerTransaction
+    if customer in applied:  # by id in one row, by e-mail in another
+        report.refused.append((row.line, "this member appears earlier in the file"))
+        return
+    applied.add(customer)
     before = await session.scalar(
-        select(tx.points).where(tx.shop_id == shop_id, tx.idempotency_key == _key(customer))
+        select(MemberImport.points).where(
+            MemberImport.shop_id == shop_id, MemberImport.customer_id == customer
+        )
     )
     if before is not None:
         if before == row.points:
@@ -172,28 +179,30 @@ async def _apply(
                 (row.line, f"an opening balance of {before} was imported for this member already")
             )
         return
-    report.imported += 1
-    report.points += row.points
     if dry_run:
+        report.imported += 1
+        report.points += row.points
         return
     await members.enrol(session, shop_id, [customer])
     member = await session.scalar(
         select(Member).where(Member.shop_id == shop_id, Member.customer_id == customer)
     )
     assert member is not None
+    if row.points > 0:
+        try:
+            await ledger.adjust(session, shop_id, customer, row.points, key=_key(customer),
+                                reason="opening balance, imported")  # fmt: skip
+        except IdempotencyConflict:  # posted once before with another balance
+            report.refused.append((row.line, "an opening balance was imported for this member"))
+            return
     # What the file says fills what Vafa does not know yet; a profile from the store wins.
     member.email = member.email or row.email
     member.first_name = member.first_name or row.first_name
     member.last_name = member.last_name or row.last_name
     member.birthday = member.birthday or row.birthday
-    if row.points > 0:
-        try:
-            await ledger.adjust(session, shop_id, customer, row.points, key=_key(customer),
-                                reason="opening balance, imported")  # fmt: skip
-        except IdempotencyConflict:  # the same member twice in one batch
-            report.imported -= 1
-            report.points -= row.points
-            report.refused.append((row.line, "this member appears earlier in the file"))
+    session.add(MemberImport(shop_id=shop_id, customer_id=customer, points=row.points))
+    report.imported += 1
+    report.points += row.points
 
 
 async def import_members(
@@ -208,12 +217,14 @@ async def import_members(
     fmt, rows = read(text)
     report = Report(fmt)
     seen: set[str] = set()
+    applied: set[str] = set()  # customer ids, once their row is taken
     batch: list[Row] = []
 
     async def flush() -> None:
         async with db.write() as session:
             for row in batch:
-                await _apply(session, shop_id, row, dry_run=dry_run, report=report)
+                await _apply(session, shop_id, row, dry_run=dry_run, report=report,
+                             applied=applied)  # fmt: skip
         if progress is not None:
             progress(len(batch))
         batch.clear()

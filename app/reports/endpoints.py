@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date, timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo
@@ -16,6 +14,7 @@ from app.api.deps import CurrentShop, ReadSession
 from app.api.errors import error_responses
 from app.api.routing import admin_router
 from app.errors import ValidationFailed
+from app.imports.exports import csv_text
 from app.orm import utcnow
 from app.program import versions
 from app.program.document import ProgramDocument
@@ -68,12 +67,10 @@ async def daily_csv(
 ) -> Response:
     document, first, last = await _period(session, shop.shop_id, start, end)
     found = await service.summary(session, shop.shop_id, document, first, last)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(("day", *service.DAILY))
-    writer.writerows([d["day"], *(d[k] for k in service.DAILY)] for d in found.days)
+    rows = [("day", *service.DAILY)]
+    rows += [(d["day"], *(d[k] for k in service.DAILY)) for d in found.days]
     return Response(
-        out.getvalue(),
+        csv_text(rows),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="vafa-daily.csv"'},
     )

@@ -25,8 +25,13 @@ from app.shops.service import normalize_shopify_domain
 
 # Shopify's own library allows this much clock difference either way.
 TIMESTAMP_TOLERANCE_SECONDS = 90
-# Parameters that must appear once: a second value could sign one thing and mean another.
-_SINGLE_VALUED = frozenset({"hmac", "signature", "shop", "timestamp", "state", "code"})
+# Parameters that must appear once: a second value could sign one thing and mean another (the
+# app proxy joins a repeated key's values, so a shopper's own `logged_in_customer_id=207119551`
+# beside Shopify's empty one would be signed, and read as that customer).
+_SINGLE_VALUED = frozenset({
+    "hmac", "signature", "shop", "timestamp", "state", "code", "logged_in_customer_id",
+    "path_prefix",
+})  # fmt: skip
 
 Query = Sequence[tuple[str, str]]
 

@@ -12,6 +12,7 @@ Every refusal is the same 401 whatever failed, so a caller learns nothing about 
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 
 import jwt
@@ -24,11 +25,15 @@ from app.shops.models import ShopStatus
 from app.shops.service import ShopContext
 from app.state import AppState
 
-# The plugin's tokens live 10 minutes; anything claiming longer is not the plugin's.
+# The contract: a plugin token expires at most 15 minutes after it was issued; one claiming
+# longer is not the plugin's.
 MAX_TOKEN_LIFETIME = 15 * 60
 # Clocks of the store and of Vafa may differ a little.
 LEEWAY_SECONDS = 10
 _REFUSED = "the storefront request is not signed for this shop"
+# An unknown shop's query is checked against this (no one has it): the same HMAC work as a
+# known shop's, so the time an answer takes does not tell which shops exist.
+_NOBODYS_SECRET = secrets.token_hex(32)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,11 +69,13 @@ def _customer_id(value: str) -> str | None:
 async def from_app_proxy(state: AppState, request: Request) -> Shopper:
     query = list(request.query_params.multi_items())
     domain = request.query_params.get("shop", "")
-    shop = _receiving(await state.shops.by_domain(Platform.SHOPIFY, domain))
+    found = await state.shops.by_domain(Platform.SHOPIFY, domain)
     try:
-        verify_proxy_query(query, shop.webhook_secrets)
+        verify_proxy_query(query, found.webhook_secrets if found else [_NOBODYS_SECRET])
     except BadSignature as exc:
         raise Unauthorized(_REFUSED) from exc
+    shop = _receiving(found)
+    # Believed only now, and only once in the query (a repeated one is refused above).
     return Shopper(shop, _customer_id(request.query_params.get("logged_in_customer_id", "")))
 
 

@@ -13,6 +13,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.api.errors import error_response
 from app.connectors.base import Platform
 from app.state import AppState
 
@@ -44,14 +45,19 @@ class StorefrontCORS:
         )
         if scope["method"] == "OPTIONS":  # the preflight of a request with the token
             headers = {"Vary": "Origin"}
+            answer: Response
             if allowed:
                 headers |= {
                     "Access-Control-Allow-Origin": origin,
                     "Access-Control-Allow-Methods": "GET, POST",
-                    "Access-Control-Allow-Headers": "Authorization, Content-Type",
+                    "Access-Control-Allow-Headers": "Authorization, Content-Type, Idempotency-Key",
                     "Access-Control-Max-Age": _MAX_AGE,
                 }
-            answer = Response(status_code=204 if allowed else 403, headers=headers)
+                answer = Response(status_code=204, headers=headers)
+            else:
+                answer = error_response(
+                    403, "origin_refused", "this origin is not the shop's own", headers=headers
+                )
             await answer(scope, receive, send)
             return
 

@@ -1,19 +1,23 @@
-"""The storefront API (DESIGN.md "Storefront"): the same four reads and one write for a shopper
+"""The storefront API (DESIGN.md "Storefront"): the same five reads and one write for a shopper
 of a Shopify store, reached through its app proxy, and of a WooCommerce store, called by the
-widget with the plugin's token. Who the shopper is comes only from what was signed."""
+widget with the plugin's token, and the shopper's recent redemptions (their codes outlive a
+page). Who the shopper is comes only from what was signed."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
+from uuid import uuid4
 
 import orjson
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.deps import State
-from app.api.errors import error_responses
+from app.api.errors import error_responses, parse_body
 from app.api.routing import read_at_most
 from app.errors import (
+    AppError,
     IdempotencyConflict,
     InsufficientPoints,
     InvalidPayload,
@@ -24,7 +28,8 @@ from app.errors import (
     ValidationFailed,
 )
 from app.orm import utcnow
-from app.ratelimits import RateLimited
+from app.ratelimits import RateLimited, client_address
+from app.rewards import service as rewards
 from app.rewards.endpoints import redeem_and_wait
 from app.rewards.schemas import RedemptionIn
 from app.state import AppState
@@ -38,14 +43,20 @@ MAX_BODY_BYTES = 4 * 1024
 _ANSWERS = error_responses(Unauthorized, RateLimited, ValidationFailed)
 
 
-def _address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+class UnsupportedMediaType(AppError):
+    status_code = 415
+    code = "unsupported_media_type"
+    example = "send the body as JSON, with Content-Type: application/json"
 
 
 async def _shopify_shopper(request: Request, state: State) -> Shopper:
-    await state.storefront_limits.address(_address(request))
+    # No budget per address here: every app proxy request comes from Shopify's servers. The
+    # budget is the signed customer's of that shop, or the shop's guests' together.
     shopper = await auth.from_app_proxy(state, request)
-    await _limit_customer(state, shopper)
+    if shopper.customer_id is None:
+        await state.storefront_limits.guests(shopper.shop.shop_id)
+    else:
+        await state.storefront_limits.customer(shopper.shop.shop_id, shopper.customer_id)
     return shopper
 
 
@@ -55,15 +66,12 @@ async def _woo_shopper(
     shop_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
     authorization: Annotated[str | None, Header()] = None,
 ) -> Shopper:
-    await state.storefront_limits.address(_address(request))
+    # The shopper's browser calls directly: its address is the caller's (see client_address).
+    await state.storefront_limits.address(client_address(request))
     shopper = await auth.from_token(state, shop_id, authorization)
-    await _limit_customer(state, shopper)
-    return shopper
-
-
-async def _limit_customer(state: AppState, shopper: Shopper) -> None:
     if shopper.customer_id is not None:
         await state.storefront_limits.customer(shopper.shop.shop_id, shopper.customer_id)
+    return shopper
 
 
 ShopifyShopper = Annotated[Shopper, Depends(_shopify_shopper)]
@@ -111,46 +119,76 @@ async def _rewards(state: AppState, shopper: Shopper) -> Response:
     return _json({"rewards": face["rewards"]})
 
 
+_KEY_PATTERN = r"^[A-Za-z0-9_-]{8,100}$"
+
+
 class StorefrontRedemptionIn(BaseModel):
+    """The contract's body, ``{"reward_id", "points"?}``; the widget adds a key per click so
+    that a retried request redeems once (or sends it as the ``Idempotency-Key`` header)."""
+
     model_config = ConfigDict(extra="forbid")
 
     reward_id: int = Field(ge=1, le=2**63 - 1)
     points: int | None = Field(default=None, ge=1, le=10**12)
-    # The widget sends one per click, so that a retried request redeems once.
-    idempotency_key: str = Field(min_length=8, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")
+    idempotency_key: str | None = Field(default=None, pattern=_KEY_PATTERN)
+
+
+def _require_json(request: Request) -> None:
+    # A cross-site form may POST text/plain without a preflight: only JSON is read.
+    kind = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if kind != "application/json":
+        raise UnsupportedMediaType("send the body as JSON, with Content-Type: application/json")
+
+
+def _key_of(body: StorefrontRedemptionIn, header: str | None) -> str:
+    if body.idempotency_key is not None:
+        return body.idempotency_key
+    if header is not None:
+        if not re.fullmatch(_KEY_PATTERN, header):
+            raise ValidationFailed("Idempotency-Key: 8 to 100 letters, digits, - or _")
+        return header
+    return f"auto-{uuid4().hex}"  # none given: this request is its own redemption
 
 
 async def _redeem(state: AppState, shopper: Shopper, request: Request) -> Response:
     if shopper.customer_id is None:
         raise SignInRequired("sign in to redeem your points")
-    raw = await read_at_most(request, MAX_BODY_BYTES)
-    try:
-        body = StorefrontRedemptionIn.model_validate(orjson.loads(raw or b"null"))
-    except orjson.JSONDecodeError as exc:
-        raise InvalidPayload("the body is not valid JSON") from exc
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "body"
-        raise ValidationFailed(f"{where}: {first['msg']}") from exc
+    _require_json(request)
+    body = parse_body(StorefrontRedemptionIn, await read_at_most(request, MAX_BODY_BYTES))
+    key = _key_of(body, request.headers.get("idempotency-key"))
     await state.storefront_limits.redemption(shopper.shop.shop_id, shopper.customer_id)
     admin_body = RedemptionIn(
-        reward_id=body.reward_id, points=body.points,
-        idempotency_key=f"storefront:{body.idempotency_key}",
-    )  # fmt: skip
+        reward_id=body.reward_id, points=body.points, idempotency_key=f"storefront:{key}"
+    )
     try:
         out, status = await redeem_and_wait(
             state, shopper.shop.shop_id, shopper.customer_id, admin_body
         )
     except MemberNotFound as exc:  # signed in, never earned: nothing to spend
         raise InsufficientPoints("you have no points to spend yet") from exc
-    return _json(out.model_dump(mode="json"), status)
+    return _json(service.redemption_shown(out), status)
+
+
+async def _redemptions(state: AppState, shopper: Shopper, limit: int) -> Response:
+    if shopper.customer_id is None:
+        raise SignInRequired("sign in to see your rewards' codes")
+    async with state.db.read() as session:
+        try:
+            found = await rewards.redemptions_of(
+                session, shopper.shop.shop_id, shopper.customer_id, limit=limit
+            )
+        except MemberNotFound:
+            found = []
+    shown = [service.redemption_shown(rewards.to_out(r)) for r in found]
+    return _json({"redemptions": shown})
 
 
 _REDEEM_ANSWERS = error_responses(
     Unauthorized, RateLimited, InsufficientPoints, RewardNotFound, RewardInactive,
-    IdempotencyConflict, ValidationFailed, InvalidPayload,
+    IdempotencyConflict, ValidationFailed, InvalidPayload, UnsupportedMediaType,
 )  # fmt: skip
 Limit = Annotated[int, Query(ge=1, le=100)]
+RecentLimit = Annotated[int, Query(ge=1, le=50)]
 
 
 # --- Shopify, through the app proxy -------------------------------------------------------
@@ -171,6 +209,17 @@ async def shopify_entries(shopper: ShopifyShopper, state: State, limit: Limit = 
 )
 async def shopify_rewards(shopper: ShopifyShopper, state: State) -> Response:
     return await _rewards(state, shopper)
+
+
+@router.get(
+    "/shopify/redemptions",
+    summary="The shopper's recent redemptions, with their status and code",
+    responses=_ANSWERS,
+)
+async def shopify_redemptions(
+    shopper: ShopifyShopper, state: State, limit: RecentLimit = 20
+) -> Response:
+    return await _redemptions(state, shopper, limit)
 
 
 @router.post("/shopify/redemptions", summary="Redeem a reward", responses=_REDEEM_ANSWERS)
@@ -202,6 +251,15 @@ async def woo_entries(shopper: WooShopper, state: State, limit: Limit = 50) -> R
 )
 async def woo_rewards(shopper: WooShopper, state: State) -> Response:
     return await _rewards(state, shopper)
+
+
+@router.get(
+    "/woocommerce/{shop_id}/redemptions",
+    summary="The shopper's recent redemptions, with their status and code",
+    responses=_ANSWERS,
+)
+async def woo_redemptions(shopper: WooShopper, state: State, limit: RecentLimit = 20) -> Response:
+    return await _redemptions(state, shopper, limit)
 
 
 @router.post(

@@ -20,6 +20,7 @@ from app.program import versions
 from app.program.document import ProgramDocument
 from app.rewards import service as rewards
 from app.rewards.models import Reward
+from app.rewards.schemas import RedemptionOut
 from app.tiers import service as tiers
 
 # What a rule shows the shopper; caps and fraud limits stay the owner's business.
@@ -30,11 +31,17 @@ _PUBLIC_RULE_FIELDS = (
 )  # fmt: skip
 
 
+# What a shopper is told of a failed redemption: the store's own error text is the owner's.
+REDEMPTION_FAILED = "the store could not make this code; your points were given back"
+
+
 def ways_to_earn(document: ProgramDocument, now: datetime) -> list[dict[str, Any]]:
     """The active rules in force now, as data the widget words in the shopper's language."""
     shown = []
     for rule in document.rules:
         if not rule.active or (rule.ends_at is not None and rule.ends_at <= now):
+            continue
+        if rule.starts_at is not None and rule.starts_at > now:  # not yet
             continue
         data = rule.model_dump(mode="json", exclude_none=True)
         shown.append({k: data[k] for k in _PUBLIC_RULE_FIELDS if k in data})
@@ -145,6 +152,15 @@ def member_document(
         "tier_progress": None if progress is None else progress.as_json(),
         "next_expiry": expiry,
     }
+
+
+def redemption_shown(out: RedemptionOut) -> dict[str, Any]:
+    """A redemption as its member sees it: the code once the store has it, and a failure
+    told in general words."""
+    shown = out.model_dump(mode="json")
+    if shown["failure"] is not None:
+        shown["failure"] = REDEMPTION_FAILED
+    return shown
 
 
 async def entries(

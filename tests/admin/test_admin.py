@@ -8,8 +8,10 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
+import jdatetime
 import pytest
 from fastapi.routing import APIRoute
 from sqlalchemy import select
@@ -17,14 +19,17 @@ from sqlalchemy import select
 from app.admin import auth
 from app.admin.pages import router
 from app.ledger.models import LedgerTransaction
-from app.models import Base
+from app.limits import MAX_ADJUSTMENT_POINTS
 from app.orm import utcnow
+from app.program.document import ProgramDocument
 from app.ratelimits import SignInLimits
 from app.state import AppState
-from tests.admin.helpers import AdminShop, admin_shop, csrf_of, sign_in
+from tests.admin.helpers import PASSWORD, AdminShop, admin_shop, csrf_of, sign_in
+from tests.tenancy import rows_of
 
 ROUTES = [r for r in router.routes if isinstance(r, APIRoute)]
-OPEN = {"/admin/sign-in", "/admin/link/{shop_id}/{token}"}  # reached before a session exists
+# Reached before a session exists.
+OPEN = {"/admin/sign-in", "/admin/link/{shop_id}/{token}", "/admin/link/{shop_id}"}
 
 
 async def test_sign_in_then_find_a_member_and_adjust_their_points(
@@ -70,10 +75,12 @@ async def test_in_persian_digits_and_jalali_dates(
     page = await client.get("/admin/members/207119551?lang=fa")
     assert 'dir="rtl"' in page.text
     assert 'data-stat="available">۲۵۰<' in page.text
-    jalali_year = str(1404 if utcnow().month < 3 else 1405).translate(
+    # The ledger line's date, made now, in the shop's time zone (the default program's).
+    local = utcnow().astimezone(ZoneInfo(ProgramDocument().timezone))
+    jalali_year = str(jdatetime.datetime.fromgregorian(datetime=local).year).translate(
         str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
     )
-    assert jalali_year in page.text  # the ledger line's date
+    assert f">{jalali_year}/" in page.text
     assert "ردیف‌های دفتر" in page.text
     # The choice sticks.
     assert 'lang="fa"' in (await client.get("/admin")).text
@@ -101,6 +108,14 @@ async def test_guessing_is_slowed_down(client: httpx.AsyncClient, state: AppStat
     assert int(refused.headers["retry-after"]) >= 1
 
 
+async def _use_link(client: httpx.AsyncClient, shop_id: int, token: str) -> httpx.Response:
+    """Open the link, then press its button, as the owner does."""
+    page = await client.get(f"/admin/link/{shop_id}/{token}")
+    assert page.status_code == 200
+    return await client.post(f"/admin/link/{shop_id}", data={"csrf": csrf_of(page.text),
+                             "token": token}, follow_redirects=False)  # fmt: skip
+
+
 async def test_a_sign_in_link_works_once_and_not_after_15_minutes(
     client: httpx.AsyncClient, state: AppState
 ) -> None:
@@ -108,18 +123,134 @@ async def test_a_sign_in_link_works_once_and_not_after_15_minutes(
     async with state.db.write() as session:
         token = await auth.make_link(session, shop.shop_id, utcnow())
         old = await auth.make_link(session, shop.shop_id, utcnow() - timedelta(minutes=16))
-    used = await client.get(f"/admin/link/{shop.shop_id}/{token}", follow_redirects=False)
+    used = await _use_link(client, shop.shop_id, token)
     assert used.status_code == 303
     assert auth.COOKIE in used.headers["set-cookie"]
     client.cookies.clear()
-    assert (await client.get(f"/admin/link/{shop.shop_id}/{token}")).status_code == 401
-    assert (await client.get(f"/admin/link/{shop.shop_id}/{old}")).status_code == 401
+    assert (await _use_link(client, shop.shop_id, token)).status_code == 401
+    assert (await _use_link(client, shop.shop_id, old)).status_code == 401
     other = await admin_shop(state, "other")
-    assert (await client.get(f"/admin/link/{other.shop_id}/{token}")).status_code == 401
+    assert (await _use_link(client, other.shop_id, token)).status_code == 401
+
+
+async def test_opening_a_link_signs_nobody_in_and_leaves_it_usable(
+    client: httpx.AsyncClient, state: AppState, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What a link preview or another site's <img> does: a GET. It shows a button only."""
+    shop = await admin_shop(state)
+    async with state.db.write() as session:
+        token = await auth.make_link(session, shop.shop_id, utcnow())
+    for _ in range(2):
+        page = await client.get(f"/admin/link/{shop.shop_id}/{token}", follow_redirects=False)
+        assert page.status_code == 200
+        assert f"{auth.COOKIE}=" not in page.headers.get("set-cookie", "")
+        assert f'action="/admin/link/{shop.shop_id}"' in page.text
+        assert page.headers["referrer-policy"] == "no-referrer"
+    # Another site posting the token: no strict cookie from the confirmation page, refused.
+    forged = httpx.AsyncClient(transport=client._transport, base_url=client.base_url)
+    refused = await forged.post(f"/admin/link/{shop.shop_id}",
+                                data={"csrf": csrf_of(page.text), "token": token})  # fmt: skip
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "csrf_refused"
+    signed = await client.post(f"/admin/link/{shop.shop_id}",
+                               data={"csrf": csrf_of(page.text), "token": token})  # fmt: skip
+    assert signed.status_code == 303
+    assert auth.COOKIE in signed.headers["set-cookie"]
+    logged = capsys.readouterr().err
+    assert f"/admin/link/{shop.shop_id}/[redacted]" in logged
+    assert token not in logged  # the request log never has it
+
+
+async def test_a_non_ascii_csrf_token_is_refused_not_a_crash(
+    client: httpx.AsyncClient, state: AppState
+) -> None:
+    shop = await admin_shop(state)
+    form = await client.get("/admin/sign-in")
+    assert csrf_of(form.text)
+    pre = await client.post("/admin/sign-in", data={"csrf": "é", "store": shop.domain,
+                            "email": shop.email, "password": PASSWORD})  # fmt: skip
+    assert pre.status_code == 403
+    await sign_in(client, shop)
+    r = await client.post("/admin/settings", data={"csrf": "é", "lang": "fa"})
+    assert r.status_code == 403
+    assert r.json()["error"]["code"] == "csrf_refused"
+
+
+@pytest.mark.parametrize("status", ["pending", "disabled"])
+async def test_a_shop_not_connected_or_turned_off_cannot_be_signed_in_to(
+    client: httpx.AsyncClient, state: AppState, status: str
+) -> None:
+    shop = await admin_shop(state)
+    await sign_in(client, shop)
+    assert (await client.get("/admin", follow_redirects=False)).status_code == 200
+    await _set_status(state, shop.shop_id, status)
+    assert (await client.get("/admin", follow_redirects=False)).status_code == 303
+    client.cookies.clear()
+    assert (await sign_in(client, shop)).status_code == 401
+    async with state.db.write() as session:
+        token = await auth.make_link(session, shop.shop_id, utcnow())
+    assert (await _use_link(client, shop.shop_id, token)).status_code == 401
+
+
+async def _set_status(state: AppState, shop_id: int, status: str) -> None:
+    from sqlalchemy import update
+
+    from app.shops.models import Shop
+
+    async with state.db.write() as session:
+        await session.execute(update(Shop).where(Shop.id == shop_id).values(status=status))
+    state.shops.forget()
+
+
+async def test_an_adjustment_over_the_limit_or_a_form_sent_again_changed_is_refused_on_the_page(
+    client: httpx.AsyncClient, state: AppState
+) -> None:
+    shop = await admin_shop(state)
+    await sign_in(client, shop)
+    page = await client.get("/admin/members/207119551?lang=en")
+    key = re.search(r'name="key" value="([^"]+)"', page.text)
+    assert key is not None
+    form = {"csrf": csrf_of(page.text), "key": key.group(1), "reason": "goodwill"}
+    big = await client.post("/admin/members/207119551/adjust",
+                            data={**form, "points": str(MAX_ADJUSTMENT_POINTS + 1)})  # fmt: skip
+    assert big.status_code == 422
+    assert "at most 1,000,000,000,000 points" in big.text
+    assert 'role="alert"' in big.text
+    assert re.search(r'data-stat="available">250<', big.text)
+    done = await client.post("/admin/members/207119551/adjust", data={**form, "points": "10"})
+    assert done.status_code == 303
+    changed = await client.post("/admin/members/207119551/adjust",
+                                data={**form, "points": "90"})  # fmt: skip
+    assert changed.status_code == 409
+    assert "saved already with other values" in changed.text
+    assert "Adjusted." not in changed.text
+    assert re.search(r'data-stat="available">260<', changed.text)
+    empty = await client.post("/admin/members/207119551/adjust", data={**form, "points": "x"})
+    assert empty.status_code == 422
+    assert "whole number of points" in empty.text
+
+
+async def test_a_customer_id_with_a_slash_is_one_path_segment(
+    client: httpx.AsyncClient, state: AppState
+) -> None:
+    shop = await admin_shop(state, member="a/b?c", email="slash@example.com")
+    await sign_in(client, shop)
+    found = await client.get("/admin/members", params={"q": "slash@"})
+    assert 'href="/admin/members/a%2Fb%3Fc"' in found.text
+    page = await client.get("/admin/members/a%2Fb%3Fc?lang=en")
+    assert page.status_code == 200
+    assert 'action="/admin/members/a%2Fb%3Fc/adjust"' in page.text
+    key = re.search(r'name="key" value="([^"]+)"', page.text)
+    assert key is not None
+    done = await client.post("/admin/members/a%2Fb%3Fc/adjust", data={
+        "csrf": csrf_of(page.text), "key": key.group(1), "points": "5", "reason": "x"})  # fmt: skip
+    assert done.status_code == 303
+    shown = await client.get(done.headers["location"])
+    assert re.search(r'data-stat="available">255<', shown.text)
 
 
 def _url(route: APIRoute, customer: str, reward: int = 1) -> str:
-    filled = {"{customer_id}": customer, "{job_id}": "1", "{what}": "members",
+    filled = {"{customer_id:path}": customer, "{job_id}": "1", "{what}": "members",
               "{reward_id}": str(reward)}  # fmt: skip
     path = route.path
     for name, value in filled.items():
@@ -164,17 +295,6 @@ async def _ledger(state: AppState, shop_id: int) -> list[Any]:
         )  # fmt: skip
 
 
-async def _rows_of(state: AppState, shop_id: int) -> dict[str, list[tuple[Any, ...]]]:
-    seen = {}
-    async with state.db.read() as session:
-        for table in Base.metadata.sorted_tables:
-            column = table.c.get("shop_id") if table.name != "shops" else table.c.id
-            if column is not None:
-                rows = await session.execute(select(table).where(column == shop_id))
-                seen[table.name] = sorted(tuple(r) for r in rows)
-    return seen
-
-
 async def test_every_page_keeps_to_the_signed_in_shop(
     client: httpx.AsyncClient, state: AppState
 ) -> None:
@@ -188,7 +308,7 @@ async def test_every_page_keeps_to_the_signed_in_shop(
         bravo_reward = await rewards.create_reward(session, theirs.shop_id, RewardIn(
             name="bravo-only reward", kind="amount_off", points_cost=5, value=5))  # fmt: skip
         reward_id = bravo_reward.id
-    before = await _rows_of(state, theirs.shop_id)
+    before = await rows_of(state, theirs.shop_id)
     await sign_in(client, mine)
     page = await client.get("/admin/members/111")
     csrf = csrf_of(page.text)
@@ -202,9 +322,17 @@ async def test_every_page_keeps_to_the_signed_in_shop(
                 params={"q": "bravo-only"} if method == "GET" else None,
             )  # fmt: skip
             assert "777,777" not in r.text, route.path
+            assert "777777" not in r.text, route.path
             assert "bravo-only@example.com" not in r.text, route.path
             assert "bravo-only reward" not in r.text, route.path
-    assert await _rows_of(state, theirs.shop_id) == before
+    await sign_in(client, mine)  # the loop signed out too
+    for what in ("members", "ledger"):  # the exports, whatever route list they are in
+        export = await client.get(f"/admin/exports/{what}.csv")
+        assert export.status_code == 200
+        assert "111" in export.text  # alpha's own member is there
+        assert "777777" not in export.text, what
+        assert "bravo-only" not in export.text, what
+    assert await rows_of(state, theirs.shop_id) == before
 
 
 async def test_the_exports_download_the_signed_in_shops_members(
@@ -263,3 +391,48 @@ async def test_a_reward_is_added_with_its_mistakes_shown_beside_the_fields(
         f"/admin/rewards/{reward_id.group(1)}/active", data={"csrf": csrf, "active": "0"}
     )
     assert "Inactive" in (await client.get("/admin/rewards")).text
+
+
+async def test_the_exports_never_hand_a_spreadsheet_a_formula(
+    client: httpx.AsyncClient, state: AppState
+) -> None:
+    import csv
+    import io
+
+    from app.members import adjustments
+    from app.members.models import Member
+
+    shop = await admin_shop(state)
+    async with state.db.write() as session:
+        session.add(Member(shop_id=shop.shop_id, customer_id="9001",
+                           first_name='=HYPERLINK("https://evil.example","x")',
+                           last_name="@SUM(A1)", email="\tbad@example.com"))  # fmt: skip
+        await session.flush()
+        await adjustments.adjust(session, shop.shop_id, "9001", 50, idempotency_key="in",
+                                 reason="seed")  # fmt: skip
+        await adjustments.adjust(session, shop.shop_id, "9001", -40, idempotency_key="out",
+                                 reason="+1 for the returned parcel")  # fmt: skip
+    await sign_in(client, shop)
+    members = {
+        row["customer_id"]: row
+        for row in csv.DictReader(
+            io.StringIO((await client.get("/admin/exports/members.csv")).text)
+        )
+    }
+    assert members["9001"]["first_name"] == '\'=HYPERLINK("https://evil.example","x")'
+    assert members["9001"]["last_name"] == "'@SUM(A1)"
+    assert members["9001"]["email"] == "'\tbad@example.com"
+    assert members["9001"]["available"] == "10"
+    ledger = list(csv.DictReader(io.StringIO((await client.get("/admin/exports/ledger.csv")).text)))
+    returned = next(r for r in ledger if r["customer_id"] == "9001" and r["points"] == "-40")
+    assert returned["reason"] == "'+1 for the returned parcel"  # text: made inert
+    # A number stays a number: -40 is not prefixed.
+
+
+def test_only_text_that_starts_a_formula_is_prefixed() -> None:
+    from app.imports.exports import csv_text
+
+    cells = ["=1+1", "+1", "-1", "@x", "\tx", "\rx", "plain", -40, 0, None, "a=b"]
+    assert csv_text([cells]).split(",") == [
+        "'=1+1", "'+1", "'-1", "'@x", "'\tx", "'\rx", "plain", "-40", "0", "", "a=b\n",
+    ]  # fmt: skip

@@ -10,6 +10,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from app.members.balances import balance_in
+from app.state import AppState
 from tests.cli.test_cli import _fresh
 from tests.cli.test_shop_commands import _add_shopify, _vafa
 
@@ -58,8 +60,8 @@ def test_a_vafa_file_imports_once_and_says_what_it_refused(env: str, tmp_path: P
     assert members["1003"]["available"] == "35"
 
     again = _import(tmp_path, shop, VAFA_FILE)
-    assert (again["imported"], again["points_imported"]) == (1, 0)  # 1002's zero: nothing to post
-    assert again["unchanged"] == 2
+    assert (again["imported"], again["points_imported"]) == (0, 0)
+    assert again["unchanged"] == 3  # 1002's opening balance of 0 included
     assert _members(shop)["1001"]["available"] == "1200"
     verify = _vafa("ledger", "verify")
     assert verify.exit_code == 0, verify.output
@@ -68,14 +70,41 @@ def test_a_vafa_file_imports_once_and_says_what_it_refused(env: str, tmp_path: P
 def test_a_smile_file_finds_members_by_email(env: str, tmp_path: Path) -> None:
     _fresh(env)
     shop = _add_shopify()["shop_id"]
-    _import(tmp_path, shop, "customer_id,email,points\n2001,nima@example.com,0\n")
-    report = _import(tmp_path, shop, "email,points\nNIMA@example.com,500\nghost@example.com,9\n")
+    _import(tmp_path, shop, "customer_id,email,points\n2001,nima@example.com,500\n"
+            "2002,omid@example.com,0\n")  # fmt: skip
+    report = _import(tmp_path, shop, "email,points\nNIMA@example.com,500\nomid@example.com,70\n"
+                     "ghost@example.com,9\n")  # fmt: skip
     assert report["format"] == "smile"
-    assert report["imported"] == 1
+    assert (report["imported"], report["unchanged"]) == (0, 1)  # 2001, found by e-mail
     assert report["refused"] == [
-        {"line": 3, "reason": "no member of this shop has that e-mail (or several do)"}
+        # An opening balance of 0 is one: a later file does not give another.
+        {"line": 3, "reason": "an opening balance of 0 was imported for this member already"},
+        {"line": 4, "reason": "no member of this shop has that e-mail (or several do)"},
     ]
-    assert _members(shop)["2001"]["available"] == "500"
+    members = _members(shop)
+    assert (members["2001"]["available"], members["2002"]["available"]) == ("500", "0")
+
+
+async def test_a_member_the_store_sent_gets_their_opening_balance_by_email(
+    state: AppState,
+) -> None:
+    """Smile's file names members by e-mail: one Vafa knows from the store (its webhooks, the
+    backfill), with no opening balance yet, gets it once."""
+    from app.imports.members import import_members
+    from app.members.models import Member
+    from app.shops import service as shops
+
+    async with state.db.write() as session:
+        shop = await shops.add_shopify(session, state.vault, domain="smile.myshopify.com",
+                                       access_token="t", api_secret="s")  # fmt: skip
+        session.add(Member(shop_id=shop.shop_id, customer_id="2001", email="nima@example.com"))
+    text = "email,points\nNIMA@example.com,500\n"
+    report = await import_members(state.db, shop.shop_id, text)
+    assert (report.format, report.imported, report.points, report.refused) == ("smile", 1, 500, [])
+    again = await import_members(state.db, shop.shop_id, text)
+    assert (again.imported, again.unchanged) == (0, 1)
+    async with state.db.read() as session:
+        assert (await balance_in(session, shop.shop_id, "2001")).available == 500
 
 
 def test_another_opening_balance_for_the_same_member_is_refused(env: str, tmp_path: Path) -> None:
@@ -103,9 +132,9 @@ def test_a_dry_run_checks_everything_and_writes_nothing(env: str, tmp_path: Path
 def test_a_wployalty_file_is_recognised(env: str, tmp_path: Path) -> None:
     _fresh(env)
     shop = _add_shopify()["shop_id"]
-    _import(tmp_path, shop, "customer_id,email,points\n4001,ana@example.com,0\n")
+    _import(tmp_path, shop, "customer_id,email,points\n4001,ana@example.com,70\n")
     report = _import(tmp_path, shop, "email,points,referral_code\nana@example.com,70,ANA70\n")
-    assert (report["format"], report["imported"]) == ("wployalty", 1)
+    assert (report["format"], report["unchanged"], report["refused"]) == ("wployalty", 1, [])
 
 
 def test_an_unknown_file_is_refused_with_the_formats_it_could_be(env: str, tmp_path: Path) -> None:

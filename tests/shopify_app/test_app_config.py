@@ -103,6 +103,10 @@ class TestThemeAppExtension:
         schema = json.loads(found.group(1))
         assert schema["target"] == "body"
         assert schema["name"]
+        [colour] = [s for s in schema["settings"] if s["id"] == "colour"]
+        assert colour["type"] == "color"
+        assert re.fullmatch(r"#[0-9a-f]{6}", colour["default"])  # what the widget accepts
+        assert colour["label"]
 
     def test_it_loads_the_widget_from_vafa_and_places_the_element(self) -> None:
         block = _block()
@@ -114,6 +118,7 @@ class TestThemeAppExtension:
         assert attributes["data-platform"] == "shopify"
         assert attributes["data-shop"] == "{{ shop.permanent_domain }}"
         assert "request.locale.iso_code" in attributes["data-locale"]
+        assert attributes["data-colour"] == "{{ block.settings.colour }}"  # the owner's choice
 
     def test_every_file_names_vafa_by_the_one_placeholder(self) -> None:
         for path in SHOPIFY.rglob("*"):

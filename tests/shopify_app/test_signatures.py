@@ -38,6 +38,19 @@ PROXY_SIGNATURE = "4c68c8624d737112c91818c11017d24d334b524cb5c2b8ba08daa056f7395
 PROXY_TIME = 1317327555
 
 
+def proxy_signature_unchecked(query: list[tuple[str, str]]) -> str:
+    """What Shopify's proxy signs, repeated keys joined by ``,`` (S5), made here independently
+    of Vafa's code, which refuses such a query before it signs anything."""
+    import hashlib
+    import hmac
+
+    values: dict[str, list[str]] = {}
+    for k, v in query:
+        values.setdefault(k, []).append(v)
+    message = "".join(f"{k}={','.join(values[k])}" for k in sorted(values))
+    return hmac.new(SECRET.encode(), message.encode(), hashlib.sha256).hexdigest()
+
+
 def _replace(query: list[tuple[str, str]], key: str, value: str) -> list[tuple[str, str]]:
     return [(k, value if k == key else v) for k, v in query]
 
@@ -175,8 +188,22 @@ class TestAppProxyRefused:
 
     def test_a_customer_id_added_to_a_guests_request(self) -> None:
         query = [*PROXY, ("signature", PROXY_SIGNATURE), ("logged_in_customer_id", "7")]
-        with pytest.raises(BadSignature, match="signature"):
+        with pytest.raises(BadSignature, match="more than once"):
             verify_proxy_query(query, [SECRET], now=PROXY_TIME)
+
+    @pytest.mark.parametrize("key", ["logged_in_customer_id", "path_prefix"])
+    def test_a_repeated_customer_id_or_prefix_even_when_shopify_signed_it(self, key: str) -> None:
+        """A shopper's own ``?logged_in_customer_id=207119551`` beside Shopify's blank one:
+        the proxy signs both (joined), and the last one would be believed."""
+        from app.shopify_app.signatures import proxy_signature
+
+        guest = _replace(PROXY, "logged_in_customer_id", "")
+        query = [*guest, (key, "207119551")]
+        signed = [*query, ("signature", proxy_signature_unchecked(query))]
+        with pytest.raises(BadSignature, match="more than once"):
+            verify_proxy_query(signed, [SECRET], now=PROXY_TIME)
+        with pytest.raises(BadSignature, match="more than once"):
+            proxy_signature(query, SECRET)
 
     def test_a_replay_out_of_the_timestamp_window(self) -> None:
         query = [*PROXY, ("signature", PROXY_SIGNATURE)]

@@ -14,6 +14,7 @@
       signinLink: "Sign in", close: "Close", lang: "فارسی", langLabel: "Show in Persian",
       none: "Nothing here yet.", error: "Something went wrong. Please try again.",
       pendingCode: "Your code is on its way; check back in a moment.", every: "every",
+      failed: "The store could not make your code; your points were given back.",
       orders: "orders", first: "on your first order", signup: "for joining the club",
       birthday: "on your birthday", reward: "a reward", until: "until", friend: "for each friend you refer",
       spent: "spent", per: "per", times: "× points", by: "by",
@@ -28,6 +29,7 @@
       signinLink: "ورود", close: "بستن", lang: "English", langLabel: "نمایش به انگلیسی",
       none: "هنوز چیزی نیست.", error: "مشکلی پیش آمد. دوباره تلاش کنید.",
       pendingCode: "کد شما در راه است؛ کمی بعد دوباره سر بزنید.", every: "هر",
+      failed: "فروشگاه نتوانست کد شما را بسازد؛ امتیازهایتان برگشت.",
       orders: "خرید", first: "در اولین خرید", signup: "برای عضویت در باشگاه",
       birthday: "در روز تولد", reward: "یک جایزه", until: "تا", friend: "برای هر دوستی که معرفی کنید",
       spent: "خرید", per: "به ازای هر", times: "برابر امتیاز", by: "تا",
@@ -94,6 +96,7 @@ a{color:#1a56db}`;
       this.data = null;
       this.entries = null;
       this.codes = {};
+      this.recent = [];
       let colour = /^#[0-9a-f]{6}$/i.test(this.dataset.colour || "") ? this.dataset.colour : "#5b2a86";
       const fg = contrast(colour, "#ffffff") >= 4.5 ? "#ffffff" : "#000000";
       if (contrast(colour, fg) < 4.5) colour = "#5b2a86";
@@ -133,18 +136,34 @@ a{color:#1a56db}`;
     async load() {
       try {
         this.data = await this.api("member");
-        if (this.data.signed_in) this.entries = (await this.api("entries")).entries;
+        if (this.data.signed_in) {
+          const [history, redeemed] = await Promise.all([this.api("entries"), this.api("redemptions")]);
+          this.entries = history.entries;
+          this.recent = redeemed.redemptions;
+          this.codes = {};  // the newest open code of each reward, kept by Vafa across reloads
+          for (const r of this.recent) if (r.status === "issued" && r.code && !this.codes[r.reward_id]) this.codes[r.reward_id] = r.code;
+        }
         this.failure = null;
       } catch (e) { this.failure = e; }
       this.render();
     }
 
+    // A 202: the store has not confirmed the code yet. Ask a few times, then leave it to the next visit.
+    async settle(id) {
+      for (let i = 0; i < 6; i++) {
+        await new Promise((ok) => setTimeout(ok, 1500));
+        const found = ((await this.api("redemptions").catch(() => ({}))).redemptions || []).find((r) => r.id === id);
+        if (found && found.status !== "pending") return found;
+      }
+      return null;
+    }
+
     async redeem(reward, button) {
       button.disabled = true;
       try {
-        const r = await this.api("redemptions", { method: "POST", body: JSON.stringify({ reward_id: reward.id, idempotency_key: uuid() }) });
-        this.codes[reward.id] = r.code || "";
-        this.say(r.code ? `${this.t.code}: ${r.code}` : this.t.pendingCode);
+        let r = await this.api("redemptions", { method: "POST", body: JSON.stringify({ reward_id: reward.id, idempotency_key: uuid() }) });
+        if (r.status === "pending") { this.say(this.t.pendingCode); r = (await this.settle(r.id)) || r; }
+        this.say(r.code ? `${this.t.code}: ${r.code}` : r.status === "failed" ? this.t.failed : this.t.pendingCode);
         await this.load();
       } catch (e) {
         this.say((e.body && e.body.error && e.body.error.message) || this.t.error);
