@@ -44,6 +44,10 @@ class Storefront:
     customer_id: str = ""  # the shopper logged in to the store ("" a guest)
     woo_api: str = ""
     woo_token: str = ""
+    # The plugin's fresh-token route (WordPress REST, the customer's cookie and nonce): what
+    # it answers, and how often it was asked.
+    woo_fresh_token: str = ""
+    woo_token_requests: int = 0
     colour: str = ""
     requests: list[str] = field(default_factory=list)
 
@@ -54,6 +58,8 @@ def _page(store: Storefront, platform: str, locale: str) -> str:
         attrs |= {"data-api": store.woo_api}
         if store.woo_token:
             attrs["data-token"] = store.woo_token
+        if store.woo_fresh_token:
+            attrs |= {"data-token-url": "/wp-json/vafa/v1/token", "data-nonce": "nonce"}
     if store.colour:
         attrs["data-colour"] = store.colour
     shown = " ".join(f'{k}="{html.escape(v)}"' for k, v in attrs.items())
@@ -87,9 +93,16 @@ def store_app(vafa: Starlette, store: Storefront) -> Starlette:
         )
         return Response(answer.content, answer.status_code, media_type="application/json")
 
+    async def fresh_token(request: Request) -> Response:
+        if request.headers.get("x-wp-nonce") != "nonce":
+            return Response('{"code": "rest_cookie_invalid_nonce"}', 403)
+        store.woo_token_requests += 1
+        return Response(f'{{"token": "{store.woo_fresh_token}"}}', media_type="application/json")
+
     return Starlette(
         routes=[
             Route("/shop/{platform}", page),
+            Route("/wp-json/vafa/v1/token", fresh_token),
             Route("/apps/vafa/{path:path}", app_proxy, methods=["GET", "POST"]),
             Mount("/", app=vafa),
         ]

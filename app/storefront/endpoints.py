@@ -96,6 +96,9 @@ async def _member(state: AppState, shopper: Shopper) -> Response:
             session, shop_id, shopper.customer_id, balance.tier, now
         )
     member = service.member_document(balance, expiry, tier, progress)
+    member["referral"] = await service.referral_of(
+        state.db, shopper.shop, shopper.customer_id, state.settings.secret_key, now
+    )
     service.mark_affordable(face["rewards"], balance.available)
     return _json({"signed_in": True, "member": member, **face})
 

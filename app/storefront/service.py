@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import Database
 from app.errors import MemberNotFound
 from app.ledger.models import PointLot
 from app.members import service as members
@@ -18,9 +19,11 @@ from app.members.balances import Balance, BalanceReader
 from app.money import currency_exponent
 from app.program import versions
 from app.program.document import ProgramDocument
+from app.referrals import service as referrals
 from app.rewards import service as rewards
 from app.rewards.models import Reward
 from app.rewards.schemas import RedemptionOut
+from app.shops.service import ShopContext
 from app.tiers import service as tiers
 
 # What a rule shows the shopper; caps and fraud limits stay the owner's business.
@@ -180,3 +183,18 @@ async def entries(
         }  # fmt: skip
         for line in lines
     ]
+
+
+async def referral_of(
+    db: Database, shop: ShopContext, customer_id: str, secret_key: str, now: datetime
+) -> dict[str, str] | None:
+    """The member's referral code and link, while the program has a referral rule in force
+    (the code is stored when first shown, so that a friend's order can be matched to it)."""
+    async with db.read() as session:
+        document = (await versions.load(session, shop.shop_id)).at(now).document
+    if referrals.referral_rule(document, now) is None:
+        return None
+    async with db.write() as session:
+        await members.enrol(session, shop.shop_id, [customer_id])
+        code = await referrals.code_of(session, shop.shop_id, customer_id, secret_key)
+    return {"code": code, "link": referrals.link_for(shop.platform, shop.domain, code)}

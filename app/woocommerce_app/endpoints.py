@@ -6,17 +6,16 @@ from __future__ import annotations
 import html
 from typing import Annotated
 
-import orjson
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.deps import State
-from app.api.errors import error_responses
+from app.api.errors import error_responses, parse_body
 from app.api.routing import read_at_most
 from app.errors import InvalidPayload, InvalidRequest, Unauthorized, ValidationFailed
 from app.orm import utcnow
-from app.ratelimits import RateLimited
+from app.ratelimits import RateLimited, client_address
 from app.sync import webhooks
 from app.woocommerce_app import service
 from app.woocommerce_app.addresses import StoreAddressRefused
@@ -60,7 +59,7 @@ async def connect(
     store_url: Annotated[str, Query(min_length=8, max_length=512)],
 ) -> Response:
     # Each connect may make a pending shop and, later, a call to the URL: a budget per client.
-    await state.connect_limits.address(request.client.host if request.client else "unknown")
+    await state.connect_limits.address(client_address(request))
     started = await service.start(
         state.db, state.vault, store_url, _public_url(), utcnow(),
         allow_private=state.settings.allow_private_stores,
@@ -88,15 +87,7 @@ async def callback(shop_id: ShopId, request: Request, state: State) -> dict[str,
     single-use value matches, once the keys work on the store and the store took the plugin's
     settings. Any other answer than 200 makes WooCommerce delete the keys it made, which is
     what a refusal should do."""
-    raw = await read_at_most(request, MAX_CALLBACK_BYTES)
-    try:
-        keys = KeysIn.model_validate(orjson.loads(raw))
-    except orjson.JSONDecodeError as exc:
-        raise InvalidPayload("the body is not valid JSON") from exc
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ValidationFailed(f"{where}: {first['msg']}") from exc
+    keys = parse_body(KeysIn, await read_at_most(request, MAX_CALLBACK_BYTES))
     given = service.Keys(
         keys.key_id, keys.user_id, keys.consumer_key, keys.consumer_secret, keys.key_permissions
     )

@@ -471,3 +471,29 @@ def test_a_rule_that_has_not_started_is_not_a_way_to_earn_yet() -> None:
          "ends_at": (now + timedelta(days=8)).isoformat()},
     ]})  # fmt: skip
     assert [w["key"] for w in ways_to_earn(document, now)] == ["purchase", "now"]
+
+
+async def test_a_member_gets_a_referral_link_while_the_program_has_a_referral_rule(
+    client: httpx.AsyncClient, state: AppState, on_shopify: StoreShop
+) -> None:
+    from app.orm import utcnow
+    from app.program import versions
+    from app.program.document import ProgramDocument
+
+    url = f"/storefront/shopify/member?{_proxy(on_shopify, on_shopify.customer_id)}"
+    assert (await client.get(url)).json()["member"]["referral"] is None
+    document = ProgramDocument.model_validate({"rules": [
+        {"key": "purchase", "type": "purchase", "points": 1},
+        {"key": "friends", "type": "referral", "advocate_points": 100, "friend_points": 50},
+    ]})  # fmt: skip
+    async with state.db.write() as session:
+        await versions.publish(session, on_shopify.shop_id, document, utcnow())
+    referral = (await client.get(url)).json()["member"]["referral"]
+    assert referral["code"].startswith("REF-")
+    assert referral["link"] == f"https://rewards.myshopify.com/?vafa_ref={referral['code']}"
+    # The same code every time, and the one the admin API shows.
+    again = (await client.get(url)).json()["member"]["referral"]
+    assert again == referral
+    admin = await client.get(f"/api/v1/members/{on_shopify.customer_id}/referral",
+                             headers=on_shopify.auth)  # fmt: skip
+    assert admin.json()["code"] == referral["code"]

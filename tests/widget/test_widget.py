@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import re
+import time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -39,7 +40,8 @@ async def _with_tiers(state: AppState, shop_id: int) -> None:
     from app.program.document import ProgramDocument
 
     document = ProgramDocument.model_validate({
-        "rules": [{"key": "purchase", "type": "purchase", "points": 1}],
+        "rules": [{"key": "purchase", "type": "purchase", "points": 1},
+                  {"key": "friends", "type": "referral", "advocate_points": 100}],
         "tiers": {"levels": [
             {"key": "bronze", "threshold": 0, "names": {"en": "Bronze", "fa": "برنزی"}},
             {"key": "silver", "threshold": 1000, "names": {"en": "Silver", "fa": "نقره‌ای"}},
@@ -132,6 +134,8 @@ async def test_a_member_redeems_with_the_keyboard_and_sees_the_code_the_store_ho
     bar = dialog.get_by_role("progressbar", name="to reach Silver")
     await expect(bar).to_have_attribute("aria-valuenow", "0")  # a gift is not points earned
     await expect(dialog).to_contain_text("1,000 points to reach Silver")
+    link = await dialog.get_by_role("textbox", name="Your referral link").input_value()
+    assert link.startswith("https://rewards.myshopify.com/?vafa_ref=REF-")
     await expect(page.get_by_role("button", name="Redeem: 50 off")).to_be_disabled()
     assert await _unnamed_buttons(page) == []
     assert (
@@ -218,11 +222,14 @@ async def test_in_persian_right_to_left_with_persian_digits_jalali_dates_and_tom
     await add_reward(client, woo, name="۵۰ هزار تومان تخفیف", points_cost=200, value=50_000)
     assert new.storefront_secret is not None
     store.woo_api = f"{store.url}/storefront/woocommerce/{new.shop_id}"
-    store.woo_token = plugin_token(new.storefront_secret, "42")
+    # The page has been open longer than its token lives: the widget asks the plugin again.
+    store.woo_token = plugin_token(new.storefront_secret, "42", issued=int(time.time()) - 3600)
+    store.woo_fresh_token = plugin_token(new.storefront_secret, "42")
     page = await browser.new_page(viewport={"width": 900, "height": 800}, locale="fa-IR")
     await page.goto(f"{store.url}/shop/woocommerce?locale=fa")
     launcher = page.locator("vafa-club .launcher")
     await expect(launcher).to_have_text("باشگاه · ۱٬۲۵۰")
+    assert store.woo_token_requests == 1
     await launcher.click()
     dialog = page.get_by_role("dialog", name="باشگاه مشتریان")
     await expect(dialog).to_be_visible()
@@ -238,7 +245,7 @@ async def test_in_persian_right_to_left_with_persian_digits_jalali_dates_and_tom
     await page.get_by_role("tab", name="راه‌های کسب امتیاز").click()
     await expect(page.get_by_role("tabpanel")).to_contain_text("۱ امتیاز به ازای هر ۱ تومان خرید")
     await page.get_by_role("tab", name="تاریخچه").click()
-    gregorian, jalali = _this_year(await _timezone(client, new.shop_id, store.woo_token))
+    gregorian, jalali = _this_year(await _timezone(client, new.shop_id, store.woo_fresh_token))
     await expect(page.get_by_role("tabpanel")).to_contain_text(jalali)  # the line's, Jalali
     await expect(page.get_by_role("tabpanel")).to_contain_text("+۱٬۲۵۰")
     assert await _unnamed_buttons(page) == []

@@ -10,6 +10,7 @@
       pending: "Pending", held: "Set aside", tier: "Tier", next: "to reach",
       expiry: "expire on", rewards: "Rewards", earn: "Ways to earn", history: "History",
       redeem: "Redeem", short: "Not enough points yet", copy: "Copy code", copied: "Copied",
+      refer: "Refer a friend", referLink: "Your referral link", copyLink: "Copy link",
       code: "Your code", signin: "Sign in to see your points and redeem rewards.",
       signinLink: "Sign in", close: "Close", lang: "فارسی", langLabel: "Show in Persian",
       none: "Nothing here yet.", error: "Something went wrong. Please try again.",
@@ -25,6 +26,7 @@
       pending: "در انتظار", held: "کنار گذاشته", tier: "سطح", next: "تا رسیدن به",
       expiry: "منقضی می‌شود در", rewards: "جایزه‌ها", earn: "راه‌های کسب امتیاز", history: "تاریخچه",
       redeem: "دریافت", short: "هنوز امتیاز کافی ندارید", copy: "کپی کد", copied: "کپی شد",
+      refer: "معرفی به دوستان", referLink: "پیوند معرفی شما", copyLink: "کپی پیوند",
       code: "کد شما", signin: "برای دیدن امتیازها و گرفتن جایزه وارد شوید.",
       signinLink: "ورود", close: "بستن", lang: "English", langLabel: "نمایش به انگلیسی",
       none: "هنوز چیزی نیست.", error: "مشکلی پیش آمد. دوباره تلاش کنید.",
@@ -121,16 +123,28 @@ a{color:#1a56db}`;
       return new Intl.NumberFormat(this.lang === "fa" ? "fa-IR" : "en-US", { style: "currency", currency: cur }).format(amount);
     }
 
-    api(path, init = {}) {
+    api(path, init = {}, retried = false) {
       const woo = this.dataset.platform === "woocommerce";
       const base = woo ? this.dataset.api : (this.dataset.api || "/apps/vafa");
       const headers = { Accept: "application/json", ...(init.body ? { "Content-Type": "application/json" } : {}) };
       if (woo && this.dataset.token) headers.Authorization = `Bearer ${this.dataset.token}`;
       return fetch(`${base}/${path}`, { credentials: "same-origin", ...init, headers }).then(async (r) => {
+        // The plugin's token lives minutes; a page open longer asks the store for a new one.
+        if (r.status === 401 && woo && !retried && this.dataset.tokenUrl && await this.refreshToken()) return this.api(path, init, true);
         const body = await r.json().catch(() => ({}));
         if (!r.ok) throw Object.assign(new Error((body.error && body.error.message) || r.statusText), { status: r.status, body });
         return body;
       });
+    }
+
+    async refreshToken() {
+      try {
+        const r = await fetch(this.dataset.tokenUrl, { credentials: "same-origin", headers: { Accept: "application/json", "X-WP-Nonce": this.dataset.nonce || "" } });
+        const body = r.ok ? await r.json() : {};
+        if (!body.token) return false;
+        this.dataset.token = body.token;
+        return true;
+      } catch (_) { return false; }
     }
 
     async load() {
@@ -259,6 +273,15 @@ a{color:#1a56db}`;
       }
       const exp = d.member.next_expiry;
       if (exp) out.push(el("p", { class: "muted", text: `${this.num(exp.points)} ${t.points} ${t.expiry} ${this.date(exp.at)}` }));
+      const ref = d.member.referral;
+      if (ref && ref.link) {
+        const input = el("input", { readonly: true, value: ref.link, "aria-label": t.referLink });
+        const copy = el("button", { class: "primary", text: t.copyLink, onclick: async () => {
+          try { await navigator.clipboard.writeText(ref.link); } catch (_) { input.select(); document.execCommand && document.execCommand("copy"); }
+          copy.textContent = t.copied; this.say(t.copied);
+        } });
+        out.push(el("p", { class: "muted", text: t.refer }), el("div", { class: "code" }, input, copy));
+      }
       return out;
     }
 

@@ -10,6 +10,8 @@ declare(strict_types=1);
 final class Vafa_Widget
 {
     public const ENDPOINT = 'vafa-points';
+    public const TOKEN_ROUTE_NAMESPACE = 'vafa/v1';
+    public const TOKEN_ROUTE = '/token';
 
     public function __construct(private Vafa_Settings $settings)
     {
@@ -22,6 +24,7 @@ final class Vafa_Widget
         add_filter('woocommerce_account_menu_items', [$this, 'account_menu']);
         add_action('woocommerce_account_' . self::ENDPOINT . '_endpoint', [$this, 'render_account']);
         add_action('woocommerce_review_order_before_payment', [$this, 'render_checkout']);
+        add_action('rest_api_init', [$this, 'register_token_route']);
     }
 
     public static function add_account_endpoint(): void
@@ -76,6 +79,10 @@ final class Vafa_Widget
         $user = get_current_user_id();
         if ($user > 0) {
             $attributes['data-token'] = Vafa_Token::make($s['storefront_secret'], (string) $user, $now ?? time());
+            // A page open longer than the token lives asks for a new one (same origin, the
+            // customer's own cookie and WordPress's REST nonce).
+            $attributes['data-token-url'] = rest_url(self::TOKEN_ROUTE_NAMESPACE . self::TOKEN_ROUTE);
+            $attributes['data-nonce'] = wp_create_nonce('wp_rest');
         }
         $html = '';
         foreach ($attributes as $name => $value) {
@@ -86,6 +93,27 @@ final class Vafa_Widget
             esc_url($s['vafa_url'] . '/widget/v1/vafa.js')
         );
         return $script . '<vafa-club' . $html . '></vafa-club>';
+    }
+
+    public function register_token_route(): void
+    {
+        register_rest_route(self::TOKEN_ROUTE_NAMESPACE, self::TOKEN_ROUTE, [
+            'methods' => 'GET',
+            'callback' => [$this, 'fresh_token'],
+            'permission_callback' => static fn (): bool => is_user_logged_in(),
+        ]);
+    }
+
+    /**
+     * A fresh token for the logged-in customer; never cached (it names who asked).
+     *
+     * @return array{token: string}
+     */
+    public function fresh_token(?int $now = null): array
+    {
+        nocache_headers();
+        $s = $this->settings->get();
+        return ['token' => Vafa_Token::make($s['storefront_secret'], (string) get_current_user_id(), $now ?? time())];
     }
 
     /** fa for a Persian site, else en (the two languages the widget speaks). */

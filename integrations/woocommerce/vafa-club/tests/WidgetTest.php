@@ -69,4 +69,22 @@ final class WidgetTest extends TestCase
             self::assertArrayHasKey($hook, $GLOBALS['vafa_test']['hooks']);
         }
     }
+
+    public function testALoggedInPageCanAskForAFreshTokenAndAGuestCannot(): void
+    {
+        $GLOBALS['vafa_test']['user'] = 42;
+        $html = self::widget()->element('launcher');
+        self::assertStringContainsString('data-token-url="https://shop.example/wp-json/vafa/v1/token"', $html);
+        self::assertStringContainsString('data-nonce="nonce-wp_rest"', $html);
+        $GLOBALS['vafa_test']['routes'] = [];
+        self::widget()->register_token_route();
+        $route = $GLOBALS['vafa_test']['routes']['vafa/v1/token'];
+        self::assertSame('GET', $route['methods']);
+        self::assertTrue(($route['permission_callback'])());
+        self::assertSame(['token' => Vafa_Token::make(self::SECRET, '42', 1_800_000_000)], self::widget()->fresh_token(1_800_000_000));
+        self::assertTrue($GLOBALS['vafa_test']['nocache']);
+        $GLOBALS['vafa_test']['user'] = 0;
+        self::assertFalse(($route['permission_callback'])());
+        self::assertStringNotContainsString('data-token-url', self::widget()->element('launcher'));
+    }
 }

@@ -82,6 +82,27 @@ function add_filter(string $hook, callable $callback, int $priority = 10, int $a
 function add_rewrite_endpoint(string $name, int $places): void
 {
 }
+function rest_url(string $path = ''): string
+{
+    return 'https://shop.example/wp-json/' . ltrim($path, '/');
+}
+function wp_create_nonce(string $action): string
+{
+    return 'nonce-' . $action;
+}
+function register_rest_route(string $namespace, string $route, array $args): bool
+{
+    $GLOBALS['vafa_test']['routes'][$namespace . $route] = $args;
+    return true;
+}
+function is_user_logged_in(): bool
+{
+    return $GLOBALS['vafa_test']['user'] > 0;
+}
+function nocache_headers(): void
+{
+    $GLOBALS['vafa_test']['nocache'] = true;
+}
 function current_user_can(string $capability): bool
 {
     return $GLOBALS['vafa_test']['user'] === 1;
