@@ -28,6 +28,7 @@ from app.errors import (
     ValidationFailed,
 )
 from app.orm import utcnow
+from app.program import versions
 from app.ratelimits import RateLimited, client_address
 from app.rewards import service as rewards
 from app.rewards.endpoints import redeem_and_wait
@@ -87,18 +88,21 @@ async def _member(state: AppState, shopper: Shopper) -> Response:
     now = utcnow()
     shop_id = shopper.shop.shop_id
     async with state.db.read() as session:
-        face = await service.public_face(session, shop_id, now)
+        # The shop's program, read once for the public face, the tier and the referral link.
+        history = await versions.load(session, shop_id)
+        face = await service.public_face(session, shop_id, now, history)
         if shopper.customer_id is None:
             return _json({"signed_in": False, "member": None, **face})
         balance = await service.balance_of(state.balances, shop_id, shopper.customer_id)
         expiry = await service.next_expiry(session, shop_id, shopper.customer_id, now)
         tier, progress = await tiers.progress(
-            session, shop_id, shopper.customer_id, balance.tier, now
+            session, shop_id, shopper.customer_id, balance.tier, now, history
         )
     member = service.member_document(balance, expiry, tier, progress)
     member["referral"] = await service.referral_of(
-        state.db, shopper.shop, shopper.customer_id, state.settings.secret_key, now
-    )
+        state.db, shopper.shop, shopper.customer_id, state.settings.secret_key, now,
+        history.at(now).document,
+    )  # fmt: skip
     service.mark_affordable(face["rewards"], balance.available)
     return _json({"signed_in": True, "member": member, **face})
 

@@ -19,6 +19,7 @@ from app.members.balances import Balance, BalanceReader
 from app.money import currency_exponent
 from app.program import versions
 from app.program.document import ProgramDocument
+from app.program.versions import ProgramHistory
 from app.referrals import service as referrals
 from app.rewards import service as rewards
 from app.rewards.models import Reward
@@ -84,9 +85,13 @@ def mark_affordable(shown: list[dict[str, Any]], available: int) -> None:
         reward["affordable"] = available >= (reward["min_points"] or reward["points_cost"])
 
 
-async def public_face(session: AsyncSession, shop_id: int, now: datetime) -> dict[str, Any]:
-    """What anyone visiting the store may see of its club."""
-    document = (await versions.load(session, shop_id)).at(now).document
+async def public_face(
+    session: AsyncSession, shop_id: int, now: datetime, history: ProgramHistory | None = None
+) -> dict[str, Any]:
+    """What anyone visiting the store may see of its club (``history``: the shop's program,
+    when the caller has read it already)."""
+    history = history or await versions.load(session, shop_id)
+    document = history.at(now).document
     catalog = [r for r in await rewards.list_rewards(session, shop_id) if r.active]
     exponent = (
         currency_exponent(document.currency, document.currency_exponents)
@@ -186,12 +191,15 @@ async def entries(
 
 
 async def referral_of(
-    db: Database, shop: ShopContext, customer_id: str, secret_key: str, now: datetime
+    db: Database,
+    shop: ShopContext,
+    customer_id: str,
+    secret_key: str,
+    now: datetime,
+    document: ProgramDocument,
 ) -> dict[str, str] | None:
     """The member's referral code and link, while the program has a referral rule in force
     (the code is stored when first shown, so that a friend's order can be matched to it)."""
-    async with db.read() as session:
-        document = (await versions.load(session, shop.shop_id)).at(now).document
     if referrals.referral_rule(document, now) is None:
         return None
     async with db.write() as session:

@@ -373,11 +373,17 @@ def _iso(value: datetime | None) -> str | None:
 
 
 async def progress(
-    session: AsyncSession, shop_id: int, customer_id: str, tier: str | None, now: datetime
+    session: AsyncSession,
+    shop_id: int,
+    customer_id: str,
+    tier: str | None,
+    now: datetime,
+    history: ProgramHistory | None = None,
 ) -> tuple[str | None, TierProgress | None]:
     """The member's tier as shown (``tier``, theirs as stored; a member not evaluated yet has
-    the first level) and the progress to the next level: ``(tier, None)`` without tiers."""
-    history = await load_history(session, shop_id)
+    the first level) and the progress to the next level: ``(tier, None)`` without tiers.
+    ``history``: the shop's program, when the caller has read it already."""
+    history = history or await load_history(session, shop_id)
     document = history.at(now).document
     tiers = document.tiers
     if tiers is None:
