@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from app.admin import i18n
-from app.money import CURRENCY_NAMES, currency_exponent
+from app.money import currency_exponent
 from app.program.document import (
     BadgeRule,
     CampaignRule,
@@ -44,6 +44,14 @@ def _money(minor: int, document: ProgramDocument, lang: str) -> str:
     return i18n.money(minor, exponent, currency, lang)
 
 
+def _units(units: int, document: ProgramDocument, lang: str) -> str:
+    """Whole units of the shop's currency, in its name ("10,000 Rial")."""
+    if document.currency is None:
+        return f"{i18n.number(units, lang)} {i18n.WORDS[lang]['pw_unit']}"
+    exponent = currency_exponent(document.currency, document.currency_exponents)
+    return i18n.money(units * 10**exponent, exponent, document.currency, lang)
+
+
 def _grant(points: int | None, reward_id: int | None, lang: str) -> str:
     words = i18n.WORDS[lang]
     if points is not None:
@@ -63,9 +71,7 @@ def describe(rule: Rule, document: ProgramDocument, lang: str) -> str:
         if rule.per_minor is not None:
             per = _money(rule.per_minor, document, lang)
         else:
-            unit = document.currency or ""
-            name = words.get(f"currency_{unit}", CURRENCY_NAMES.get(unit, unit)) or words["pw_unit"]
-            per = f"{n(rule.per_units)} {name}"
+            per = _units(rule.per_units, document, lang)
         text = words["pw_purchase"].format(
             points=words["pw_points"].format(n=n(rule.points)), per=per
         )
