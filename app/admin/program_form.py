@@ -163,7 +163,11 @@ def _put(out: dict[str, str], prefix: str, data: Mapping[str, Any], fields: list
         for part in field.name.split("."):
             value = value.get(part) if isinstance(value, Mapping) else None
         out[prefix + field.name] = _text(value, field.kind, zone)
-    rest = {k: v for k, v in data.items() if k not in _top(fields) and k != "type"}
+    # Empty lists and mappings are the defaults: nothing to carry.
+    rest = {
+        k: v for k, v in data.items()
+        if k not in _top(fields) and k != "type" and v not in ([], {})
+    }  # fmt: skip
     if extra and rest:
         out[prefix + EXTRA] = json.dumps(rest, ensure_ascii=False, sort_keys=True)
 
@@ -183,7 +187,7 @@ def to_form(document: ProgramDocument, zone: ZoneInfo) -> dict[str, str]:
             _put(out, f"tiers.levels.{n}.", level, LEVEL_FIELDS, zone)
     _put(out, "leaderboard.", data.get("leaderboard", {}), LEADERBOARD_FIELDS, zone)
     top = _top(DOCUMENT_FIELDS) | {"rules", "tiers", "leaderboard"}
-    rest = {k: v for k, v in data.items() if k not in top}
+    rest = {k: v for k, v in data.items() if k not in top and v not in ([], {})}
     _put(out, "", {k: data.get(k) for k in POLICY_FIELDS}, DOCUMENT_FIELDS, zone, extra=False)
     if rest:
         out[EXTRA] = json.dumps(rest, ensure_ascii=False, sort_keys=True)

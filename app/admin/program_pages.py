@@ -139,7 +139,7 @@ async def _view(
         level_fields=pf.LEVEL_FIELDS, leaderboard_fields=pf.LEADERBOARD_FIELDS,
         document_fields=pf.DOCUMENT_FIELDS, rule_indices=pf.indices(values, "rules"),
         level_indices=pf.indices(values, "tiers.levels"), extra=pf.EXTRA,
-        share=lambda d: percent(d, lang),
+        share=lambda d: percent(d, lang), beginning=versions.BEGINNING,
     )  # fmt: skip
 
 
