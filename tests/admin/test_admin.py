@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from app.admin import auth
 from app.admin.pages import router
+from app.admin.program_pages import router as program_router
 from app.ledger.models import LedgerTransaction
 from app.limits import MAX_ADJUSTMENT_POINTS
 from app.orm import utcnow
@@ -27,7 +28,7 @@ from app.state import AppState
 from tests.admin.helpers import PASSWORD, AdminShop, admin_shop, csrf_of, sign_in
 from tests.tenancy import rows_of
 
-ROUTES = [r for r in router.routes if isinstance(r, APIRoute)]
+ROUTES = [r for r in (*router.routes, *program_router.routes) if isinstance(r, APIRoute)]
 # Reached before a session exists.
 OPEN = {"/admin/sign-in", "/admin/link/{shop_id}/{token}", "/admin/link/{shop_id}"}
 
