@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -179,7 +180,19 @@ async def test_simulate_shows_the_drafts_totals_the_api_gives_for_the_same_draft
     valued = {**draft, "point_value_minor": "10", "currency": "USD", "action": "simulate"}
     r = await client.post(PAGE, data=valued)
     outstanding = points_at(3) - body["draft"]["expected_redemptions"]
-    assert shown(r.text, "data-sim", "draft-liability") == f"{outstanding * 10 / 100:,.2f} USD"
+    assert (
+        shown(r.text, "data-sim", "draft-liability")
+        == f"{Decimal(outstanding * 10) / 100:,.2f} USD"
+    )
+    # Tiers in the draft: at 3 points a unit the first member (543 points) reaches gold at 200.
+    tiered = {**draft, "tiers._on": "1", "action": "simulate",
+              "tiers.levels.0.key": "base", "tiers.levels.0.threshold": "0",
+              "tiers.levels.0.names.en": "Base", "tiers.levels.1.key": "gold",
+              "tiers.levels.1.threshold": "200", "tiers.levels.1.names.en": "Gold"}  # fmt: skip
+    r = await client.post(PAGE, data=tiered)
+    assert r.status_code == 200, r.text
+    assert shown(r.text, "data-sim", "draft-tier-gold") == "1"
+    assert shown(r.text, "data-sim", "draft-tier-base") == "1"
     future = await client.post(PAGE, data={**valued, "since": "2999-01-01"})
     assert future.status_code == 422
     assert '<p class="err" id="e-since">That day has not come yet.</p>' in future.text
