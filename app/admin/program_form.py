@@ -15,7 +15,7 @@ import re
 import types
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from zoneinfo import ZoneInfo
@@ -151,7 +151,10 @@ def _text(value: Any, kind: str, zone: ZoneInfo) -> str:
     if kind == "list":
         return ", ".join(str(v) for v in value)
     if kind == "time":
-        local = datetime.fromisoformat(str(value)).astimezone(zone)
+        try:
+            local = datetime.fromisoformat(str(value)).astimezone(zone)
+        except OverflowError:  # year 1 or 9999 has no local time on one side of UTC
+            return str(value)
         return local.strftime("%Y-%m-%dT%H:%M:%S" if local.second else "%Y-%m-%dT%H:%M")
     return str(value)
 
@@ -212,8 +215,9 @@ def _value(text: str, field: Field, zone: ZoneInfo) -> Any:
         return [p.strip() for p in text.translate(_DIGITS).split(",") if p.strip()]
     if field.kind == "time":
         try:
-            return datetime.fromisoformat(text.translate(_DIGITS)).replace(tzinfo=zone)
-        except ValueError:
+            local = datetime.fromisoformat(text.translate(_DIGITS)).replace(tzinfo=zone)
+            return local.astimezone(UTC)  # stored in UTC, as every time in Vafa
+        except (ValueError, OverflowError):
             return text  # pydantic says what is wrong with it, beside the field
     return text
 
@@ -244,6 +248,17 @@ def indices(values: Mapping[str, str], group: str) -> list[int]:
     """The item numbers of ``rules`` or ``tiers.levels`` the form holds, in order."""
     found = {int(m.group(2)) for k in values if (m := _INDEX.match(k)) and m.group(1) == group}
     return sorted(found)
+
+
+def zone_of(values: Mapping[str, str], fallback: str) -> ZoneInfo:
+    """The time zone the form's times are in: the draft's own, once it names a real one (the
+    times shown were written in it), else ``fallback`` (the live program's)."""
+    for name in (values.get("timezone", "").strip(), fallback):
+        try:
+            return ZoneInfo(name)
+        except (ValueError, KeyError):  # ZoneInfoNotFoundError is a KeyError
+            continue
+    return ZoneInfo("UTC")
 
 
 def from_form(values: Mapping[str, str], zone: ZoneInfo) -> dict[str, Any]:

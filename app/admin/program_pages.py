@@ -12,7 +12,7 @@ first submit button is Simulate, so pressing Enter in a field never removes or s
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 from zoneinfo import ZoneInfo
@@ -93,8 +93,9 @@ def _errors(
     return shown
 
 
-def _local_time(text: str, zone: ZoneInfo) -> datetime | None:
-    return datetime.fromisoformat(pf.ascii_digits(text).strip()).replace(tzinfo=zone)
+def _local_time(text: str, zone: ZoneInfo) -> datetime:
+    local = datetime.fromisoformat(pf.ascii_digits(text).strip()).replace(tzinfo=zone)
+    return local.astimezone(UTC)
 
 
 async def _view(
@@ -114,9 +115,9 @@ async def _view(
         history = await versions.load(db, session.shop_id)
     live = history.latest.document
     lang = pages._lang(request, live.locale)
-    zone = ZoneInfo(live.timezone)
     if values is None:
-        values = pf.to_form(live, zone)
+        values = pf.to_form(live, ZoneInfo(live.timezone))
+    zone_name = pf.zone_of(values, live.timezone).key
     currency = live.currency or (result.live.currency if result else None)
     exponent = currency_exponent(currency, live.currency_exponents) if currency else 2
 
@@ -134,7 +135,7 @@ async def _view(
         request, state, "program.html", session, page="program", status=status,
         current=in_force, described=[describe(r, in_force.document, lang) for r in rules],
         program_versions=shown_versions, values=values, errors=errors or {}, result=result,
-        control=control or {}, money=money, zone_name=live.timezone, note=note,
+        control=control or {}, money=money, zone_name=zone_name, note=note,
         rule_types=pf.RULE_TYPES, rule_fields=pf.RULE_FIELDS, tier_fields=pf.TIERS_FIELDS,
         level_fields=pf.LEVEL_FIELDS, leaderboard_fields=pf.LEADERBOARD_FIELDS,
         document_fields=pf.DOCUMENT_FIELDS, rule_indices=pf.indices(values, "rules"),
@@ -162,7 +163,7 @@ async def program_post(request: Request, state: State, session: pages.Signed) ->
     values = {k: v for k, v in form.items() if k not in _CONTROL}
     async with state.db.read() as db:
         live = (await versions.load(db, session.shop_id)).latest.document
-    zone = ZoneInfo(live.timezone)
+    zone = pf.zone_of(values, live.timezone)
     lang = pages._lang(request, live.locale)
     if action == "add_rule" and form.get("add_type") in pf.RULE_MODELS:
         return await _view(
@@ -215,7 +216,7 @@ async def _save(
     if text := control.get("effective_at", "").strip():
         try:
             when = _local_time(text, zone)
-        except ValueError:
+        except (ValueError, OverflowError):
             bad = {"effective_at": words["pe_datetime_parsing"]}
             return await _view(
                 request, state, session, values, errors=bad, control=control, status=422

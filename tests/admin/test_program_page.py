@@ -246,7 +246,8 @@ async def test_every_rule_type_has_a_form_and_tiers_their_levels_all_saved_as_ty
     assert by_type["spend_goal"]["reward_id"] == 7
     assert by_type["birthday"]["max_per_period"] == {"unit": "year", "count": 1}
     assert by_type["campaign"]["tiers"] == ["gold"]
-    assert by_type["campaign"]["starts_at"] == "2026-12-20T00:00:00Z"  # the form's zone: UTC then
+    # Times typed are in the zone the draft names: 00:00 in Tehran is 20:30 UTC the day before.
+    assert by_type["campaign"]["starts_at"] == "2026-12-19T20:30:00Z"
     assert by_type["badge"]["names"] == {"en": "Regular"}
     assert saved.tiers is not None
     assert [level.key for level in saved.tiers.levels] == [
