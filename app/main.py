@@ -39,6 +39,8 @@ from app.referrals.endpoints import router as referrals_router
 from app.reports.endpoints import router as reports_router
 from app.rewards import waits as redemption_waits
 from app.rewards.endpoints import router as rewards_router
+from app.segments.endpoints import members_router as segments_members_router
+from app.segments.endpoints import router as segments_router
 from app.shopify_app.endpoints import router as shopify_app_router
 from app.state import AppState
 from app.storefront.cors import StorefrontCORS
@@ -155,6 +157,8 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
     app.include_router(engage_router)
     app.include_router(program_simulate_router)
     app.include_router(referrals_router)
+    app.include_router(segments_router)
+    app.include_router(segments_members_router)
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     app.add_middleware(StorefrontCORS)
     app.add_middleware(RequestLog)
