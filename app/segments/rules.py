@@ -9,7 +9,7 @@ with ``at_least`` ≥ 1) but do meet ``orders``/``spend`` with only ``at_most``.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
@@ -21,6 +21,8 @@ RfmName = Literal["high_value", "loyal", "new", "at_risk", "hibernating"]
 Days = Annotated[int, Field(ge=1, le=36_500)]
 Count = Annotated[int, Field(ge=0, le=1_000_000_000)]
 Amount = Annotated[int, Field(ge=0, le=10**15)]
+# Stored in UTC, whatever offset it was given with.
+UtcTime = Annotated[AwareTime, AfterValidator(lambda v: v.astimezone(UTC))]
 
 
 class _Strict(BaseModel):
@@ -110,8 +112,8 @@ class Joined(_Strict):
     before ``before``."""
 
     type: Literal["joined"]
-    after: AwareTime | None = None
-    before: AwareTime | None = None
+    after: UtcTime | None = None
+    before: UtcTime | None = None
 
     @model_validator(mode="after")
     def _some(self) -> Joined:
