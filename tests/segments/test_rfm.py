@@ -65,7 +65,8 @@ async def _seed(state: AppState, shop_id: int) -> None:
         ):
             values = {"financial_state": "paid", "paid_at": ago(1), **changes}
             session.add(Order(shop_id=shop_id, order_id=order_id, known=True,
-                              customer_id=customer, merchandise_minor=99_999, **values))  # fmt: skip
+                              customer_id=customer, merchandise_minor=99_999,
+                              **values))  # fmt: skip
 
 
 async def test_rfm_scores_and_names_of_a_seeded_history(

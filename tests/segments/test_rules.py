@@ -134,13 +134,15 @@ async def test_a_segment_round_trips_and_is_listed_after_the_rfm_ones(
     r = await client.put("/api/v1/segments/gold-buyers", json=body, headers=shopify_shop.auth)
     assert r.status_code == 201, r.text
     assert r.json()["conditions"] == [
-        {"type": "tier", "in": ["gold"]}, {"type": "joined", "after": "2027-01-01T00:00:00Z"}]  # fmt: skip
+        {"type": "tier", "in": ["gold"]},
+        {"type": "joined", "after": "2027-01-01T00:00:00Z"},  # kept in UTC
+    ]
     r = await client.put("/api/v1/segments/gold-buyers", json=body, headers=shopify_shop.auth)
     assert r.status_code == 200
     r = await client.get("/api/v1/segments", headers=shopify_shop.auth)
     listed = [(s["key"], s["kind"]) for s in r.json()["segments"]]
-    assert listed == [("high_value", "rfm"), ("loyal", "rfm"), ("new", "rfm"),
-                      ("at_risk", "rfm"), ("hibernating", "rfm"), ("gold-buyers", "custom")]  # fmt: skip
+    assert listed == [("high_value", "rfm"), ("loyal", "rfm"), ("new", "rfm"), ("at_risk", "rfm"),
+                      ("hibernating", "rfm"), ("gold-buyers", "custom")]  # fmt: skip
     got = (await client.get("/api/v1/segments/gold-buyers", headers=shopify_shop.auth)).json()
     assert got["names"] == {"en": "Gold buyers", "fa": "خریداران طلایی"}
     assert got["members"] == 0
