@@ -138,3 +138,25 @@ async def test_a_segment_the_program_names_cannot_be_deleted(
     r = await client.get("/api/v1/segments/regulars", headers=auth)
     assert r.status_code == 404
     assert r.json()["error"]["code"] == "segment_not_found"
+
+
+async def test_a_simulation_of_the_live_program_judges_segments_as_the_worker_did(
+    client: httpx.AsyncClient, state: AppState, shopify_shop: ShopifyShop
+) -> None:
+    """The replay reads the live spans: the bonus paid live is paid in the replay too."""
+    from app.orm import utcnow
+    from app.program import versions
+    from app.program.simulate import simulate
+
+    club = Club(client, state, shopify_shop)
+    await client.put("/api/v1/segments/regulars", json=REGULARS, headers=shopify_shop.auth)
+    await club.set(PROGRAM)
+    await _orders_before(club)
+    await _refresh_at(state, shopify_shop, REFRESHED)
+    await club.deliver("orders/paid", paid_shopify_order(
+        4004, "10.00", "2027-03-12T12:00:00Z", customer_id=REGULAR))  # fmt: skip
+    async with state.db.read() as session:
+        document = (await versions.load(session, shopify_shop.shop_id)).latest.document
+    report = await simulate(state.db, shopify_shop.shop_id, document, now=utcnow())
+    assert report.live.points_issued == 40 + 25 + 10
+    assert report.draft.points_issued == report.live.points_issued
