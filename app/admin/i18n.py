@@ -99,6 +99,13 @@ WORDS: dict[str, dict[str, str]] = {
         "last_30_days": "The last 30 days",
         "members_joined": "Members joined",
         "export_ledger": "Download the ledger (CSV)",
+        "segments": "Segments",
+        "segment": "Segment",
+        "segment_members": "Members",
+        "segment_rfm": "RFM",
+        "segment_own": "The shop's own",
+        "segments_refreshed": "Last refreshed",
+        "segments_never": "Not refreshed yet: the worker refreshes segments daily.",
     },
     "fa": {
         "admin": "مدیریت باشگاه وفا",
@@ -184,6 +191,13 @@ WORDS: dict[str, dict[str, str]] = {
         "last_30_days": "۳۰ روز گذشته",
         "members_joined": "اعضای تازه",
         "export_ledger": "دریافت دفتر امتیاز (CSV)",
+        "segments": "بخش‌ها",
+        "segment": "بخش",
+        "segment_members": "اعضا",
+        "segment_rfm": "RFM",
+        "segment_own": "تعریف فروشگاه",
+        "segments_refreshed": "آخرین به‌روزرسانی",
+        "segments_never": "هنوز به‌روز نشده: بخش‌ها هر روز به‌روز می‌شوند.",
     },
 }
 

@@ -1,1 +1,4 @@
-from tests.cli.conftest import env  # noqa: F401  (the CLI tests' environment)
+from tests.browser import browser, live
+from tests.cli.conftest import env
+
+__all__ = ["browser", "env", "live"]  # the CLI tests' environment, the browser harness
