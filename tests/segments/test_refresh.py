@@ -98,3 +98,13 @@ async def test_a_changed_definition_asks_for_one_refresh(
     await state.worker.drain(FIRST)
     async with state.db.read() as session:
         assert await service.last_refresh(session, shopify_shop.shop_id) == FIRST
+
+
+def test_a_span_holds_from_its_refresh_until_the_one_that_ended_it() -> None:
+    start, end = FIRST, FIRST + timedelta(days=2)
+    spans = service.Spans([("7", "vip", start, end), ("7", "new", start, None)])
+    assert spans.at("7", start - timedelta(seconds=1)) == []
+    assert spans.at("7", start) == ["new", "vip"]
+    assert spans.at("7", end - timedelta(seconds=1)) == ["new", "vip"]
+    assert spans.at("7", end) == ["new"]
+    assert spans.at("8", start) == []
