@@ -108,3 +108,33 @@ def test_a_span_holds_from_its_refresh_until_the_one_that_ended_it() -> None:
     assert spans.at("7", end - timedelta(seconds=1)) == ["new", "vip"]
     assert spans.at("7", end) == ["new"]
     assert spans.at("8", start) == []
+
+
+async def test_refreshes_at_one_instant_continue_a_span_rather_than_start_another(
+    state: AppState, shopify_shop: ShopifyShop
+) -> None:
+    from app.members.models import Member
+    from app.segments.models import SegmentSpan
+    from app.segments.rules import SegmentRule
+
+    def at_most(n: int) -> SegmentRule:
+        return SegmentRule.model_validate(
+            {"names": {"en": "Few"}, "conditions": [{"type": "orders", "at_most": n}]}
+        )
+
+    shop_id = shopify_shop.shop_id
+    async with state.db.write() as session:
+        session.add(Member(shop_id=shop_id, customer_id="7", created_at=FIRST))
+    for rule in (at_most(0), None, at_most(0)):  # in, out (no segment), in again: all at FIRST
+        async with state.db.write() as session:
+            if rule is None:
+                await service.remove(session, shop_id, "few")
+            else:
+                await service.put(session, shop_id, "few", rule, FIRST)
+            await service.refresh(session, shop_id, FIRST)
+    async with state.db.read() as session:
+        spans = (await session.execute(
+            select(SegmentSpan.entered_at, SegmentSpan.left_at).where(
+                SegmentSpan.shop_id == shop_id, SegmentSpan.segment_key == "few")
+        )).all()  # fmt: skip
+    assert spans == [(FIRST, None)]
