@@ -1026,3 +1026,8 @@ def reports_rebuild(shop: Annotated[int, typer.Option(help="the shop's id")]) ->
 
     days = _run(lambda db: reports_tasks.rebuild_all(db, shop, utcnow()))
     _emit({"shop_id": shop, "days": days})
+
+
+from app.segments.cli import segments_cli  # noqa: E402  (appended: the segments' commands)
+
+cli.add_typer(segments_cli, name="segments")

@@ -17,6 +17,7 @@ from sqlalchemy import text
 from app import __version__
 from app.admin.pages import router as admin_pages_router
 from app.admin.program_pages import router as admin_program_router
+from app.admin.segments_pages import router as admin_segments_router
 from app.api import docs
 from app.api import errors as api_errors
 from app.api.deps import State
@@ -40,6 +41,8 @@ from app.referrals.endpoints import router as referrals_router
 from app.reports.endpoints import router as reports_router
 from app.rewards import waits as redemption_waits
 from app.rewards.endpoints import router as rewards_router
+from app.segments.endpoints import members_router as segments_members_router
+from app.segments.endpoints import router as segments_router
 from app.shopify_app.endpoints import router as shopify_app_router
 from app.state import AppState
 from app.storefront.cors import StorefrontCORS
@@ -150,6 +153,7 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
     app.include_router(widget_router)
     app.include_router(admin_pages_router)
     app.include_router(admin_program_router)
+    app.include_router(admin_segments_router)
     app.include_router(tiers_router)
     app.include_router(privacy.router)
     app.include_router(privacy.members_router)
@@ -157,6 +161,8 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
     app.include_router(engage_router)
     app.include_router(program_simulate_router)
     app.include_router(referrals_router)
+    app.include_router(segments_router)
+    app.include_router(segments_members_router)
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     app.add_middleware(StorefrontCORS)
     app.add_middleware(RequestLog)

@@ -12,6 +12,7 @@ from app.program.models import Order, OrderRefund, ProgramVersion
 from app.referrals.models import Referral, ReferralCode
 from app.reports.models import ReportCursor, ReportDay
 from app.rewards.models import Redemption, Reward
+from app.segments.models import MemberRfm, SegmentDefinition, SegmentRefresh, SegmentSpan
 from app.shops.models import Shop
 from app.sync.models import StoreSync
 from app.tiers.models import MemberTier, TierChange, TierMembership
@@ -29,6 +30,7 @@ __all__ = [
     "LotMovement",
     "Member",
     "MemberImport",
+    "MemberRfm",
     "MemberTier",
     "MemberEvent",
     "Order",
@@ -45,6 +47,9 @@ __all__ = [
     "ReferralCode",
     "Reward",
     "RuleAward",
+    "SegmentDefinition",
+    "SegmentRefresh",
+    "SegmentSpan",
     "Shop",
     "StoreSync",
     "TierChange",

@@ -105,7 +105,19 @@ async def _seed_both(
     client: httpx.AsyncClient, state: AppState, a: shops.NewShop, b: shops.NewShop
 ) -> dict[str, Any]:
     await _seed(client, state, a, A_POINTS, "Alpha reward")
-    return await _seed(client, state, b, B_POINTS, B_MARKER)
+    ids = await _seed(client, state, b, B_POINTS, B_MARKER)
+    ids["segment_key"] = await _segment_of(client, state, b)
+    return ids
+
+
+async def _segment_of(client: httpx.AsyncClient, state: AppState, shop: shops.NewShop) -> str:
+    """A segment of the shop, named with the marker, with CUSTOMER in it."""
+    auth = {"Authorization": f"Bearer {shop.admin_api_key}"}
+    body = {"names": {"en": B_MARKER}, "conditions": [{"type": "orders", "at_most": 0}]}
+    r = await client.put("/api/v1/segments/bravo-only", json=body, headers=auth)
+    assert r.status_code == 201, r.text
+    await state.worker.drain()
+    return "bravo-only"
 
 
 def _assert_nothing_of_b(r: httpx.Response, ids: dict[str, Any], where: Any) -> None:

@@ -327,6 +327,13 @@ WORDS: dict[str, dict[str, str]] = {
         "pv_thresholds_must_increase_from_one_level_to_the_next": (
             "Each level's threshold must be above the one before."
         ),
+        "segments": "Segments",
+        "segment": "Segment",
+        "segment_members": "Members",
+        "segment_rfm": "RFM",
+        "segment_own": "The shop's own",
+        "segments_refreshed": "Last refreshed",
+        "segments_never": "Not refreshed yet: the worker refreshes segments daily.",
     },
     "fa": {
         "admin": "مدیریت باشگاه وفا",
@@ -632,6 +639,13 @@ WORDS: dict[str, dict[str, str]] = {
         "pv_thresholds_must_increase_from_one_level_to_the_next": (
             "آستانه هر سطح باید از سطح قبلی بیشتر باشد."
         ),
+        "segments": "بخش‌ها",
+        "segment": "بخش",
+        "segment_members": "اعضا",
+        "segment_rfm": "RFM",
+        "segment_own": "تعریف فروشگاه",
+        "segments_refreshed": "آخرین به‌روزرسانی",
+        "segments_never": "هنوز به‌روز نشده: بخش‌ها هر روز به‌روز می‌شوند.",
     },
 }
 

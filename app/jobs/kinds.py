@@ -81,6 +81,9 @@ def app_kinds() -> JobKinds:
     from app.sync import tasks as sync_tasks  # above the job queue: it enqueues jobs itself
 
     kinds = JobKinds()
+    from app.segments import tasks as segments_tasks
+
     kinds.register(rewards.CREATE_CODE, rewards.create_code)
     sync_tasks.register(kinds)
+    segments_tasks.register(kinds)
     return kinds

@@ -21,6 +21,7 @@ from app.program import reconcile
 from app.referrals import tasks as referrals_tasks
 from app.reports import tasks as reports_tasks
 from app.rewards import tasks as rewards_tasks
+from app.segments import tasks as segments_tasks
 from app.shops.service import ShopContext
 from app.sync import tasks as sync_tasks
 from app.tiers import tasks as tiers_tasks
@@ -98,4 +99,5 @@ SCHEDULED: tuple[Periodic, ...] = (
     *privacy_tasks.SCHEDULED,
     Periodic("birthdays", birthdays.grant_due),
     Periodic("pending_shops_purged", woocommerce_app_tasks.purge_pending),
+    Periodic("segments_refreshes", segments_tasks.schedule_refresh),
 )

@@ -423,3 +423,21 @@ def from_settings(settings: ProgramSettings) -> ProgramDocument:
 DEFAULT_DOCUMENT = ProgramDocument.model_validate(
     {"rules": [{"key": DEFAULT_PURCHASE_KEY, "type": "purchase", "points": 1}]}
 )
+
+
+def unknown_segments(document: ProgramDocument, known: set[str]) -> list[dict[str, Any]]:
+    """The campaigns that name a segment the shop does not have (``known``: its keys, from
+    ``app.segments.service.keys``), as validation errors at their field (``loc`` as pydantic
+    gives it for the document's own fields)."""
+    return [
+        {
+            "type": "value_error",
+            "loc": ("rules", i, "campaign", "segment"),
+            "msg": f"no segment {rule.segment!r} in this shop (the RFM segments and those "
+            "set with PUT /api/v1/segments/{key})",
+            "input": rule.segment,
+        }
+        for i, rule in enumerate(document.rules)
+        if isinstance(rule, CampaignRule) and rule.segment is not None
+        and rule.segment not in known
+    ]  # fmt: skip

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import Query, Response
+from fastapi.exceptions import RequestValidationError
 
 from app.api.deps import CurrentShop, ReadSession, WriteSession
 from app.api.errors import error_responses
@@ -75,6 +76,8 @@ async def put_program(
         raise ValidationFailed(
             "effective_at: a time needs its UTC offset, e.g. 2027-01-01T00:00:00Z"
         )
+    if problems := await service.segment_problems(session, shop.shop_id, document):
+        raise RequestValidationError([{**p, "loc": ("body", *p["loc"])} for p in problems])
     version, created = await service.publish(
         session, shop.shop_id, document, utcnow(), effective_at
     )

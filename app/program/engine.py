@@ -151,11 +151,22 @@ class Program:
     # -- deciding, once ------------------------------------------------------------------
 
     def decide(
-        self, order: OrderFacts, at: datetime, seq: int, tier: str | None, prior: Sequence[Prior]
+        self,
+        order: OrderFacts,
+        at: datetime,
+        seq: int,
+        tier: str | None,
+        prior: Sequence[Prior],
+        segments: Collection[str] = (),
     ) -> list[str]:
         """The keys of the rules whose one-time conditions the order meets, paid at ``at`` as
-        the member's ``seq``-th paid order, the member in ``tier``, after ``prior``."""
-        return [rule.key for rule in self.rules if self._meets(rule, order, at, seq, tier, prior)]
+        the member's ``seq``-th paid order, the member in ``tier`` and ``segments``, after
+        ``prior``."""
+        return [
+            rule.key
+            for rule in self.rules
+            if self._meets(rule, order, at, seq, tier, prior, segments)
+        ]
 
     def _meets(
         self,
@@ -165,6 +176,7 @@ class Program:
         seq: int,
         tier: str | None,
         prior: Sequence[Prior],
+        segments: Collection[str] = (),
     ) -> bool:
         if not _in_frame(rule, at):
             return False
@@ -175,8 +187,8 @@ class Program:
         if isinstance(rule, CampaignRule):
             if rule.tiers is not None and tier not in rule.tiers:
                 return False
-            if rule.segment is not None:
-                return False  # no member segments exist yet: a segment's campaign waits
+            if rule.segment is not None and rule.segment not in segments:
+                return False  # the member was not in the segment when the order was paid
         zone = self.document.timezone
         if isinstance(rule, SpendGoalRule):
             period = period_of(rule.period, at, zone)
@@ -292,7 +304,8 @@ class Program:
             parts.append(f"a {rule.bonus}-point bonus")
         title = rule.names.en or rule.names.fa if rule.names else None
         name = f"campaign {title or rule.key}"
-        why = f"{name}: {' and '.join(parts)} on order {label} {self._suffix(rule)}"
+        whom = "" if rule.segment is None else f" (segment {rule.segment})"
+        why = f"{name}: {' and '.join(parts)} on order {label}{whom} {self._suffix(rule)}"
         return Award(rule_name(rule), rule_segment(rule), extra, why)
 
     def _grant(

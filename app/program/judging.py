@@ -1,5 +1,6 @@
 """Judging an order once, when it is first paid: the program version in force then, the
-member's number of the order, the member's tier and the rules whose one-time conditions it met
+member's number of the order, the member's tier and segments then (the segments from their
+spans, ``app/segments``) and the rules whose one-time conditions it met
 (``engine.Program.decide``), recorded on the order and never changed after — so a program edit
 or a refund later judges it as it was judged.
 
@@ -47,6 +48,12 @@ async def judge(
     from app.tiers.service import tier_of
 
     tiers = await tier_of(session, shop_id, customers, history=programs.history)
+    # The segments each member was in when the order was paid, from their spans (recorded on
+    # the order, so a campaign for a segment is decided by that moment, not by when the
+    # worker got to it).
+    from app.segments.service import spans_of
+
+    spans = await spans_of(session, shop_id, customers, max(earned_at(o) or BEGINNING for o in new))
     priors: dict[str, list[Prior]] = defaultdict(list)
     if any(programs.at(earned_at(o)).needs_history for o in new):
         priors = await _priors(session, shop_id, customers, {o.order_id for o in orders})
@@ -61,9 +68,10 @@ async def judge(
             last[order.customer_id] += 1
             order.member_seq = last[order.customer_id]
         order.tier = tiers.get(order.customer_id)
+        order.segments = spans.at(order.customer_id, at)
         order.program_version = program.version.version
         order.program_rules = program.decide(
-            order, at, order.member_seq, order.tier, priors[order.customer_id]
+            order, at, order.member_seq, order.tier, priors[order.customer_id], order.segments
         )
         priors[order.customer_id].append(_prior(order))
 

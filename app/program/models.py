@@ -66,6 +66,9 @@ class Order(Base):
     member_seq: Mapped[int | None] = mapped_column(Integer)
     tier: Mapped[str | None] = mapped_column(String(64))
     program_rules: Mapped[list[str] | None] = mapped_column(JSON)
+    # The keys of the segments the member was in when the order was paid (app/segments), read
+    # from their spans when it is judged: what a segment's campaign is decided by.
+    segments: Mapped[list[str] | None] = mapped_column(JSON)
 
 
 class OrderRefund(Base):

@@ -42,7 +42,7 @@ _ORDER_FIELDS = (
     "shipping_minor", "tax_minor", "financial_state", "cancelled", "deleted", "paid_at",
     "release_at", "source_updated_at", "lines", "discount_codes", "backfilled",
     "program_version", "member_seq", "tier", "program_rules",
-    "referral_code", "contact_keys",
+    "referral_code", "contact_keys", "segments",
 )  # fmt: skip
 
 
@@ -77,6 +77,7 @@ class OrderState:
     program_rules: list[str] | None = None
     referral_code: str | None = None
     contact_keys: list[str] | None = None
+    segments: list[str] | None = None  # the member's segments when paid (judging)
     read: tuple[object, ...] = ()  # the values as locked, to save only what changed
 
     def values(self) -> tuple[object, ...]:

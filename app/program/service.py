@@ -10,17 +10,19 @@ policies forward to the moment it is published (its rules wait for their time).
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.errors import NotFound
+from app.errors import NotFound, ValidationFailed
 from app.program import versions
 from app.program.document import (
     DEFAULT_PURCHASE_KEY,
     POLICY_FIELDS,
     ProgramDocument,
     from_settings,
+    unknown_segments,
 )
 from app.program.settings import ProgramSettings
 from app.program.versions import Version
@@ -40,6 +42,9 @@ async def publish(
     shop = await session.scalar(select(Shop).where(Shop.id == shop_id).with_for_update())
     if shop is None:
         raise NotFound(f"no shop {shop_id}")
+    if problems := await segment_problems(session, shop_id, document):
+        first = problems[0]
+        raise ValidationFailed(f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}")
     latest = (await versions.load(session, shop_id)).latest
     if effective_at is None and document == latest.document:
         return latest, False
@@ -49,6 +54,17 @@ async def publish(
     shop.settings = current.model_copy(update=policies).to_json()
     await session.flush()
     return version, True
+
+
+async def segment_problems(
+    session: AsyncSession, shop_id: int, document: ProgramDocument
+) -> list[dict[str, Any]]:
+    """The document's campaigns that name a segment the shop does not have."""
+    if not any(getattr(rule, "segment", None) for rule in document.rules):
+        return []
+    from app.segments.service import keys  # the segments read the program: imported here
+
+    return unknown_segments(document, await keys(session, shop_id))
 
 
 def with_settings(

@@ -69,6 +69,12 @@ async def replay_into(
     live = Database(source.database_url, pool_size=1, max_overflow=0)
     sandbox = await Sandbox.create(replay.path, source.shop, replay.program, source.batch)
     try:
+        # The members' segment spans, as they are live: a campaign for a segment is judged by
+        # who was in it when each order was paid, which the events alone do not say.
+        from app.segments.service import copy_spans
+
+        async with live.read() as reading, sandbox.db.write() as writing:
+            await copy_spans(reading, writing, source.shop.id)
         done = 0
         async for page in queries.stored_events(
             live, source.shop.id, source.start, source.until_id, per_read=source.batch
