@@ -40,7 +40,7 @@ from app.program.document import (
     PurchaseRule,
     SpendGoalRule,
 )
-from app.program.periods import period_of
+from app.program.periods import in_frame, period_of
 from app.program.rules import DEFAULT_RULE, OrderFacts, format_money
 from app.program.versions import ProgramHistory, Version
 from app.tiers.membership import is_membership_line
@@ -117,12 +117,6 @@ def ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
-def _in_frame(rule: OrderRule, at: datetime) -> bool:
-    return (rule.starts_at is None or rule.starts_at <= at) and (
-        rule.ends_at is None or at < rule.ends_at
-    )
-
-
 def _matches(match: LineMatch, line: OrderLine) -> bool:
     return (
         (line.product_id is not None and line.product_id in match.product_ids)
@@ -166,7 +160,7 @@ class Program:
         tier: str | None,
         prior: Sequence[Prior],
     ) -> bool:
-        if not _in_frame(rule, at):
+        if not in_frame(at, rule.starts_at, rule.ends_at):
             return False
         if isinstance(rule, FirstOrderRule) and seq != 1:
             return False
