@@ -227,8 +227,11 @@ class Program:
             return Award(name, segment, 0, f"{why} {self._suffix(rule)}")
         amount = Decimal(self._weighted(rule, order) + extras)
         if amount != base + extras:
-            why += f" ({format_money(int(amount), order.exponent, order.currency)} counted "
-            why += "after the rule's product multipliers and exclusions)"
+            why += f" ({format_money(int(amount), order.exponent, order.currency)} counted"
+            if rule.multipliers or rule.exclusions:
+                why += " after the rule's product multipliers and exclusions)"
+            else:  # only a paid membership's lines, left out
+                why += ": the paid membership earns no points)"
         rounding = _ROUNDING[rule.rounding]
         if rule.per_minor is not None:
             blocks = (amount / rule.per_minor).to_integral_value(rounding=rounding)
