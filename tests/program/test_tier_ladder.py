@@ -1,16 +1,24 @@
 """Bronze → silver → gold → platinum (issue 11), set through ``PUT /api/v1/program`` and driven
 by signed Shopify webhooks: qualified on points earned in the shop's calendar year (Tehran),
-each upgrade at once, the gold and platinum multipliers as their own ledger lines, and the
-downgrade only at the end of the period, to what the year just ended supports."""
+each upgrade at once, the gold and platinum multipliers as their own ledger lines, the
+downgrade only at the end of the period, to what the year just ended supports, and a
+free-shipping reward only gold and platinum members may redeem.
+
+Orders are processed, reviews run and the member document read at times the test chooses (the
+worker's and the periodic tasks' ``now``; the member document as in tests/tiers)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+import httpx
+import pytest
+
+from app.config import Settings
 from app.ledger.verify import verify_shop
 from tests.fakes.shopify import FakeShopify
-from tests.program.club import TierClub
+from tests.program.club import TierClub, put_program
 from tests.tiers.helpers import CUSTOMER, utc
 
 LADDER: dict[str, Any] = {
@@ -25,6 +33,14 @@ LADDER: dict[str, Any] = {
          "multiplier": "2"},
     ]},
 }  # fmt: skip
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """A redemption answers at once (202) rather than wait for a worker that is not running."""
+    return settings.model_copy(update={"redemption_wait_seconds": 0.0})
+
+
 # Tehran is UTC+03:30 all year: its 1 January 2028 begins at 2027-12-31T20:30:00Z.
 END_OF_2027 = utc("2027-12-31T20:30:00Z")
 END_OF_2028 = utc("2028-12-31T20:30:00Z")
@@ -134,3 +150,55 @@ async def test_a_refund_below_the_threshold_keeps_the_tier_until_the_year_ends(
                "refunded (rule purchase)"),
     ]  # fmt: skip
     assert (await club.history())[-1] == ("gold", "silver", "period_end")
+
+
+async def test_free_shipping_only_gold_and_above_may_redeem(
+    tier_club: TierClub, fake_shopify: FakeShopify
+) -> None:
+    """The benefit a tier gives beyond points: a free-shipping reward only gold members (and
+    platinum) may redeem, issued as a code on the store. Redemptions happen now, so this
+    version is in force from now (no ``effective_at``) and the orders are paid after it."""
+    club = tier_club
+    r = await club.client.post(
+        "/api/v1/rewards",
+        json={"name": "Free shipping", "kind": "free_shipping", "points_cost": 100,
+              "value": None, "code_valid_days": 30},
+        headers=club.shop.auth,
+    )  # fmt: skip
+    assert r.status_code == 201, r.text
+    shipping = r.json()["id"]
+    levels = [dict(level) for level in LADDER["tiers"]["levels"]]
+    levels[2]["reward_ids"] = [shipping]  # gold, so platinum too
+    r = await put_program(
+        club.client, club.shop, {**LADDER, "tiers": {**LADDER["tiers"], "levels": levels}}, None
+    )
+    assert r.status_code == 201, r.text
+    effective = datetime.fromisoformat(r.json()["effective_at"])
+
+    async def redeem(key: str) -> httpx.Response:
+        return await club.client.post(
+            f"/api/v1/members/{CUSTOMER}/redemptions",
+            json={"reward_id": shipping, "idempotency_key": key}, headers=club.shop.auth,
+        )  # fmt: skip
+
+    await club.paid(1001, "150.00", (effective + timedelta(hours=1)).isoformat())  # silver
+    r = await redeem("ship-1")
+    assert r.status_code == 403
+    assert r.json()["error"]["code"] == "tier_required"
+    assert (await club.member())["points"] == {
+        "available": 150, "pending": 0, "held": 0, "lifetime_earned": 150,
+    }  # nothing held  # fmt: skip
+
+    await club.paid(1002, "400.00", (effective + timedelta(hours=2)).isoformat())  # 550: gold
+    assert await club.tier() == "gold"
+    r = await redeem("ship-2")
+    assert r.status_code in (201, 202), r.text
+    await club.state.worker.drain()
+    r = await club.client.get(
+        f"/api/v1/members/{CUSTOMER}/redemptions/{r.json()['id']}", headers=club.shop.auth
+    )
+    assert r.json()["status"] == "issued", r.text
+    discount = fake_shopify.discount(r.json()["code"])
+    assert discount is not None
+    assert discount["__typename"] == "DiscountCodeFreeShipping"
+    assert (await club.member())["points"]["available"] == 550 - 100
