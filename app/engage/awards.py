@@ -21,12 +21,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.engage import periods
 from app.engage.models import RuleAward
 from app.errors import NotFound, RewardInactive
 from app.ledger import locks
 from app.ledger import service as ledger
 from app.ledger.models import SYSTEM_OWNER, AccountKind, TxKind
+from app.program import periods
 from app.program.document import BadgeRule, BirthdayRule, EventRule, SignupRule
 from app.program.versions import Version
 

@@ -12,11 +12,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.engage import periods
 from app.engage.models import EngageMember
 from app.errors import Conflict
 from app.ledger.models import LedgerTransaction, TxKind
 from app.members.models import Member
+from app.program import periods
 from app.program.document import Leaderboard
 
 

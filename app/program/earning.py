@@ -12,10 +12,11 @@ expire ``expiry_days`` after that.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from app.connectors.base import RefundLine
 from app.program.engine import Award
 from app.program.rules import OrderFacts, clamp_points, is_earning, remaining_points
 from app.program.settings import ProgramSettings
@@ -42,6 +43,9 @@ class Refund:
     refund_id: str
     merchandise_minor: int  # never below zero
     refunded_at: datetime | None
+    lines: tuple[RefundLine, ...] = ()  # the refunded lines, where the platform said
+    # Of the refund, merchandise that never earned (a paid membership), not in the above.
+    not_earning_minor: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,9 +85,11 @@ def should_carry(
     refunds: Sequence[RefundFacts],
     settings: ProgramSettings,
     awards: Sequence[Award],
+    merchandise_minor: int | None = None,
 ) -> Targets:
     """``awards``: what the order's rules give it (a reward granted carries no points and is
-    granted apart, ``reconcile.reconcile_many``)."""
+    granted apart, ``reconcile.reconcile_many``); ``merchandise_minor``: what they were earned
+    on, that refunds take their share of (default: the order's merchandise)."""
     earning = is_earning(order)
     known_refunds = _oldest_first(refunds)
     refunded = sum(r.merchandise_minor for r in known_refunds)
@@ -92,7 +98,9 @@ def should_carry(
             rule=award.rule,
             segment=award.segment,
             earns=clamp_points(award.points),
-            merchandise_minor=order.merchandise_minor,
+            merchandise_minor=(
+                order.merchandise_minor if merchandise_minor is None else merchandise_minor
+            ),
             earning=earning,
             refunded_minor=refunded,
             why=award.why,
@@ -117,4 +125,9 @@ def _oldest_first(refunds: Sequence[RefundFacts]) -> tuple[Refund, ...]:
         refunds,
         key=lambda r: (r.refunded_at is None, r.refunded_at, len(r.refund_id), r.refund_id),
     )
-    return tuple(Refund(r.refund_id, max(r.merchandise_minor, 0), r.refunded_at) for r in ordered)
+    return tuple(
+        replace(r, merchandise_minor=max(r.merchandise_minor, 0))
+        if isinstance(r, Refund)
+        else Refund(r.refund_id, max(r.merchandise_minor, 0), r.refunded_at)
+        for r in ordered
+    )

@@ -40,7 +40,7 @@ from app.program.document import (
     PurchaseRule,
     SpendGoalRule,
 )
-from app.program.periods import period_of
+from app.program.periods import in_frame, period_of
 from app.program.rules import DEFAULT_RULE, OrderFacts, format_money
 from app.program.versions import ProgramHistory, Version
 from app.tiers.membership import is_membership_line
@@ -117,12 +117,6 @@ def ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
-def _in_frame(rule: OrderRule, at: datetime) -> bool:
-    return (rule.starts_at is None or rule.starts_at <= at) and (
-        rule.ends_at is None or at < rule.ends_at
-    )
-
-
 def _matches(match: LineMatch, line: OrderLine) -> bool:
     return (
         (line.product_id is not None and line.product_id in match.product_ids)
@@ -178,7 +172,7 @@ class Program:
         prior: Sequence[Prior],
         segments: Collection[str] = (),
     ) -> bool:
-        if not _in_frame(rule, at):
+        if not in_frame(at, rule.starts_at, rule.ends_at):
             return False
         if isinstance(rule, FirstOrderRule) and seq != 1:
             return False
@@ -245,8 +239,11 @@ class Program:
             return Award(name, segment, 0, f"{why} {self._suffix(rule)}")
         amount = Decimal(self._weighted(rule, order) + extras)
         if amount != base + extras:
-            why += f" ({format_money(int(amount), order.exponent, order.currency)} counted "
-            why += "after the rule's product multipliers and exclusions)"
+            why += f" ({format_money(int(amount), order.exponent, order.currency)} counted"
+            if rule.multipliers or rule.exclusions:
+                why += " after the rule's product multipliers and exclusions)"
+            else:  # only a paid membership's lines, left out
+                why += ": the paid membership earns no points)"
         rounding = _ROUNDING[rule.rounding]
         if rule.per_minor is not None:
             blocks = (amount / rule.per_minor).to_integral_value(rounding=rounding)

@@ -138,14 +138,17 @@ class _RuleDiff:
                 continue
             refunded += refund.merchandise_minor
             points = max(0, held.effective - carry.kept(refunded))
-            amount = format_money(refund.merchandise_minor, order.exponent, order.currency)
-            self._debit(
-                key,
-                points,
-                f"Reversed {points} points for refund {refund.refund_id} of order {self.label}: "
-                f"{amount} of merchandise refunded",
-                ("refund", refund.refund_id),
+            amount = format_money(
+                refund.merchandise_minor + refund.not_earning_minor, order.exponent, order.currency
             )
+            why = (
+                f"Reversed {points} points for refund {refund.refund_id} of order {self.label}: "
+                f"{amount} of merchandise refunded"
+            )
+            if refund.not_earning_minor:
+                left_out = format_money(refund.not_earning_minor, order.exponent, order.currency)
+                why += f" ({left_out} of it the paid membership, which earned no points)"
+            self._debit(key, points, why, ("refund", refund.refund_id))
 
         target = carry.kept(refunded) if carry.earning else 0
         difference = target - held.effective

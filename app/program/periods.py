@@ -1,56 +1,83 @@
-"""Calendar periods in the shop's time zone, for caps and spend goals: which period a moment
-falls in (day, ISO week, month, quarter, Gregorian or Jalali year, or the whole lifetime)."""
+"""Calendar periods in the shop's time zone — a day, a week (from Monday), a month, a quarter,
+a Gregorian or Jalali year — for caps ("5 per month"), spend goals, leaderboards and tier
+windows, and rules' time frames.
+
+A period starts at local midnight of its first day and ends where the next one starts; both
+ends are turned into UTC, so that a cap resets at the shop's midnight, not the server's. The
+Jalali year starts at Nowruz (Farvardin 1), as jdatetime places it.
+"""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Literal
 from zoneinfo import ZoneInfo
 
-# The years the Jalali calendar's 33-year cycles break at (the jalaali algorithm of
-# Borkowski, as jalaali-js implements it): enough to place Farvardin 1 of any year we meet.
-_BREAKS = (-61, 9, 38, 199, 426, 686, 756, 818, 1111, 1181, 1210, 1635, 2060, 2097, 2192,
-           2262, 2324, 2394, 2456, 3178)  # fmt: skip
+import jdatetime
+
+Unit = Literal["day", "week", "month", "quarter", "year", "jalali_year"]
 
 
 def nowruz(jalali_year: int) -> date:
     """Farvardin 1 (the Jalali new year) of ``jalali_year``, as a Gregorian date."""
-    gy = jalali_year + 621
-    leap_j, jp, jump = -14, _BREAKS[0], 0
-    for jm in _BREAKS[1:]:
-        jump = jm - jp
-        if jalali_year < jm:
-            break
-        leap_j += jump // 33 * 8 + jump % 33 // 4
-        jp = jm
-    n = jalali_year - jp
-    leap_j += n // 33 * 8 + (n % 33 + 3) // 4
-    if jump % 33 == 4 and jump - n == 4:
-        leap_j += 1
-    leap_g = gy // 4 - (gy // 100 + 1) * 3 // 4 - 150
-    return date(gy, 3, 20 + leap_j - leap_g)
+    first: date = jdatetime.date(jalali_year, 1, 1).togregorian()
+    return first
 
 
 def jalali_year(day: date) -> int:
-    year = day.year - 621
-    return year if day >= nowruz(year) else year - 1
+    year: int = jdatetime.date.fromgregorian(date=day).year
+    return year
 
 
-def period_of(unit: str, when: datetime, timezone: str) -> tuple[int, ...]:
-    """A key naming the period of ``unit`` that ``when`` falls in, in ``timezone``."""
-    local = when.astimezone(ZoneInfo(timezone)).date()
-    if unit == "lifetime":
-        return ()
+def first_day(day: date, unit: str) -> date:
+    """The first day of the period of ``unit`` that the local date ``day`` falls in."""
     if unit == "day":
-        return (local.toordinal(),)
+        return day
     if unit == "week":
-        iso = local.isocalendar()
-        return (iso.year, iso.week)
+        return day - timedelta(days=day.weekday())
     if unit == "month":
-        return (local.year, local.month)
+        return day.replace(day=1)
     if unit == "quarter":
-        return (local.year, (local.month - 1) // 3)
+        return date(day.year, (day.month - 1) // 3 * 3 + 1, 1)
     if unit == "year":
-        return (local.year,)
+        return date(day.year, 1, 1)
     if unit == "jalali_year":
-        return (jalali_year(local),)
+        return nowruz(jalali_year(day))
     raise ValueError(f"unknown period {unit!r}")
+
+
+def _next_first_day(first: date, unit: str) -> date:
+    if unit == "day":
+        return first + timedelta(days=1)
+    if unit == "week":
+        return first + timedelta(days=7)
+    if unit in ("month", "quarter"):
+        months = first.month + (1 if unit == "month" else 3)
+        return date(first.year + (months - 1) // 12, (months - 1) % 12 + 1, 1)
+    if unit == "year":
+        return date(first.year + 1, 1, 1)
+    return nowruz(jalali_year(first) + 1)
+
+
+def local_midnight(day: date, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(), tzinfo=zone).astimezone(UTC)
+
+
+def bounds(when: datetime, unit: str, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """The [start, end) in UTC of the calendar ``unit`` containing ``when`` in ``zone``."""
+    first = first_day(when.astimezone(zone).date(), unit)
+    return local_midnight(first, zone), local_midnight(_next_first_day(first, unit), zone)
+
+
+def period_of(unit: str, when: datetime, timezone: str) -> date | None:
+    """A key naming the period of ``unit`` that ``when`` falls in, in ``timezone``: its first
+    local day (None for ``lifetime``, the one period of everything). Cheaper than
+    :func:`bounds` where only "the same period?" is asked."""
+    if unit == "lifetime":
+        return None
+    return first_day(when.astimezone(ZoneInfo(timezone)).date(), unit)
+
+
+def in_frame(when: datetime, starts_at: datetime | None, ends_at: datetime | None) -> bool:
+    """A rule's time frame: from ``starts_at`` (included) to ``ends_at`` (excluded)."""
+    return (starts_at is None or when >= starts_at) and (ends_at is None or when < ends_at)

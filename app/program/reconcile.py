@@ -12,7 +12,7 @@ points, as they were.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +27,7 @@ from app.ledger import service as ledger
 from app.ledger.models import SYSTEM_OWNER, Account, AccountKind, LedgerTransaction, Posting
 from app.orm import table_of
 from app.program import judging, lines, versions
+from app.program.document import ProgramDocument
 from app.program.earning import Refund, should_carry
 from app.program.engine import Award, Programs
 from app.program.ledger_diff import OrderHolding, plan
@@ -34,6 +35,7 @@ from app.program.models import Order, OrderRefund
 from app.program.rules import is_earning
 from app.program.settings import ProgramSettings
 from app.program.versions import ProgramHistory
+from app.tiers.membership import membership_minor
 
 log = structlog.get_logger(__name__)
 
@@ -267,18 +269,38 @@ async def holdings(
 async def refunds_of(
     session: AsyncSession, shop_id: int, order_ids: list[str]
 ) -> dict[str, list[Refund]]:
-    """What reconciling needs of each order's refunds (not their lines)."""
+    """What reconciling needs of each order's refunds."""
     found: dict[str, list[Refund]] = {oid: [] for oid in order_ids}
     r = OrderRefund
     for start in range(0, len(order_ids), 500):
         rows = await session.execute(
-            select(r.order_id, r.refund_id, r.merchandise_minor, r.refunded_at).where(
+            select(r.order_id, r.refund_id, r.merchandise_minor, r.refunded_at, r.lines).where(
                 r.shop_id == shop_id, r.order_id.in_(order_ids[start : start + 500])
             )
         )
-        for order_id, refund_id, merchandise, refunded_at in rows:
-            found[order_id].append(Refund(refund_id, merchandise, refunded_at))
+        for order_id, refund_id, merchandise, refunded_at, stored in rows:
+            refund_lines = lines.refund_lines(stored)
+            found[order_id].append(Refund(refund_id, merchandise, refunded_at, refund_lines))
     return found
+
+
+def _earning_part(
+    document: ProgramDocument, order: OrderState, refunds: list[Refund]
+) -> tuple[int | None, list[Refund]]:
+    """The merchandise the order's points were earned on, and each refund's share of it: a paid
+    membership's lines earn nothing (``engine``), so they and their refunds are left out — a
+    refunded membership takes no points back. ``None``: the order's whole merchandise."""
+    order_lines = lines.order_lines(order.lines) if document.membership else None
+    if not order_lines or membership_minor(document, order_lines) == 0:
+        return None, refunds
+    earning = order.merchandise_minor - membership_minor(document, order_lines)
+    shares = []
+    for r in refunds:
+        left_out = min(membership_minor(document, order_lines, r.lines), r.merchandise_minor)
+        shares.append(
+            replace(r, merchandise_minor=r.merchandise_minor - left_out, not_earning_minor=left_out)
+        )
+    return max(earning, 0), shares
 
 
 async def reconcile_many(
@@ -303,8 +325,12 @@ async def reconcile_many(
     for order in orders:
         if order.backfilled:  # earned nothing, so a refund takes nothing back
             continue
-        awards = programs.awards(order)
-        targets = should_carry(order, refunds[order.order_id], settings, awards)
+        program = programs.for_order(order)
+        awards = program.awards(order)
+        merchandise, earning_refunds = _earning_part(
+            program.document, order, refunds[order.order_id]
+        )
+        targets = should_carry(order, earning_refunds, settings, awards, merchandise)
         entries.extend(plan(order, held[order.order_id], targets, settings, now))
         # A reward waits for the hold, as points do, and is never taken back.
         if is_earning(order) and (targets.hold_until is None or targets.hold_until <= now):

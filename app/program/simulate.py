@@ -50,6 +50,7 @@ from app.program.simulation.schemas import (
     SimulationOut,
 )
 from app.program.versions import BEGINNING
+from app.tiers import service as tiers_service
 
 Progress = Callable[[int, int], None]  # (events replayed, events in all)
 
@@ -114,7 +115,7 @@ async def _outcome(
         async with sandbox.read() as session:
             totals = await queries.ledger_totals(session, shop_id)
             revenues = await queries.revenue(session, shop_id)
-            tiers = await queries.members_per_tier(session, shop_id)
+            tiers = await tiers_service.members_per_tier(session, shop_id)
     finally:
         await sandbox.dispose()
     issued = totals.issued

@@ -21,9 +21,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import jdatetime
-
+from app.program import periods
 from app.program.document import Tiers
+
+# The windows that are calendar periods, and which.
+_YEARS = {"calendar_year": "year", "jalali_year": "jalali_year"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,26 +40,11 @@ class Period:
     end: datetime  # aware UTC, excluded
 
 
-def _local_midnight(year: int, month: int, day: int, zone: ZoneInfo) -> datetime:
-    return datetime(year, month, day, tzinfo=zone).astimezone(UTC)
-
-
 def period_of(window: str, zone: ZoneInfo, at: datetime) -> Period:
     """The calendar or Jalali year containing ``at``, in the shop's time zone."""
-    local = at.astimezone(zone)
-    if window == "calendar_year":
-        return Period(
-            _local_midnight(local.year, 1, 1, zone), _local_midnight(local.year + 1, 1, 1, zone)
-        )
-    if window == "jalali_year":
-        year = jdatetime.date.fromgregorian(date=local.date()).year
-        first = jdatetime.date(year, 1, 1).togregorian()
-        nxt = jdatetime.date(year + 1, 1, 1).togregorian()
-        return Period(
-            _local_midnight(first.year, first.month, first.day, zone),
-            _local_midnight(nxt.year, nxt.month, nxt.day, zone),
-        )
-    raise ValueError(f"{window!r} has no periods")
+    if window not in _YEARS:
+        raise ValueError(f"{window!r} has no periods")
+    return Period(*periods.bounds(at, _YEARS[window], zone))
 
 
 def _previous(window: str, zone: ZoneInfo, period: Period) -> Period:

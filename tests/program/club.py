@@ -12,9 +12,51 @@ from app.ledger.verify import verify_shop
 from app.state import AppState
 from tests.conftest import ShopifyShop, WooShop
 from tests.payloads import dumps, shopify_order, woo_order
+from tests.tiers import helpers as tiers
 
 # Versions set by the scenarios take effect then; their orders are paid after it.
 EFFECTIVE = "2027-01-01T00:00:00Z"
+
+
+async def put_program(
+    client: httpx.AsyncClient,
+    shop: ShopifyShop | WooShop,
+    document: dict[str, Any],
+    effective_at: str | None = EFFECTIVE,
+) -> httpx.Response:
+    """``PUT /api/v1/program`` with the shop's admin key, in force from ``effective_at``
+    (None: from now)."""
+    return await client.put(
+        "/api/v1/program",
+        json=document,
+        params={"effective_at": effective_at} if effective_at else None,
+        headers=shop.auth,
+    )
+
+
+async def set_program(
+    client: httpx.AsyncClient,
+    shop: ShopifyShop | WooShop,
+    document: dict[str, Any],
+    effective_at: str | None = EFFECTIVE,
+) -> int:
+    """The new version's number; the PUT must have made one."""
+    r = await put_program(client, shop, document, effective_at)
+    assert r.status_code == 201, r.text
+    version: int = r.json()["version"]
+    return version
+
+
+async def ledger_lines(
+    client: httpx.AsyncClient, shop: ShopifyShop | WooShop, customer: str | int
+) -> list[tuple[int, str]]:
+    """The member's ledger lines, oldest first: (points, reason)."""
+    r = await client.get(
+        f"/api/v1/members/{customer}/entries", params={"limit": 200}, headers=shop.auth
+    )
+    assert r.status_code == 200, r.text
+    entries = sorted(r.json()["entries"], key=lambda e: e["id"])
+    return [(e["points"], e["reason"]) for e in entries]
 
 
 class Club:
@@ -27,18 +69,10 @@ class Club:
     async def put(
         self, document: dict[str, Any], effective_at: str | None = EFFECTIVE
     ) -> httpx.Response:
-        return await self.client.put(
-            "/api/v1/program",
-            json=document,
-            params={"effective_at": effective_at} if effective_at else None,
-            headers=self.shop.auth,
-        )
+        return await put_program(self.client, self.shop, document, effective_at)
 
     async def set(self, document: dict[str, Any], effective_at: str | None = EFFECTIVE) -> int:
-        r = await self.put(document, effective_at)
-        assert r.status_code == 201, r.text
-        version: int = r.json()["version"]
-        return version
+        return await set_program(self.client, self.shop, document, effective_at)
 
     async def deliver(self, topic: str, payload: dict[str, Any]) -> None:
         self.count += 1
@@ -59,13 +93,7 @@ class Club:
         return points
 
     async def lines(self, customer: str | int) -> list[tuple[int, str]]:
-        """The member's ledger lines, oldest first: (points, reason)."""
-        r = await self.client.get(
-            f"/api/v1/members/{customer}/entries", params={"limit": 200}, headers=self.shop.auth
-        )
-        assert r.status_code == 200, r.text
-        entries = sorted(r.json()["entries"], key=lambda e: e["id"])
-        return [(e["points"], e["reason"]) for e in entries]
+        return await ledger_lines(self.client, self.shop, customer)
 
     async def verify(self) -> None:
         async with self.state.db.read() as session:
@@ -118,3 +146,14 @@ def paid_shopify_order(
     order = shopify_order(order_id, customer_id=customer_id, merchandise=merchandise, **changes)
     order["processed_at"] = paid
     return copy.deepcopy(order)
+
+
+class TierClub(tiers.Club):
+    """The tier scenarios' shop (orders paid and processed at chosen times, reviews, the member
+    document read at the time last processed) with its program set through the API."""
+
+    async def set(self, document: dict[str, Any], effective_at: str | None = EFFECTIVE) -> int:
+        return await set_program(self.client, self.shop, document, effective_at)
+
+    async def lines(self, customer: str = tiers.CUSTOMER) -> list[tuple[int, str]]:
+        return await ledger_lines(self.client, self.shop, customer)

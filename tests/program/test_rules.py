@@ -206,9 +206,9 @@ class TestSpendGoals:
             date(2023, 3, 21), date(2024, 3, 20), date(2025, 3, 21), date(2027, 3, 21)]  # fmt: skip
         assert (jalali_year(date(2025, 3, 20)), jalali_year(date(2025, 3, 21))) == (1403, 1404)
         at = datetime(2027, 1, 1, 1, 0, tzinfo=UTC)
-        assert period_of("year", at, "UTC") == (2027,)
-        assert period_of("year", at, "America/New_York") == (2026,)
-        assert period_of("lifetime", at, "UTC") == ()
+        assert period_of("year", at, "UTC") == date(2027, 1, 1)
+        assert period_of("year", at, "America/New_York") == date(2026, 1, 1)
+        assert period_of("lifetime", at, "UTC") is None
 
 
 async def test_a_daily_cap_at_the_shops_midnight_through_webhooks(

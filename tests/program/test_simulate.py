@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,6 @@ import httpx
 import orjson
 import pytest
 from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 from typer.testing import CliRunner, Result
 
 from app.cli import cli
@@ -213,30 +211,33 @@ class TestDoublePoints:
         assert report.draft.points_issued == 80 + 30 + 0 == 2 * report.live.points_issued
 
 
-async def members_by_last_digit(session: AsyncSession, shop_id: int) -> dict[str, int]:
-    """A stand-in tiers engine: members of the replayed ledger by their id's last digit."""
-    rows = await session.scalars(select(Member.customer_id).where(Member.shop_id == shop_id))
-    found: dict[str, int] = {}
-    for customer in rows:
-        found[f"tier-{customer[-1]}"] = found.get(f"tier-{customer[-1]}", 0) + 1
-    return found
-
-
 class TestTiers:
-    async def test_members_per_tier_come_from_the_tiers_engine_on_the_replayed_ledger(
-        self, state: AppState, lived: ShopifyShop, monkeypatch: pytest.MonkeyPatch
+    async def test_members_per_tier_are_counted_on_the_replayed_ledger(
+        self, state: AppState, lived: ShopifyShop
     ) -> None:
-        monkeypatch.setattr(
-            queries, "MEMBERS_PER_TIER", f"{__name__}:{members_by_last_digit.__name__}"
-        )
+        # The draft doubles the points and adds tiers on lifetime points earned (net of
+        # refunds); upgrades are at once, so a member's highest moment counts. By hand:
+        #   Ann 9001 earns 2 × 181 = 362 at once: silver (≥ 250), and keeps it;
+        #   Bob 9002 earns 100, less 100 × 20/50 = 40: 60, bronze;
+        #   Cyd 9003 earns 199 (cancelled), 9007 67 (refunded): never 250, bronze.
+        draft = {**DOUBLE, "tiers": {"basis": "points_earned", "window": "lifetime", "levels": [
+            {"key": "bronze", "names": {"fa": "برنزی", "en": "Bronze"}, "threshold": 0},
+            {"key": "silver", "names": {"fa": "نقره‌ای", "en": "Silver"}, "threshold": 250},
+            {"key": "gold", "names": {"fa": "طلایی", "en": "Gold"}, "threshold": 1000},
+        ]}}  # fmt: skip
         report = await simulate(
-            state.db, lived.shop_id, ProgramDocument.model_validate(DOUBLE), now=utcnow()
+            state.db, lived.shop_id, ProgramDocument.model_validate(draft), now=utcnow()
         )
-        # Ann 101, Bob 102, Cyd 103 (a member though her points were reversed)
-        assert report.draft.members_per_tier == {"tier-1": 1, "tier-2": 1, "tier-3": 1}
+        assert report.draft.members_per_tier == {"bronze": 2, "silver": 1, "gold": 0}
         assert report.model_dump()["draft"]["members_per_tier"] == {
-            "tier-1": 1, "tier-2": 1, "tier-3": 1
+            "bronze": 2, "silver": 1, "gold": 0
         }  # fmt: skip
+        assert report.live.members_per_tier is None  # the live program has no tiers
+        async with state.db.read() as session:  # the live members were not given a tier
+            tiers = await session.scalars(
+                select(Member.tier).where(Member.shop_id == lived.shop_id)
+            )
+            assert set(tiers.all()) == {None}
 
 
 class TestMoney:
@@ -304,8 +305,7 @@ class TestApi:
         assert body["live"]["points_issued"] == 225
         assert body["ledger"]["points_redeemed"] == 25
         assert body["draft"]["liability_minor"] is None  # no point value: said, not guessed
-        if find_spec("app.tiers") is None:
-            assert "members_per_tier" not in body["draft"]  # no tiers in this Vafa
+        assert "members_per_tier" not in body["draft"]  # the draft has no tiers
 
     async def test_a_bad_draft_is_422_with_the_field(
         self, client: httpx.AsyncClient, lived: ShopifyShop

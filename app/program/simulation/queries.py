@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from importlib import import_module
 from typing import Any
 
 from sqlalchemy import BigInteger, and_, cast, func, select
@@ -21,11 +20,6 @@ from app.program.simulation.sandbox import ProgramRows, ShopCopy, StoredEvent
 from app.rewards.models import Reward, RewardKind
 from app.shops.models import Shop
 from app.webhooks.models import WebhookEvent
-
-# Where the tiers engine answers how many members each tier has, when it is installed:
-# ``async def members_per_tier(session, shop_id) -> dict[str, int] | None`` (None: the
-# program has no tiers). Absent, or None: omitted.
-MEMBERS_PER_TIER = "app.tiers.service:members_per_tier"
 
 
 def _sum(column: Any) -> Any:
@@ -195,19 +189,3 @@ async def rewards_point_value(session: AsyncSession, shop_id: int) -> Decimal | 
     ).all()
     values = [Decimal(value) / Decimal(cost) for value, cost in rows if value and cost]
     return max(values) if values else None
-
-
-async def members_per_tier(session: AsyncSession, shop_id: int) -> dict[str, int] | None:
-    """Members per tier key, if this Vafa has a tiers engine (None: it has none)."""
-    module_name, _, name = MEMBERS_PER_TIER.partition(":")
-    try:
-        module = import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name is not None and module_name.startswith(exc.name):
-            return None  # the engine itself is absent, not something it imports
-        raise
-    count = getattr(module, name, None)
-    if count is None:
-        return None
-    result: dict[str, int] | None = await count(session, shop_id)
-    return None if result is None else {str(key): int(n) for key, n in result.items()}
