@@ -1,0 +1,34 @@
+"""The rollups beyond the daily one, made again for the days the daily rollup made again (the
+periodic task and ``vafa reports rebuild`` call this beside ``rollup.rebuild``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.reports import campaigns, clv, monthly
+from app.reports.orders import month_of
+
+
+async def rebuild(
+    session: AsyncSession, shop_id: int, days: Iterable[date], zone: ZoneInfo,
+    *, aggregate: bool = True,
+) -> None:  # fmt: skip
+    """``aggregate`` False: only the rows by day and by customer (a rebuild aggregates once,
+    at its end, with :func:`aggregate`)."""
+    wanted = sorted(set(days))
+    if not wanted:
+        return
+    await campaigns.rebuild(session, shop_id, wanted, zone)
+    await monthly.rebuild_customers(session, shop_id, [month_of(d) for d in wanted], zone)
+    if aggregate:
+        await aggregate_since(session, shop_id, month_of(wanted[0]))
+
+
+async def aggregate_since(session: AsyncSession, shop_id: int, since: date) -> None:
+    """The aggregates of ``since``'s month and every later one, and the tiers'."""
+    await monthly.rebuild_aggregates(session, shop_id, month_of(since))
+    await clv.rebuild(session, shop_id)  # tiers change without a day changing: every tick
