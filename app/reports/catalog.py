@@ -286,7 +286,7 @@ async def cohorts(session: AsyncSession, shop_id: int, at: Period) -> Table:
             )
         )
     }
-    now = month_of(local_day(utcnow(), ZoneInfo(at.document.timezone)))
+    end = month_of(at.last)
     rows = []
     for cohort in months:
         n = joined.get(cohort, 0)
@@ -294,7 +294,7 @@ async def cohorts(session: AsyncSession, shop_id: int, at: Period) -> Table:
         month = cohort
         for k in range(1, RETENTION_MONTHS + 1):
             month = next_month(month)
-            kept = cells.get((cohort, month), 0) if month <= now else None
+            kept = cells.get((cohort, month), 0) if month <= end else None
             row[f"retained_{k}"] = kept
             row[f"share_{k}"] = None if kept is None else ratio(kept, n)
         rows.append(row)
@@ -302,7 +302,7 @@ async def cohorts(session: AsyncSession, shop_id: int, at: Period) -> Table:
     columns = ("cohort", "members", *(f"retained_{k}" for k in ks), *(f"share_{k}" for k in ks))
     totals = {"members": sum(r["members"] for r in rows)}
     notes = {"share_1": "share of the month's joiners with a paid order in the next month "
-             "(share_2: the month after, …); null for a month still to come"}  # fmt: skip
+             "(share_2: the month after, …); null for a month after the period"}  # fmt: skip
     return Table("cohorts", columns, rows, totals, "cohort", ("members", "retained_1"),
                  shares=frozenset(f"share_{k}" for k in ks),
                  shown=("cohort", "members", *(f"share_{k}" for k in ks)), notes=notes)  # fmt: skip
