@@ -148,6 +148,13 @@ WORDS: dict[str, dict[str, str]] = {
         "total_outstanding_points": "Points outstanding",
         "total_liability_minor": "Liability",
         "total_members": "Members",
+        "col_share_1": "Month +1",
+        "col_share_2": "Month +2",
+        "col_share_3": "Month +3",
+        "col_share_4": "Month +4",
+        "col_share_5": "Month +5",
+        "col_share_6": "Month +6",
+        "col_retained_1": "Bought in month +1",
     },
     "fa": {
         "admin": "مدیریت باشگاه وفا",
@@ -280,6 +287,13 @@ WORDS: dict[str, dict[str, str]] = {
         "total_outstanding_points": "امتیاز باقی‌مانده",
         "total_liability_minor": "بدهی",
         "total_members": "اعضا",
+        "col_share_1": "ماه +۱",
+        "col_share_2": "ماه +۲",
+        "col_share_3": "ماه +۳",
+        "col_share_4": "ماه +۴",
+        "col_share_5": "ماه +۵",
+        "col_share_6": "ماه +۶",
+        "col_retained_1": "خرید در ماه +۱",
     },
 }
 
