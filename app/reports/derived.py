@@ -23,7 +23,7 @@ async def rebuild(
     if not wanted:
         return
     await campaigns.rebuild(session, shop_id, wanted, zone)
-    await monthly.rebuild_customers(session, shop_id, [month_of(d) for d in wanted], zone)
+    await monthly.rebuild_customers(session, shop_id, wanted, zone)
     if aggregate:
         await aggregate_since(session, shop_id, month_of(wanted[0]))
 

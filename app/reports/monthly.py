@@ -2,14 +2,16 @@
 buying customers (members apart from non-members, how many bought again) and each join
 month's members who bought in a later month (cohort retention).
 
-A month's customer rows are made again, whole, from its paid orders whenever one of its days
-changed; the aggregates of that month and every later one are made again after (whether a
-customer bought before depends on the earlier months)."""
+A customer's row for a month is made again from their paid orders of that month whenever one
+of their orders was paid on a day that changed (the daily rollup's days); the aggregates of
+that month and every later one are made again after (whether a customer bought before depends
+on the earlier months)."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, delete, exists, func, insert, or_, select
@@ -18,38 +20,103 @@ from sqlalchemy.orm import aliased
 
 from app.members.models import Member
 from app.orm import table_of
+from app.program.models import Order
 from app.reports.models import ReportCohort, ReportCustomerMonth, ReportMonth
-from app.reports.orders import local_start, month_of, next_month, paid_orders
+from app.reports.orders import (
+    PaidOrder,
+    buyer,
+    local_start,
+    month_of,
+    next_month,
+    paid_orders,
+    runs,
+)
 
 _CHUNK = 500
+_FULL = 2000  # more members touched than this: the month's rows made again whole
 
 
 async def rebuild_customers(
-    session: AsyncSession, shop_id: int, months: Sequence[date], zone: ZoneInfo
+    session: AsyncSession, shop_id: int, days: Sequence[date], zone: ZoneInfo
 ) -> None:
-    for month in sorted(set(months)):
+    """The customer rows of the months of these days: whole for a month every day of which
+    changed (a rebuild), else only the rows of the customers with an order paid on a changed
+    day (a tick: today and yesterday need not read the whole month's orders)."""
+    by_month: dict[date, list[date]] = defaultdict(list)
+    for day in sorted(set(days)):
+        by_month[month_of(day)].append(day)
+    for month, changed in by_month.items():
         start, end = local_start(month, zone), local_start(next_month(month), zone)
-        bought: dict[str, list[int]] = {}
-        members: set[str] = set()
-        for order in await paid_orders(session, shop_id, start, end):
-            row = bought.setdefault(order.customer, [0, 0])
-            row[0] += 1
-            row[1] += order.net_minor
-            if order.customer_id is not None:
-                members.add(order.customer_id)
-        joined = await _join_months(session, shop_id, sorted(members), zone)
-        await session.execute(
-            delete(ReportCustomerMonth).where(
-                ReportCustomerMonth.shop_id == shop_id, ReportCustomerMonth.month == month
-            )
-        )
-        if bought:
+        keys: set[str] | None = None
+        if len(changed) < (next_month(month) - month).days:
+            keys, members, guests = await _buyers_on(session, shop_id, changed, zone)
+            if len(members) > _FULL:
+                keys = None
+        if keys is None:
+            orders = await paid_orders(session, shop_id, start, end)
             await session.execute(
-                insert(table_of(ReportCustomerMonth)),
-                [{"shop_id": shop_id, "month": month, "customer": who, "member": who in members,
-                  "joined": joined.get(who), "orders": n, "revenue_minor": minor}
-                 for who, (n, minor) in bought.items()],
-            )  # fmt: skip
+                delete(ReportCustomerMonth).where(
+                    ReportCustomerMonth.shop_id == shop_id, ReportCustomerMonth.month == month
+                )
+            )
+        elif keys:
+            found = await paid_orders(session, shop_id, start, end, members=sorted(members),
+                                      guests=guests)  # fmt: skip
+            orders = [o for o in found if o.customer in keys]
+            ordered = sorted(keys)
+            for at in range(0, len(ordered), _CHUNK):
+                await session.execute(
+                    delete(ReportCustomerMonth).where(
+                        ReportCustomerMonth.shop_id == shop_id,
+                        ReportCustomerMonth.month == month,
+                        ReportCustomerMonth.customer.in_(ordered[at : at + _CHUNK]),
+                    )
+                )
+        else:
+            continue
+        await _insert(session, shop_id, month, orders, zone)
+
+
+async def _buyers_on(
+    session: AsyncSession, shop_id: int, days: list[date], zone: ZoneInfo
+) -> tuple[set[str], set[str], bool]:
+    """Who has an order paid on these days, in any state now (a cancelled one's row goes):
+    their keys, the members among them, and whether any is a guest."""
+    keys: set[str] = set()
+    members: set[str] = set()
+    for first, last in runs(days):
+        for order_id, customer_id, contact in await session.execute(
+            select(Order.order_id, Order.customer_id, Order.contact_keys).where(
+                Order.shop_id == shop_id,
+                Order.paid_at >= local_start(first, zone),
+                Order.paid_at < local_start(last + timedelta(days=1), zone),
+            )
+        ):
+            keys.add(buyer(order_id, customer_id, contact))
+            if customer_id is not None:
+                members.add(customer_id)
+    return keys, members, len(keys) > len(members)
+
+
+async def _insert(
+    session: AsyncSession, shop_id: int, month: date, orders: list[PaidOrder], zone: ZoneInfo
+) -> None:
+    bought: dict[str, list[int]] = {}
+    members: set[str] = set()
+    for order in orders:
+        row = bought.setdefault(order.customer, [0, 0])
+        row[0] += 1
+        row[1] += order.net_minor
+        if order.customer_id is not None:
+            members.add(order.customer_id)
+    joined = await _join_months(session, shop_id, sorted(members), zone)
+    if bought:
+        await session.execute(
+            insert(table_of(ReportCustomerMonth)),
+            [{"shop_id": shop_id, "month": month, "customer": who, "member": who in members,
+              "joined": joined.get(who), "orders": n, "revenue_minor": minor}
+             for who, (n, minor) in bought.items()],
+        )  # fmt: skip
 
 
 async def _join_months(

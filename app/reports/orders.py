@@ -3,11 +3,12 @@ their merchandise net of refunds (the daily rollup counts the same orders)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.program.models import Order, OrderRefund
@@ -26,29 +27,39 @@ class PaidOrder:
 
     @property
     def customer(self) -> str:
-        """Who bought: a member by customer id; a guest by the hash of the e-mail on the order
-        (app/referrals/contact.py: no address is kept), else the order stands alone."""
-        if self.customer_id is not None:
-            return self.customer_id
-        email = next((k for k in self.contact_keys if k.startswith(_EMAIL_KEY)), None)
-        return f"guest:{email}" if email else f"order:{self.order_id}"
+        return buyer(self.order_id, self.customer_id, self.contact_keys)
+
+
+def buyer(order_id: str, customer_id: str | None, contact_keys: Sequence[str] | None) -> str:
+    """Who bought: a member by customer id; a guest by the hash of the e-mail on the order
+    (app/referrals/contact.py: no address is kept), else the order stands alone."""
+    if customer_id is not None:
+        return customer_id
+    email = next((k for k in contact_keys or () if k.startswith(_EMAIL_KEY)), None)
+    return f"guest:{email}" if email else f"order:{order_id}"
 
 
 async def paid_orders(
-    session: AsyncSession, shop_id: int, start: datetime, end: datetime
-) -> list[PaidOrder]:
+    session: AsyncSession, shop_id: int, start: datetime, end: datetime, *,
+    members: Sequence[str] | None = None, guests: bool = True,
+) -> list[PaidOrder]:  # fmt: skip
+    """The window's paid orders; only these members' (and the guests', unless ``guests`` is
+    False) when ``members`` is given."""
     refunded = (
-        select(OrderRefund.order_id, func.sum(OrderRefund.merchandise_minor).label("minor"))
-        .where(OrderRefund.shop_id == shop_id)
-        .group_by(OrderRefund.order_id)
-        .subquery()
+        select(func.coalesce(func.sum(OrderRefund.merchandise_minor), 0))
+        .where(OrderRefund.shop_id == shop_id, OrderRefund.order_id == Order.order_id)
+        .scalar_subquery()
     )
+    whose = []
+    if members is not None:
+        mine = Order.customer_id.in_(list(members)) if members else false()
+        whose.append(or_(mine, Order.customer_id.is_(None)) if guests else mine)
     rows = await session.execute(
         select(Order.order_id, Order.paid_at, Order.customer_id, Order.merchandise_minor,
-               Order.discount_codes, Order.contact_keys, func.coalesce(refunded.c.minor, 0))
-        .outerjoin(refunded, refunded.c.order_id == Order.order_id)
+               Order.discount_codes, Order.contact_keys, refunded)
         .where(Order.shop_id == shop_id, Order.known.is_(True), Order.paid_at >= start,
-               Order.paid_at < end, Order.cancelled.is_(False), Order.deleted.is_(False))
+               Order.paid_at < end, Order.cancelled.is_(False), Order.deleted.is_(False),
+               *whose)
     )  # fmt: skip
     return [
         PaidOrder(order_id, paid_at, customer, max(int(merchandise) - int(refunds), 0),

@@ -36,8 +36,9 @@ JOINED = {A: "2027-01-05T10:00:00+03:30", B: "2027-01-20T10:00:00+03:30",
 POINT_VALUE = Decimal("2.5")
 
 
-def _order(order_id: int, customer: str | None, merchandise: str, at: str, **extra: Any
-           ) -> dict[str, Any]:  # fmt: skip
+def order_payload(
+    order_id: int, customer: str | None, merchandise: str, at: str, **extra: Any
+) -> dict[str, Any]:
     order = shopify_order(order_id, customer_id=int(customer) if customer else None,
                           merchandise=merchandise, updated_at=at)  # fmt: skip
     order["processed_at"] = order["created_at"] = at
@@ -74,20 +75,20 @@ async def seed(client: httpx.AsyncClient, state: AppState, shop: StoreShop) -> N
     assert r.status_code == 201, r.text
     refund = shopify_refund(9001, 3003, merchandise="20.00", created_at="2027-03-25T10:00:00Z")
     orders = [
-        _order(3001, A, "120.00", "2027-01-10T12:00:00+03:30"),
-        _order(3002, A, "80.00", "2027-02-05T12:00:00+03:30"),  # the campaign's
-        _order(3003, A, "60.00", "2027-03-20T12:00:00+03:30", refunds=[refund]),
-        _order(3101, B, "250.00", "2027-02-10T12:00:00+03:30"),  # the campaign's
-        _order(3102, B, "40.00", "2027-04-02T12:00:00+03:30"),
-        _order(3103, B, "90.00", "2027-03-01T12:00:00+03:30",
+        order_payload(3001, A, "120.00", "2027-01-10T12:00:00+03:30"),
+        order_payload(3002, A, "80.00", "2027-02-05T12:00:00+03:30"),  # the campaign's
+        order_payload(3003, A, "60.00", "2027-03-20T12:00:00+03:30", refunds=[refund]),
+        order_payload(3101, B, "250.00", "2027-02-10T12:00:00+03:30"),  # the campaign's
+        order_payload(3102, B, "40.00", "2027-04-02T12:00:00+03:30"),
+        order_payload(3103, B, "90.00", "2027-03-01T12:00:00+03:30",
                cancelled_at="2027-03-02T12:00:00+03:30", cancel_reason="customer"),
-        _order(3201, C, "70.00", "2027-02-01T02:00:00+03:30"),  # January in UTC, not Tehran
-        _order(3202, C, "30.00", "2027-05-05T12:00:00+03:30"),
-        _order(3301, None, "40.00", "2027-01-15T12:00:00+03:30", email="g1@example.com",
+        order_payload(3201, C, "70.00", "2027-02-01T02:00:00+03:30"),  # January in UTC, not Tehran
+        order_payload(3202, C, "30.00", "2027-05-05T12:00:00+03:30"),
+        order_payload(3301, None, "40.00", "2027-01-15T12:00:00+03:30", email="g1@example.com",
                contact_email="g1@example.com"),
-        _order(3302, None, "45.00", "2027-03-15T12:00:00+03:30", email="g1@example.com",
+        order_payload(3302, None, "45.00", "2027-03-15T12:00:00+03:30", email="g1@example.com",
                contact_email="g1@example.com"),
-        _order(3303, None, "70.00", "2027-03-16T12:00:00+03:30", email="g2@example.com",
+        order_payload(3303, None, "70.00", "2027-03-16T12:00:00+03:30", email="g2@example.com",
                contact_email="g2@example.com"),
     ]  # fmt: skip
     for order in orders:
@@ -101,7 +102,7 @@ async def seed(client: httpx.AsyncClient, state: AppState, shop: StoreShop) -> N
     code = (await client.get(f"/api/v1/members/{A}/redemptions/{r.json()['id']}",
                              headers=shop.auth)).json()["code"]  # fmt: skip
     assert code
-    used = _order(
+    used = order_payload(
         3004,
         A,
         "55.00",

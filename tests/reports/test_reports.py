@@ -8,7 +8,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
-from datetime import date
+from datetime import date, datetime
 from decimal import ROUND_HALF_EVEN
 from typing import Any
 
@@ -27,12 +27,14 @@ from app.reports.models import (
 from app.state import AppState
 from tests.fakes.shopify import FakeShopify
 from tests.reports.history import (
-    NOW,
     PERIOD,
     POINT_VALUE,
     ZONE,
+    B,
     Sources,
+    deliver,
     month,
+    order_payload,
     ratio,
     seed,
     sources,
@@ -237,13 +239,24 @@ async def test_rebuilt_from_scratch_the_rollups_are_those_kept_tick_by_tick(
     client: httpx.AsyncClient, state: AppState, fake_shopify: FakeShopify, on_shopify: StoreShop
 ) -> None:
     await seed(client, state, on_shopify)
+    # Weeks later B's April order is cancelled: the next tick takes it out of April.
+    later = "2027-06-20T12:00:00+03:30"
+    cancelled = order_payload(3102, B, "40.00", "2027-04-02T12:00:00+03:30", updated_at=later,
+                              cancelled_at=later, cancel_reason="customer")  # fmt: skip
+    await deliver(client, state, on_shopify, cancelled)
+    shop = await state.shops.by_id(on_shopify.shop_id)
+    assert shop is not None
+    await tasks.roll_up(state.db, shop, datetime.fromisoformat(later))
+    report = await _report(client, on_shopify, "purchases")
+    april = report["rows"][MONTHS.index(date(2027, 4, 1))]
+    assert (april["member_customers"], april["member_orders"]) == (1, 1)  # A's 3004 alone
     ticked = await _tables(state, on_shopify.shop_id)
     assert all(ticked.values()), ticked
     async with state.db.write() as session:
         for model in (ReportCustomerMonth, ReportMonth, ReportCohort, ReportTier,
                       ReportCampaignDay):  # fmt: skip
             await session.execute(model.__table__.delete())
-    await tasks.rebuild_all(state.db, on_shopify.shop_id, NOW)
+    await tasks.rebuild_all(state.db, on_shopify.shop_id, datetime.fromisoformat(later))
     assert await _tables(state, on_shopify.shop_id) == ticked
 
 
