@@ -140,10 +140,12 @@ async def reports_page(request: Request, state: State, session: Signed) -> HTMLR
                            error_key="period_invalid", reports=[], first=first, last=today,
                            query="")  # fmt: skip
     cells = _Cells(at.document, lang)
-    query = f"from={at.first.isoformat()}&to={at.last.isoformat()}"
+    query = f"from={at.first.isoformat()}&to={at.last.isoformat()}"  # the CSVs' and the
+    # language link's (which keeps the period)
     return await _page(request, state, "reports.html", session, page="reports",
                        reports=[_view(table, cells, t) for table in tables],
-                       first=at.first, last=at.last, query=query)  # fmt: skip
+                       first=at.first, last=at.last, query=query,
+                       keep_query=query)  # fmt: skip
 
 
 def _csv_route(name: str, build: catalog.Builder) -> None:
