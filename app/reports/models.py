@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.orm import Base, IdType
+from app.orm import Base, IdType, UTCDateTime
 
 
 class ReportDay(Base):
@@ -108,6 +108,7 @@ class ReportTier(Base):
     tier: Mapped[str] = mapped_column(String(64))
     members: Mapped[int] = mapped_column(BigInteger)
     revenue_minor: Mapped[int] = mapped_column(BigInteger)
+    made_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class ReportCampaignDay(Base):

@@ -71,6 +71,7 @@ def upgrade() -> None:
         "report_tiers",
         sa.Column("tier", sa.String(64), nullable=False),
         *_counts("members", "revenue_minor"),
+        sa.Column("made_at", sa.DateTime(timezone=True), nullable=False),
         unique=("shop_id", "tier"),
     )
     _table(

@@ -8,7 +8,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN
 from typing import Any
 
@@ -27,6 +27,7 @@ from app.reports.models import (
 from app.state import AppState
 from tests.fakes.shopify import FakeShopify
 from tests.reports.history import (
+    NOW,
     PERIOD,
     POINT_VALUE,
     ZONE,
@@ -275,3 +276,25 @@ async def test_each_report_refuses_a_bad_period(
                                      headers=on_shopify.auth)  # fmt: skip
                 assert r.status_code == 422, (path, params, r.text)
                 assert r.json()["error"]["code"] == "validation_error"
+
+
+async def test_the_tiers_rollup_is_made_again_at_most_hourly_by_the_ticks(
+    client: httpx.AsyncClient, state: AppState, fake_shopify: FakeShopify, on_shopify: StoreShop
+) -> None:
+    await seed(client, state, on_shopify)  # its last tick at NOW
+    shop = await state.shops.by_id(on_shopify.shop_id)
+    assert shop is not None
+
+    async def made() -> set[datetime]:
+        async with state.db.read() as session:
+            return set(
+                await session.scalars(
+                    select(ReportTier.made_at).where(ReportTier.shop_id == on_shopify.shop_id)
+                )
+            )
+
+    assert await made() == {NOW}
+    await tasks.roll_up(state.db, shop, NOW + timedelta(minutes=30))
+    assert await made() == {NOW}
+    await tasks.roll_up(state.db, shop, NOW + timedelta(minutes=61))
+    assert await made() == {NOW + timedelta(minutes=61)}
