@@ -17,6 +17,7 @@ from sqlalchemy import text
 from app import __version__
 from app.admin.pages import router as admin_pages_router
 from app.admin.program_pages import router as admin_program_router
+from app.admin.reports_pages import router as admin_reports_router
 from app.admin.segments_pages import router as admin_segments_router
 from app.api import docs
 from app.api import errors as api_errors
@@ -154,6 +155,7 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
     app.include_router(admin_pages_router)
     app.include_router(admin_program_router)
     app.include_router(admin_segments_router)
+    app.include_router(admin_reports_router)
     app.include_router(tiers_router)
     app.include_router(privacy.router)
     app.include_router(privacy.members_router)

@@ -10,7 +10,15 @@ from app.orm import Base
 from app.privacy.models import PrivacyRequest, PrivacySettings
 from app.program.models import Order, OrderRefund, ProgramVersion
 from app.referrals.models import Referral, ReferralCode
-from app.reports.models import ReportCursor, ReportDay
+from app.reports.models import (
+    ReportCampaignDay,
+    ReportCohort,
+    ReportCursor,
+    ReportCustomerMonth,
+    ReportDay,
+    ReportMonth,
+    ReportTier,
+)
 from app.rewards.models import Redemption, Reward
 from app.segments.models import MemberRfm, SegmentDefinition, SegmentRefresh, SegmentSpan
 from app.shops.models import Shop
@@ -41,8 +49,13 @@ __all__ = [
     "PrivacyRequest",
     "PrivacySettings",
     "Redemption",
+    "ReportCampaignDay",
+    "ReportCohort",
     "ReportCursor",
+    "ReportCustomerMonth",
     "ReportDay",
+    "ReportMonth",
+    "ReportTier",
     "Referral",
     "ReferralCode",
     "Reward",

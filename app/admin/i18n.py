@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import jdatetime
@@ -334,6 +335,61 @@ WORDS: dict[str, dict[str, str]] = {
         "segment_own": "The shop's own",
         "segments_refreshed": "Last refreshed",
         "segments_never": "Not refreshed yet: the worker refreshes segments daily.",
+        "reports": "Reports",
+        "report_points": "Points issued, redeemed and expired",
+        "report_members": "Members and active members",
+        "report_purchases": "Repeat purchases and order value: members against non-members",
+        "report_redemptions": "Revenue influenced by redemptions",
+        "report_tiers": "Lifetime value by tier",
+        "report_cohorts": "Retention by join month",
+        "report_campaigns": "Campaign effect",
+        "download_csv": "Download CSV",
+        "period_from": "From",
+        "period_to": "To",
+        "show": "Show",
+        "period_invalid": "Give the period as two dates, the first not after the second, "
+        "at most three years apart.",
+        "no_tier": "No tier",
+        "other_orders": "Other orders",
+        "col_day": "Day",
+        "col_month": "Month",
+        "col_cohort": "Joined in",
+        "col_tier": "Tier",
+        "col_campaign": "Campaign",
+        "col_points_issued": "Issued",
+        "col_points_adjusted": "Adjusted",
+        "col_points_redeemed": "Redeemed",
+        "col_points_expired": "Expired",
+        "col_members": "Members",
+        "col_members_joined": "Joined",
+        "col_active_members": "Active",
+        "col_active_share": "Active share",
+        "col_member_customers": "Buying members",
+        "col_member_repeat_rate": "Members' repeat rate",
+        "col_member_aov_minor": "Members' average order",
+        "col_guest_customers": "Buying non-members",
+        "col_guest_repeat_rate": "Non-members' repeat rate",
+        "col_guest_aov_minor": "Non-members' average order",
+        "col_orders": "Orders",
+        "col_revenue_minor": "Revenue",
+        "col_orders_redeeming": "Orders with a reward",
+        "col_revenue_redeeming_minor": "Their revenue",
+        "col_revenue_redeeming_share": "Share of revenue",
+        "col_clv_minor": "Revenue per member",
+        "col_points": "Points",
+        "col_points_per_order": "Points per order",
+        "col_aov_minor": "Average order",
+        "total_redemption_rate": "Redemption rate",
+        "total_outstanding_points": "Points outstanding",
+        "total_liability_minor": "Liability",
+        "total_members": "Members",
+        "col_share_1": "Month +1",
+        "col_share_2": "Month +2",
+        "col_share_3": "Month +3",
+        "col_share_4": "Month +4",
+        "col_share_5": "Month +5",
+        "col_share_6": "Month +6",
+        "col_retained_1": "Bought in month +1",
     },
     "fa": {
         "admin": "مدیریت باشگاه وفا",
@@ -646,6 +702,60 @@ WORDS: dict[str, dict[str, str]] = {
         "segment_own": "تعریف فروشگاه",
         "segments_refreshed": "آخرین به‌روزرسانی",
         "segments_never": "هنوز به‌روز نشده: بخش‌ها هر روز به‌روز می‌شوند.",
+        "reports": "گزارش‌ها",
+        "report_points": "امتیاز صادرشده، خرج‌شده و منقضی",
+        "report_members": "اعضا و اعضای فعال",
+        "report_purchases": "خرید دوباره و میانگین سفارش: اعضا در برابر غیراعضا",
+        "report_redemptions": "درآمد سفارش‌های با جایزه",
+        "report_tiers": "ارزش طول عمر مشتری به تفکیک سطح",
+        "report_cohorts": "ماندگاری به تفکیک ماه عضویت",
+        "report_campaigns": "اثر کمپین‌ها",
+        "download_csv": "دریافت CSV",
+        "period_from": "از",
+        "period_to": "تا",
+        "show": "نمایش",
+        "period_invalid": "بازه را با دو تاریخ بدهید؛ اولی پس از دومی نباشد و فاصله حداکثر سه سال.",
+        "no_tier": "بدون سطح",
+        "other_orders": "سفارش‌های دیگر",
+        "col_day": "روز",
+        "col_month": "ماه",
+        "col_cohort": "ماه عضویت",
+        "col_tier": "سطح",
+        "col_campaign": "کمپین",
+        "col_points_issued": "صادرشده",
+        "col_points_adjusted": "تغییر دستی",
+        "col_points_redeemed": "خرج‌شده",
+        "col_points_expired": "منقضی",
+        "col_members": "اعضا",
+        "col_members_joined": "عضو تازه",
+        "col_active_members": "فعال",
+        "col_active_share": "سهم فعال",
+        "col_member_customers": "اعضای خریدار",
+        "col_member_repeat_rate": "خرید دوباره اعضا",
+        "col_member_aov_minor": "میانگین سفارش اعضا",
+        "col_guest_customers": "غیراعضای خریدار",
+        "col_guest_repeat_rate": "خرید دوباره غیراعضا",
+        "col_guest_aov_minor": "میانگین سفارش غیراعضا",
+        "col_orders": "سفارش‌ها",
+        "col_revenue_minor": "درآمد",
+        "col_orders_redeeming": "سفارش با جایزه",
+        "col_revenue_redeeming_minor": "درآمد آن‌ها",
+        "col_revenue_redeeming_share": "سهم از درآمد",
+        "col_clv_minor": "درآمد به ازای هر عضو",
+        "col_points": "امتیاز",
+        "col_points_per_order": "امتیاز هر سفارش",
+        "col_aov_minor": "میانگین سفارش",
+        "total_redemption_rate": "نرخ خرج امتیاز",
+        "total_outstanding_points": "امتیاز باقی‌مانده",
+        "total_liability_minor": "بدهی",
+        "total_members": "اعضا",
+        "col_share_1": "ماه +۱",
+        "col_share_2": "ماه +۲",
+        "col_share_3": "ماه +۳",
+        "col_share_4": "ماه +۴",
+        "col_share_5": "ماه +۵",
+        "col_share_6": "ماه +۶",
+        "col_retained_1": "خرید در ماه +۱",
     },
 }
 
@@ -670,3 +780,23 @@ def money(minor: int, exponent: int, currency: str | None, lang: str) -> str:
         text = text.translate(_FA_DIGITS).replace(".", "٫")
     name = _CURRENCY_NAMES.get(currency or "", {}).get(lang, currency or "")
     return f"{text} {name}".strip()
+
+
+def digits(text: str, lang: str) -> str:
+    """Persian digits (and separators) in fa; the text as it is in en."""
+    return text.translate(_FA_DIGITS).replace(".", "٫") if lang == "fa" else text
+
+
+def day(value: date, lang: str) -> str:
+    """A calendar day: Jalali in fa."""
+    if lang == "fa":
+        return digits(str(jdatetime.date.fromgregorian(date=value).strftime("%Y/%m/%d")), lang)
+    return value.isoformat()
+
+
+def percent(share: str | None, lang: str) -> str:
+    """A share of 1 (a decimal string) as a percentage with one decimal; "—" for none."""
+    if share is None:
+        return "—"
+    text = f"{(Decimal(share) * 100).quantize(Decimal('0.1'))}%"
+    return digits(text, lang).replace("%", "٪") if lang == "fa" else text

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 import orjson
 from fastapi import Query, Response
@@ -15,14 +14,10 @@ from app.api.errors import error_responses
 from app.api.routing import admin_router
 from app.errors import ValidationFailed
 from app.imports.exports import csv_text
-from app.orm import utcnow
-from app.program import versions
 from app.program.document import ProgramDocument
-from app.reports import service
-from app.reports.rollup import local_day
+from app.reports import catalog, service
 
 router = admin_router("/api/v1/reports", tags=["reports"])
-MAX_DAYS = 3 * 366
 From = Annotated[date | None, Query(alias="from", description="first day, the shop's time zone")]
 To = Annotated[date | None, Query(alias="to", description="last day (default: today)")]
 
@@ -30,14 +25,8 @@ To = Annotated[date | None, Query(alias="to", description="last day (default: to
 async def _period(
     session: AsyncSession, shop_id: int, start: date | None, end: date | None
 ) -> tuple[ProgramDocument, date, date]:
-    document = (await versions.load(session, shop_id)).at(utcnow()).document
-    last = end or local_day(utcnow(), ZoneInfo(document.timezone))
-    first = start or last - timedelta(days=29)
-    if first > last:
-        raise ValidationFailed("from: must not be after to")
-    if (last - first).days >= MAX_DAYS:
-        raise ValidationFailed(f"a report covers at most {MAX_DAYS} days")
-    return document, first, last
+    at = await catalog.period(session, shop_id, start, end)
+    return at.document, at.first, at.last
 
 
 @router.get(
@@ -74,3 +63,47 @@ async def daily_csv(
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="vafa-daily.csv"'},
     )
+
+
+def _report_routes(name: str, build: catalog.Builder) -> None:
+    """``GET /api/v1/reports/<name>`` (JSON) and ``/<name>.csv``: one table, from the rollups."""
+
+    async def as_json(
+        shop: CurrentShop, session: ReadSession, start: From = None, end: To = None
+    ) -> Response:
+        at = await catalog.period(session, shop.shop_id, start, end)
+        table = await build(session, shop.shop_id, at)
+        return Response(orjson.dumps(table.as_json(at)), media_type="application/json")
+
+    async def as_csv(
+        shop: CurrentShop, session: ReadSession, start: From = None, end: To = None
+    ) -> Response:
+        at = await catalog.period(session, shop.shop_id, start, end)
+        table = await build(session, shop.shop_id, at)
+        return csv_response(table)
+
+    summary = (build.__doc__ or name).strip().splitlines()[0]
+    router.add_api_route(
+        f"/{name}",
+        as_json,
+        methods=["GET"],
+        summary=summary,
+        responses=error_responses(ValidationFailed),
+        name=f"report_{name}",
+    )
+    router.add_api_route(f"/{name}.csv", as_csv, methods=["GET"], summary=f"{summary} (CSV)",
+                         responses={200: {"content": {"text/csv": {}}},
+                                    **error_responses(ValidationFailed)},
+                         name=f"report_{name}_csv")  # fmt: skip
+
+
+def csv_response(table: catalog.Table) -> Response:
+    return Response(
+        csv_text(table.csv_rows()),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="vafa-{table.name}.csv"'},
+    )
+
+
+for _name, _build in catalog.REPORTS.items():
+    _report_routes(_name, _build)

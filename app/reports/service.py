@@ -19,6 +19,13 @@ from app.reports.rollup import COUNTS
 DAILY = COUNTS
 
 
+def ratio(a: int, b: int, places: str = "0.0001") -> str | None:
+    """``a / b`` as an exact decimal string (never a float), or None without a denominator."""
+    if b == 0:
+        return None
+    return str((Decimal(a) / Decimal(b)).quantize(Decimal(places), ROUND_HALF_EVEN))
+
+
 @dataclass(frozen=True, slots=True)
 class Summary:
     start: date
@@ -32,12 +39,6 @@ class Summary:
     def ratios(self) -> dict[str, str | None]:
         """Rates as decimal strings (exact, never floats), or None without a denominator."""
         t = self.totals
-
-        def ratio(a: int, b: int, places: str = "0.0001") -> str | None:
-            if b == 0:
-                return None
-            return str((Decimal(a) / Decimal(b)).quantize(Decimal(places), ROUND_HALF_EVEN))
-
         earned = t["points_issued"] + t["points_adjusted"]
         return {
             "redemption_rate": ratio(t["points_redeemed"], earned),
