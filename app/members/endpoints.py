@@ -18,6 +18,7 @@ from app.errors import (
     PayloadTooLarge,
     ValidationFailed,
 )
+from app.holdout import membership as holdout
 from app.members import adjustments, service
 from app.members.balances import Balance, balance_in
 from app.members.schemas import (
@@ -85,7 +86,8 @@ async def get_member(
         tier, progress = await tiers.progress(
             session, shop.shop_id, customer_id, member.tier, utcnow()
         )
-    document = _member_document(member, tier, progress)
+        held_out = await holdout.shown_as_holdout(session, shop.shop_id, customer_id)
+    document = {**_member_document(member, tier, progress), "holdout": held_out}
     return Response(orjson.dumps(document), media_type="application/json")
 
 
