@@ -93,7 +93,7 @@ class Comparison:
             "difference": None if i is None else shown(i.difference),
             "ci95_low": None if i is None else shown(i.low),
             "ci95_high": None if i is None else shown(i.high),
-            "verdict": self.verdict,  # kept a string by csv_rows (not a number)
+            "verdict": self.verdict,
             "message": self.message,
         }
 
@@ -214,9 +214,14 @@ async def lift(
 CSV_HEADER = ("metric", "members", "holdout", "difference", "ci95_low", "ci95_high", "verdict")
 
 
+_NUMBERS = frozenset(
+    {"repeat_rate", "revenue_per_customer_minor", "difference", "ci95_low", "ci95_high"}
+)
+
+
 def _numbers(figures: dict[str, Any]) -> dict[str, Any]:
     # Decimals, not strings: a CSV cell "-0.05" would be taken for a formula and quoted.
-    return {k: Decimal(v) if isinstance(v, str) else v for k, v in figures.items()}
+    return {k: Decimal(v) if k in _NUMBERS and v is not None else v for k, v in figures.items()}
 
 
 def csv_rows(found: Lift) -> list[tuple[Any, ...]]:

@@ -78,8 +78,10 @@ async def test_members_stay_members_when_the_share_grows_and_the_released_join_t
     (late,) = [c for c in customers(5000, held_out=True, count=40) if bucket(SALT, c) >= 1000][:1]
     (held,) = customers(1000, held_out=True)
     (had_points,) = [c for c in customers(1000, held_out=True, count=2) if c != held]
-    r = await client.post(f"/api/v1/members/{had_points}/adjustments", headers=shop.auth,
-                          json={"points": 10, "reason": "before", "idempotency_key": "k"})  # fmt: skip
+    adjustment = {"points": 10, "reason": "before", "idempotency_key": "k"}
+    r = await client.post(
+        f"/api/v1/members/{had_points}/adjustments", headers=shop.auth, json=adjustment
+    )
     assert r.status_code == 201
     async with state.db.write() as session:
         placed = await place(session, shop.shop_id, [late, held, had_points], now)
