@@ -165,10 +165,11 @@ async def adjust(
         reason=body.reason,
     )
     member = await balance_in(session, shop.shop_id, customer_id)
+    held_out = await holdout.shown_as_holdout(session, shop.shop_id, customer_id)
     if not posted.created:
         response.status_code = 200
     return AdjustmentOut(
         transaction_id=posted.transaction_id,
         created=posted.created,
-        member=MemberOut.model_validate(_member_document(member)),
+        member=MemberOut.model_validate({**_member_document(member), "holdout": held_out}),
     )
