@@ -87,6 +87,8 @@ async def get_member(
             session, shop.shop_id, customer_id, member.tier, utcnow()
         )
         held_out = await holdout.shown_as_holdout(session, shop.shop_id, customer_id)
+    if held_out:  # not in the club: no tier to be in or to reach
+        tier, progress = None, None
     document = {**_member_document(member, tier, progress), "holdout": held_out}
     return Response(orjson.dumps(document), media_type="application/json")
 

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from app.program.models import Order
 from app.state import AppState
+from app.tiers.models import MemberTier
 from tests.engage.conftest import Club
 from tests.holdout.conftest import customers, hold_out
 from tests.payloads import shopify_order, shopify_refund
@@ -96,3 +97,33 @@ async def test_a_released_customer_earns_from_then_on_but_not_for_what_they_boug
     refunded["processed_at"] = PAID.isoformat()
     await club.deliver("orders/updated", refunded)
     assert await club.available(held) == 40
+
+
+async def test_a_holdout_customer_reaches_no_tier_by_spending(
+    client: httpx.AsyncClient, state: AppState, club: Club
+) -> None:
+    await club.publish({
+        "rules": [{"key": "purchase", "type": "purchase", "points": 1}],
+        "tiers": {"basis": "amount_spent", "levels": [
+            {"key": "bronze", "threshold": 0, "names": {"en": "Bronze"}},
+            {"key": "silver", "threshold": 5_000, "names": {"en": "Silver"}},
+        ]},
+    })  # fmt: skip
+    await hold_out(client, club.shop.auth, "50")
+    (held,) = customers(5000, held_out=True, start=7000)
+    (member,) = customers(5000, held_out=False, start=7000)
+    await club.order(21, PAID, "100.00", held)
+    await club.order(22, PAID, "100.00", member)
+    tier_of = {}
+    for customer in (held, member):
+        r = await client.get(f"/api/v1/members/{customer}", headers=club.shop.auth)
+        tier_of[customer] = r.json()["tier"]
+    assert tier_of == {held: None, member: "silver"}
+    async with state.db.read() as session:
+        evaluated = dict(
+            (await session.execute(
+                select(MemberTier.customer_id, MemberTier.qualified)
+                .where(MemberTier.shop_id == club.shop.shop_id)
+            )).all()
+        )  # fmt: skip
+    assert evaluated == {member: "silver"}  # the holdout customer was never evaluated
