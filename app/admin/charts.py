@@ -63,6 +63,8 @@ def intervals(rows: Sequence[tuple[str, Any, Any, Any]]) -> Markup:
         shapes.append(
             f'<line x1="{x0:.1f}" y1="{y - 10:.1f}" x2="{x0:.1f}" y2="{y + 10:.1f}" '
             f'stroke="#777" stroke-dasharray="3 3"/>'
+            f'<text x="{x0:.1f}" y="{y + 22:.1f}" font-size="11" text-anchor="middle" '
+            f'fill="#4a4a4a">0</text>'
             f'<line x1="{x(low):.1f}" y1="{y:.1f}" x2="{x(high):.1f}" y2="{y:.1f}" '
             f'stroke="{colour}" stroke-width="4"><title>{escape(label)}: {escape(str(low))} '
             f"… {escape(str(high))}</title></line>"

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -18,6 +18,7 @@ from app.errors import ValidationFailed
 from app.holdout import lift, service
 from app.holdout.lift_endpoints import report
 from app.holdout.schemas import HoldoutIn
+from app.money import currency_exponent
 from app.orm import utcnow
 from app.program import versions
 from app.state import AppState
@@ -47,14 +48,16 @@ async def _lift_page(
     first, last = _day(request.query_params.get("from")), _day(request.query_params.get("to"))
     error = None
     async with state.db.read() as db:
-        locale = (await versions.load(db, session.shop_id)).latest.document.locale
+        document = (await versions.load(db, session.shop_id)).latest.document
         holdout = await service.describe(db, session.shop_id)
         try:
             found = await report(db, session.shop_id, first, last)
         except ValidationFailed as exc:
             error, found = exc.message, await report(db, session.shop_id, None, None)
     data = found.as_json()
-    lang = _lang(request, locale)
+    lang = _lang(request, document.locale)
+    currency = document.currency
+    exponent = currency_exponent(currency, document.currency_exponents) if currency else 2
     t = i18n.WORDS[lang]
     rate, revenue = data["repeat_rate"], data["revenue_per_customer_minor"]
     chart = charts.intervals([
@@ -65,16 +68,22 @@ async def _lift_page(
     def pct(v: Any) -> str:
         return "—" if v is None else _shown(Decimal(v) * 100, lang, 1) + t["lift_percent_sign"]
 
+    def money(v: Any) -> str:
+        if v is None:
+            return "—"
+        return i18n.money(
+            int(Decimal(v).to_integral_value(ROUND_HALF_EVEN)), exponent, currency, lang
+        )
+
     rows = [
         (t["lift_customers"], i18n.number(data["members"]["customers"], lang),
          i18n.number(data["holdout"]["customers"], lang), "—", "—", ""),
         (t["lift_repeat_rate"], pct(data["members"]["repeat_rate"]),
          pct(data["holdout"]["repeat_rate"]), pct(rate["difference"]),
          f"{pct(rate['ci95_low'])} … {pct(rate['ci95_high'])}", t[f"lift_{rate['verdict']}"]),
-        (t["lift_revenue"], _shown(data["members"]["revenue_per_customer_minor"], lang, 0),
-         _shown(data["holdout"]["revenue_per_customer_minor"], lang, 0),
-         _shown(revenue["difference"], lang, 0),
-         f"{_shown(revenue['ci95_low'], lang, 0)} … {_shown(revenue['ci95_high'], lang, 0)}",
+        (t["lift_revenue"], money(data["members"]["revenue_per_customer_minor"]),
+         money(data["holdout"]["revenue_per_customer_minor"]), money(revenue["difference"]),
+         f"{money(revenue['ci95_low'])} … {money(revenue['ci95_high'])}",
          t[f"lift_{revenue['verdict']}"]),
     ]  # fmt: skip
     return await _page(

@@ -4,13 +4,18 @@ admin's lift page, in English and Persian. Screenshots under test-artifacts/hold
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import httpx
 from playwright.async_api import Browser, expect
 
+from app.holdout import service
+from app.holdout.schemas import HoldoutIn
+from app.orm import utcnow
 from app.state import AppState
 from tests.admin.helpers import PASSWORD, admin_shop
 from tests.browser import Storefront, screenshot_path
-from tests.holdout.conftest import customers, hold_out
+from tests.holdout.conftest import SALT, customers, hold_out, seed_history
 from tests.rewards.conftest import StoreShop
 
 
@@ -81,3 +86,25 @@ async def test_the_owner_sets_the_holdout_and_reads_the_lift(
         "نمونه برای داوری کوچک است"
     )
     await page.screenshot(path=screenshot_path("holdout/fa-lift"), full_page=True)
+
+    # A month with enough customers: the intervals are drawn and the verdict is said.
+    async with state.db.write() as session:
+        await service.configure(
+            session, shop.shop_id, HoldoutIn(share_percent=Decimal(50), salt=SALT), utcnow()
+        )
+    await seed_history(
+        state,
+        shop.shop_id,
+        customers(5000, held_out=True, count=60),
+        customers(5000, held_out=False, count=80),
+    )
+    await page.goto(f"{server.url}/admin/lift?lang=en")
+    await page.get_by_label("From", exact=True).fill("2026-10-01")
+    await page.get_by_label("To", exact=True).fill("2026-10-31")
+    await page.get_by_role("button", name="Show").click()
+    await expect(table.get_by_role("row", name="Customers who bought")).to_contain_text("80")
+    await expect(table.get_by_role("row", name="Repeat purchase rate")).to_contain_text(
+        "Members are higher"
+    )
+    await expect(page.locator('svg[data-chart="lift"] circle')).to_have_count(2)
+    await page.screenshot(path=screenshot_path("holdout/en-lift-october"), full_page=True)

@@ -7,26 +7,20 @@ from __future__ import annotations
 import csv
 import io
 import math
-import random
 import statistics
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
-from typing import Any
 
 import httpx
 import pytest
 
-from app.db import insert_ignore
 from app.holdout import lift, stats
-from app.holdout.membership import place
-from app.orm import table_of
-from app.program.models import Order, OrderRefund
+from app.holdout.models import Cohort, HoldoutAssignment
 from app.state import AppState
 from tests.engage.conftest import Club
-from tests.holdout.conftest import customers, hold_out
+from tests.holdout.conftest import INSIDE, customers, hold_out, insert_orders, seed_history
 
 FROM, TO = "2026-10-01", "2026-10-31"  # the shop's time zone is UTC
-INSIDE = datetime(2026, 10, 1, tzinfo=UTC)
 
 
 def test_the_rate_interval_is_newcombes_simple_asymptotic_one() -> None:
@@ -73,15 +67,6 @@ def _welch_here(a: list[int], b: list[int]) -> tuple[float, float, float]:
     return d, d - t * math.sqrt(va + vb), d + t * math.sqrt(va + vb)
 
 
-async def _orders(state: AppState, shop_id: int, rows: list[dict[str, Any]]) -> None:
-    base = {"shop_id": shop_id, "known": True, "exponent": 2, "shipping_minor": 0,
-            "tax_minor": 0, "financial_state": "paid", "cancelled": False, "deleted": False,
-            "backfilled": False, "currency": "USD"}  # fmt: skip
-    async with state.db.write() as session:
-        dialect = session.get_bind().dialect.name
-        await session.execute(insert_ignore(table_of(Order), dialect), [base | r for r in rows])
-
-
 async def test_the_figures_are_those_of_the_history_computed_directly(
     client: httpx.AsyncClient, state: AppState, club: Club
 ) -> None:
@@ -89,27 +74,36 @@ async def test_the_figures_are_those_of_the_history_computed_directly(
     await hold_out(client, shop.auth, "50")
     held = customers(5000, held_out=True, count=60)
     members = customers(5000, held_out=False, count=80)
-    async with state.db.write() as session:
-        await place(session, shop.shop_id, held + members, datetime(2026, 9, 1, tzinfo=UTC))
-    rng = random.Random(13)
-    history: dict[str, list[int]] = {}  # each compared customer's net orders in the period
-    rows: list[dict[str, Any]] = []
-    n = 0
-    for customer in held + members:
-        keen = customer in members  # members buy again a little more often
-        count = rng.choice([1, 1, 2, 3] if keen else [1, 1, 1, 2])
-        history[customer] = []
-        for _ in range(count):
-            n += 1
-            amount = rng.randrange(1_000, 90_000)
-            paid = INSIDE + timedelta(days=rng.randrange(0, 31), minutes=n)
-            rows.append({"order_id": str(n), "customer_id": customer, "merchandise_minor": amount,
-                         "paid_at": paid})  # fmt: skip
-            history[customer].append(amount)
-    refunded = rows[0]  # a refund lowers its order's revenue
-    history[refunded["customer_id"]][0] -= 700
+    history = await seed_history(state, shop.shop_id, held, members)
     # What the report must leave out: an order paid outside the period, a cancelled one, a
-    # guest's, one of a customer who had points before the holdout saw them.
+    # guest's, those of a customer who had points before the holdout saw them and of one who
+    # left the holdout (the share shrank) within the period.
+    enrolled, released = "enrolled-1", "released-1"
+    async with state.db.write() as session:
+        for customer, cohort, left in (
+            (enrolled, Cohort.ENROLLED, None),
+            (released, Cohort.HOLDOUT, INSIDE + timedelta(days=9)),
+        ):
+            session.add(
+                HoldoutAssignment(
+                    shop_id=shop.shop_id,
+                    customer_id=customer,
+                    bucket=0,
+                    cohort=cohort,
+                    assigned_at=INSIDE,
+                    released_at=left,
+                )
+            )
+    rows = [
+        {
+            "order_id": f"{who}-{i}",
+            "customer_id": who,
+            "merchandise_minor": 9_000,
+            "paid_at": INSIDE + timedelta(days=i),
+        }
+        for who in (enrolled, released)
+        for i in (1, 20)
+    ]
     rows += [
         {"order_id": "out-1", "customer_id": held[0], "merchandise_minor": 5_000,
          "paid_at": INSIDE - timedelta(seconds=1)},
@@ -120,10 +114,7 @@ async def test_the_figures_are_those_of_the_history_computed_directly(
         {"order_id": "guest", "customer_id": None, "merchandise_minor": 5_000,
          "paid_at": INSIDE + timedelta(days=3)},
     ]  # fmt: skip
-    await _orders(state, shop.shop_id, rows)
-    async with state.db.write() as session:
-        session.add(OrderRefund(shop_id=shop.shop_id, order_id=refunded["order_id"],
-                                refund_id="r1", merchandise_minor=700))  # fmt: skip
+    await insert_orders(state, shop.shop_id, rows)
 
     r = await client.get("/api/v1/reports/lift", params={"from": FROM, "to": TO},
                          headers=shop.auth)  # fmt: skip
