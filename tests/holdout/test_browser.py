@@ -108,3 +108,6 @@ async def test_the_owner_sets_the_holdout_and_reads_the_lift(
     )
     await expect(page.locator('svg[data-chart="lift"] circle')).to_have_count(2)
     await page.screenshot(path=screenshot_path("holdout/en-lift-october"), full_page=True)
+    await page.goto(f"{server.url}/admin/lift?lang=fa&from=2026-10-01&to=2026-10-31")
+    await expect(table.get_by_role("row", name="نرخ خرید دوباره")).to_contain_text("اعضا بالاترند")
+    await page.screenshot(path=screenshot_path("holdout/fa-lift-october"), full_page=True)
