@@ -31,6 +31,7 @@ from app.errors import (
     Unauthorized,
     ValidationFailed,
 )
+from app.holdout.routes import ROUTERS as holdout_routers
 from app.logs import RequestLog
 from app.logs import configure as configure_logs
 from app.members.endpoints import router as members_router
@@ -165,6 +166,8 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
     app.include_router(referrals_router)
     app.include_router(segments_router)
     app.include_router(segments_members_router)
+    for holdout_router in holdout_routers:  # the holdout, its lift report and admin page
+        app.include_router(holdout_router)
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     app.add_middleware(StorefrontCORS)
     app.add_middleware(RequestLog)

@@ -2,6 +2,7 @@
 
 from app.admin.models import AdminLink, AdminUser
 from app.engage.models import EngageMember, MemberEvent, RuleAward
+from app.holdout.models import HoldoutAssignment, HoldoutSettings
 from app.imports.models import MemberImport
 from app.jobs.models import Job
 from app.ledger.models import Account, LedgerTransaction, LotMovement, PointLot, Posting
@@ -33,6 +34,8 @@ __all__ = [
     "AdminUser",
     "Base",
     "EngageMember",
+    "HoldoutAssignment",
+    "HoldoutSettings",
     "Job",
     "LedgerTransaction",
     "LotMovement",

@@ -390,6 +390,41 @@ WORDS: dict[str, dict[str, str]] = {
         "col_share_5": "Month +5",
         "col_share_6": "Month +6",
         "col_retained_1": "Bought in month +1",
+        "lift": "Lift",
+        "lift_holdout": "Holdout group",
+        "lift_holdout_hint": (
+            "A share of new customers, chosen by chance, is kept out of the club: they earn "
+            "nothing and do not see the widget, so that the club can be compared with no "
+            "club. Members already in the club stay in it."
+        ),
+        "lift_share_now": "Held out now",
+        "lift_share": "Share of new customers held out (0 to 50 %, 0 turns it off)",
+        "lift_percent_sign": "%",
+        "lift_in_holdout": "Holdout",
+        "lift_members": "Members",
+        "lift_report": "Members against the holdout",
+        "lift_from": "From",
+        "lift_to": "To",
+        "lift_show": "Show",
+        "lift_caption": (
+            "Customers who bought in the period, by group; difference is members minus "
+            "holdout, with its 95% confidence interval"
+        ),
+        "lift_customers": "Customers who bought",
+        "lift_repeat_rate": "Repeat purchase rate",
+        "lift_revenue": "Revenue per customer",
+        "lift_difference": "Difference",
+        "lift_interval": "95% interval",
+        "lift_verdict": "What it says",
+        "lift_too_small": "Sample too small to say",
+        "lift_no_difference": "No measurable difference yet",
+        "lift_members_higher": "Members are higher",
+        "lift_members_lower": "Members are lower",
+        "lift_rule": (
+            "Too small to say: fewer than {n} customers who bought in either group (for the "
+            "repeat rate, also fewer than 5 who bought again, or 5 who did not, in either). "
+            "No measurable difference: the interval includes zero."
+        ),
     },
     "fa": {
         "admin": "مدیریت باشگاه وفا",
@@ -756,6 +791,41 @@ WORDS: dict[str, dict[str, str]] = {
         "col_share_5": "ماه +۵",
         "col_share_6": "ماه +۶",
         "col_retained_1": "خرید در ماه +۱",
+        "lift": "اثر باشگاه",
+        "lift_holdout": "گروه کنترل",
+        "lift_holdout_hint": (
+            "سهمی از مشتریان تازه، به‌تصادف، بیرون از باشگاه می‌مانند: امتیازی نمی‌گیرند و "
+            "ابزارک را نمی‌بینند، تا باشگاه با نبودِ باشگاه مقایسه شود. اعضای کنونی باشگاه "
+            "عضو می‌مانند."
+        ),
+        "lift_share_now": "سهم کنونی گروه کنترل",
+        "lift_share": "سهم مشتریان تازه در گروه کنترل (۰ تا ۵۰ درصد؛ ۰ یعنی خاموش)",
+        "lift_percent_sign": "٪",
+        "lift_in_holdout": "گروه کنترل",
+        "lift_members": "اعضا",
+        "lift_report": "اعضا در برابر گروه کنترل",
+        "lift_from": "از",
+        "lift_to": "تا",
+        "lift_show": "نمایش",
+        "lift_caption": (
+            "مشتریانی که در این بازه خرید کرده‌اند، به تفکیک گروه؛ تفاوت یعنی اعضا منهای گروه"
+            " کنترل، با بازهٔ اطمینان ۹۵٪"
+        ),
+        "lift_customers": "مشتریانِ خریدار",
+        "lift_repeat_rate": "نرخ خرید دوباره",
+        "lift_revenue": "درآمد به ازای هر مشتری",
+        "lift_difference": "تفاوت",
+        "lift_interval": "بازهٔ ۹۵٪",
+        "lift_verdict": "نتیجه",
+        "lift_too_small": "نمونه برای داوری کوچک است",
+        "lift_no_difference": "هنوز تفاوت قابل‌اندازه‌گیری نیست",
+        "lift_members_higher": "اعضا بالاترند",
+        "lift_members_lower": "اعضا پایین‌ترند",
+        "lift_rule": (
+            "نمونهٔ کوچک: کمتر از {n} مشتریِ خریدار در یکی از دو گروه (برای نرخ خرید دوباره، "
+            "یا کمتر از ۵ نفر که دوباره خریده‌اند یا نخریده‌اند). بی‌تفاوت: بازه صفر را در بر"
+            " می‌گیرد."
+        ),
     },
 }
 

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.engage.models import RuleAward
 from app.errors import NotFound, RewardInactive
+from app.holdout import membership as holdout
 from app.ledger import locks
 from app.ledger import service as ledger
 from app.ledger.models import SYSTEM_OWNER, AccountKind, TxKind
@@ -42,6 +43,7 @@ class Status:
     OUTSIDE_FRAME = "outside_frame"
     INACTIVE = "inactive"
     REWARD_UNAVAILABLE = "reward_unavailable"
+    HOLDOUT = "holdout"  # the customer is held out of the club (app/holdout)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +150,8 @@ async def award(
     )
     if found is not None:
         return _awarded(found, why)
+    if await holdout.excluded(session, shop_id, customer_id, when, now):
+        return Outcome(rule.key, Status.HOLDOUT, "the customer is in the holdout: not awarded")
     refused = await _refusal(session, shop_id, version, rule, customer_id, when)
     if refused is not None:
         return refused

@@ -36,7 +36,10 @@ class EventIn(_In):
 
 class OutcomeOut(BaseModel):
     rule: str
-    status: Literal["awarded", "capped", "outside_frame", "inactive", "reward_unavailable"]
+    status: Literal[
+        "awarded", "capped", "outside_frame", "inactive", "reward_unavailable",
+        "holdout",  # the customer is held out of the club (app/holdout): nothing awarded
+    ]  # fmt: skip
     message: str
     points: int
     reward_id: int | None

@@ -18,6 +18,7 @@ from app.errors import (
     PayloadTooLarge,
     ValidationFailed,
 )
+from app.holdout import membership as holdout
 from app.members import adjustments, service
 from app.members.balances import Balance, balance_in
 from app.members.schemas import (
@@ -85,7 +86,10 @@ async def get_member(
         tier, progress = await tiers.progress(
             session, shop.shop_id, customer_id, member.tier, utcnow()
         )
-    document = _member_document(member, tier, progress)
+        held_out = await holdout.shown_as_holdout(session, shop.shop_id, customer_id)
+    if held_out:  # not in the club: no tier to be in or to reach
+        tier, progress = None, None
+    document = {**_member_document(member, tier, progress), "holdout": held_out}
     return Response(orjson.dumps(document), media_type="application/json")
 
 
@@ -163,10 +167,11 @@ async def adjust(
         reason=body.reason,
     )
     member = await balance_in(session, shop.shop_id, customer_id)
+    held_out = await holdout.shown_as_holdout(session, shop.shop_id, customer_id)
     if not posted.created:
         response.status_code = 200
     return AdjustmentOut(
         transaction_id=posted.transaction_id,
         created=posted.created,
-        member=MemberOut.model_validate(_member_document(member)),
+        member=MemberOut.model_validate({**_member_document(member), "holdout": held_out}),
     )

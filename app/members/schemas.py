@@ -22,6 +22,10 @@ class MemberOut(BaseModel):
     tier_progress: TierProgressOut | None = Field(
         default=None, description="what the member still needs for the next tier, by when"
     )
+    holdout: bool = Field(
+        default=False,
+        description="held out of the club (app/holdout): earns nothing, not shown the widget",
+    )
 
 
 class Source(BaseModel):

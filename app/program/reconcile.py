@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.connectors.base import FinancialState, OrderDeleted, OrderSnapshot, RefundSnapshot
 from app.db import insert_ignore, one_of
 from app.errors import RewardInactive, RewardNotFound
+from app.holdout.membership import held_out_orders
 from app.ledger import service as ledger
 from app.ledger.models import SYSTEM_OWNER, Account, AccountKind, LedgerTransaction, Posting
 from app.orm import table_of
@@ -320,10 +321,11 @@ async def reconcile_many(
     order_ids = [order.order_id for order in orders]
     held = await holdings(session, shop_id, order_ids)
     refunds = await refunds_of(session, shop_id, order_ids)
+    held_out = await held_out_orders(session, shop_id, orders, now)  # recorded, never earning
     entries: list[ledger.Entry] = []
     grants: list[tuple[OrderState, Award]] = []
     for order in orders:
-        if order.backfilled:  # earned nothing, so a refund takes nothing back
+        if order.backfilled or order.order_id in held_out:  # earned nothing: nothing to take back
             continue
         program = programs.for_order(order)
         awards = program.awards(order)

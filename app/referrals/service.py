@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.connectors.base import FinancialState, Platform
 from app.db import insert_ignore, one_of
 from app.errors import MemberNotFound, NotFound, RewardInactive
+from app.holdout import membership as holdout
 from app.ledger import service as ledger
 from app.ledger.models import SYSTEM_OWNER, AccountKind, TxKind
 from app.members import service as members
@@ -303,6 +304,8 @@ async def _pay(
     now: datetime,
 ) -> str | None:
     """Pay one side; what went wrong with a reward grant (the points are always posted)."""
+    if await holdout.excluded(session, shop_id, owner, now, now):
+        return f"{side}: in the holdout, not paid"
     key = f"referral:{referral.id}:{side}"
     what = order.name or f"order {order.order_id}"
     why = (

@@ -27,6 +27,7 @@ from app.errors import (
     Unauthorized,
     ValidationFailed,
 )
+from app.holdout import membership as holdout
 from app.orm import utcnow
 from app.program import versions
 from app.ratelimits import RateLimited, client_address
@@ -42,6 +43,8 @@ router = APIRouter(prefix="/storefront", tags=["storefront"])
 # A redemption is two small fields.
 MAX_BODY_BYTES = 4 * 1024
 _ANSWERS = error_responses(Unauthorized, RateLimited, ValidationFailed)
+# A shopper in the holdout (app/holdout): no club, no rewards, nothing for the widget to show.
+HELD_OUT: dict[str, Any] = {"signed_in": True, "holdout": True, "member": None, "rewards": []}
 
 
 class UnsupportedMediaType(AppError):
@@ -93,6 +96,8 @@ async def _member(state: AppState, shopper: Shopper) -> Response:
         face = await service.public_face(session, shop_id, now, history)
         if shopper.customer_id is None:
             return _json({"signed_in": False, "member": None, **face})
+        if await holdout.shown_as_holdout(session, shop_id, shopper.customer_id):
+            return _json(HELD_OUT)  # the club is not shown to them: the widget hides itself
         balance = await service.balance_of(state.balances, shop_id, shopper.customer_id)
         expiry = await service.next_expiry(session, shop_id, shopper.customer_id, now)
         tier, progress = await tiers.progress(

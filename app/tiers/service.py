@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.connectors.base import RefundLine
 from app.errors import AppError, MemberNotFound
+from app.holdout import membership as holdout
 from app.members import service as members
 from app.members.models import Member
 from app.program import lines
@@ -164,7 +165,8 @@ async def after_orders(
     if not _has_tiers(history):
         return
     await record_memberships(session, shop_id, history, orders)
-    customers = sorted({o.customer_id for o in orders if o.customer_id})
+    held = await holdout.held_out_orders(session, shop_id, orders, now)  # no tier: not members
+    customers = sorted({o.customer_id for o in orders if o.customer_id and o.order_id not in held})
     await evaluate(session, shop_id, history, customers, now)
 
 

@@ -72,6 +72,7 @@ class TestMembers:
             "points": {"available": 25, "pending": 0, "held": 0, "lifetime_earned": 0},
             "tier": None,
             "tier_progress": None,  # the default program has no tiers
+            "holdout": False,  # not held out of the club (app/holdout)
         }
         # The schema the API documents for it says the same.
         assert MemberOut.model_validate(r.json()).model_dump() == r.json()

@@ -150,6 +150,8 @@ a{color:#1a56db}`;
     async load() {
       try {
         this.data = await this.api("member");
+        // A shopper the shop holds out of the club (its lift report compares them): nothing shown.
+        if (this.data.holdout) { this.hidden = true; this.root.replaceChildren(); return; }
         if (this.data.signed_in) {
           const [history, redeemed] = await Promise.all([this.api("entries"), this.api("redemptions")]);
           this.entries = history.entries;
