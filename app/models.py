@@ -1,6 +1,6 @@
 """Every table, imported in one place for Alembic and the tests."""
 
-from app.admin.models import AdminLink, AdminUser
+from app.admin.models import AdminLink, AdminSessionRecord, AdminUser
 from app.engage.models import EngageMember, MemberEvent, RuleAward
 from app.imports.models import MemberImport
 from app.jobs.models import Job
@@ -21,6 +21,7 @@ from app.woocommerce_app.models import WooConnect
 __all__ = [
     "Account",
     "AdminLink",
+    "AdminSessionRecord",
     "AdminUser",
     "Base",
     "EngageMember",

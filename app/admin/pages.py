@@ -70,6 +70,10 @@ async def signed_in(request: Request, state: State) -> AdminSession:
     shop = await state.shops.by_id(found.shop_id) if found else None
     if found is None or not _open(shop):
         raise SignInNeeded("sign in first")
+    async with state.db.read() as db:
+        live = await auth.is_live(db, found, utcnow())
+    if not live:  # signed out, its password changed, or every session of the shop revoked
+        raise SignInNeeded("sign in first")
     return found
 
 
@@ -223,8 +227,10 @@ async def sign_in_link(shop_id: ShopId, request: Request, state: State) -> Respo
 
 
 @router.post("/sign-out")
-async def sign_out(request: Request, session: Signed) -> Response:
+async def sign_out(request: Request, state: State, session: Signed) -> Response:
     _checked(session, await _form(request))
+    async with state.db.write() as db:
+        await auth.revoke(db, session.shop_id, utcnow(), sid=session.sid)
     response = RedirectResponse("/admin/sign-in", status_code=303)
     response.delete_cookie(auth.COOKIE, path="/admin")
     return response
