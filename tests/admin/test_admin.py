@@ -17,9 +17,10 @@ from fastapi.routing import APIRoute
 from sqlalchemy import select
 
 from app.admin import auth
-from app.admin.pages import router
+from app.config import Settings
 from app.ledger.models import LedgerTransaction
 from app.limits import MAX_ADJUSTMENT_POINTS
+from app.main import create_app
 from app.orm import utcnow
 from app.program.document import ProgramDocument
 from app.ratelimits import SignInLimits
@@ -27,7 +28,19 @@ from app.state import AppState
 from tests.admin.helpers import PASSWORD, AdminShop, admin_shop, csrf_of, sign_in
 from tests.tenancy import rows_of
 
-ROUTES = [r for r in router.routes if isinstance(r, APIRoute)]
+
+def _admin_routes() -> list[APIRoute]:
+    """Every admin page, whichever module serves it (app/admin/pages.py and its neighbours),
+    as the app has them (FastAPI keeps an included router whole: its routes are read from it)."""
+    found = []
+    for entry in create_app(Settings()).routes:
+        for route in getattr(getattr(entry, "original_router", None), "routes", [entry]):
+            if isinstance(route, APIRoute) and route.path.split("/")[1] == "admin":
+                found.append(route)
+    return found
+
+
+ROUTES = _admin_routes()
 # Reached before a session exists.
 OPEN = {"/admin/sign-in", "/admin/link/{shop_id}/{token}", "/admin/link/{shop_id}"}
 
@@ -251,7 +264,7 @@ async def test_a_customer_id_with_a_slash_is_one_path_segment(
 
 def _url(route: APIRoute, customer: str, reward: int = 1) -> str:
     filled = {"{customer_id:path}": customer, "{job_id}": "1", "{what}": "members",
-              "{reward_id}": str(reward)}  # fmt: skip
+              "{reward_id}": str(reward), "{referral_id}": "1", "{event_id}": "1"}  # fmt: skip
     path = route.path
     for name, value in filled.items():
         path = path.replace(name, value)
