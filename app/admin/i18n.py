@@ -137,6 +137,15 @@ WORDS: dict[str, dict[str, str]] = {
         "status_rewarded": "Rewarded",
         "status_rejected": "Rejected",
         "status_void": "Void (the order was undone)",
+        # Parked webhook events replayed from the jobs page (app/admin/events_pages.py).
+        "replay": "Replay",
+        "replay_hint": "Rejected: the delivery's body was not what its topic promises. Failed: "
+        "processing it failed every attempt. Replaying processes it again; what was applied "
+        "already is not applied twice.",
+        "replayed": "Queued again: the event is processed in a moment.",
+        "event_rejected": "Rejected",
+        "event_failed": "Failed",
+        "event_missing": "There is no such webhook event in this shop.",
     },
     "fa": {
         "admin": "مدیریت باشگاه وفا",
@@ -260,6 +269,15 @@ WORDS: dict[str, dict[str, str]] = {
         "status_rewarded": "پاداش داده شد",
         "status_rejected": "رد شد",
         "status_void": "باطل (سفارش برگشت خورد)",
+        # Parked webhook events replayed from the jobs page (app/admin/events_pages.py).
+        "replay": "پردازش دوباره",
+        "replay_hint": "ردشده: محتوای وب‌هوک با موضوعش جور نبود. ناموفق: پردازش آن در همه "
+        "تلاش‌ها شکست خورد. پردازش دوباره آن را از نو پردازش می‌کند؛ آنچه پیش‌تر اعمال شده "
+        "دوباره اعمال نمی‌شود.",
+        "replayed": "دوباره در صف قرار گرفت: به‌زودی پردازش می‌شود.",
+        "event_rejected": "ردشده",
+        "event_failed": "ناموفق",
+        "event_missing": "چنین وب‌هوکی در این فروشگاه نیست.",
     },
 }
 

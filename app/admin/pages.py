@@ -337,9 +337,12 @@ async def jobs_page(request: Request, state: State, session: Signed) -> HTMLResp
     async with state.db.read() as db:
         failed = await service.failed_jobs(db, session.shop_id)
         rejected = await service.rejected_webhooks(db, session.shop_id)
-    note = i18n.WORDS[_lang(request, "en")]["retried"] if request.query_params.get("done") else None
+    # What the last button did (a retry here, a replay from app/admin/events_pages.py).
+    done = request.query_params.get("done")
+    note_key = {"1": "retried", "replayed": "replayed"}.get(done or "")
+    error_key = "event_missing" if request.query_params.get("missing") else None
     return await _page(request, state, "jobs.html", session, page="jobs", failed=failed,
-                       rejected=rejected, note=note)  # fmt: skip
+                       rejected=rejected, note_key=note_key, error_key=error_key)  # fmt: skip
 
 
 @router.post("/jobs/{job_id}/retry")
