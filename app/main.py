@@ -16,6 +16,7 @@ from sqlalchemy import text
 
 from app import __version__
 from app.admin.events_pages import router as admin_events_router
+from app.admin.imports_pages import router as admin_imports_router
 from app.admin.pages import router as admin_pages_router
 from app.admin.referrals_pages import router as admin_referrals_router
 from app.api import docs
@@ -152,6 +153,7 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
     app.include_router(admin_pages_router)
     app.include_router(admin_referrals_router)
     app.include_router(admin_events_router)
+    app.include_router(admin_imports_router)
     app.include_router(tiers_router)
     app.include_router(privacy.router)
     app.include_router(privacy.members_router)

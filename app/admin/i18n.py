@@ -146,6 +146,41 @@ WORDS: dict[str, dict[str, str]] = {
         "event_rejected": "Rejected",
         "event_failed": "Failed",
         "event_missing": "There is no such webhook event in this shop.",
+        # Importing members from CSV (app/admin/imports_pages.py).
+        "import": "Import",
+        "import_title": "Import members",
+        "import_upload": "Check a file",
+        "import_hint": "A CSV file of at most {mb} MB in Vafa's format (customer_id, points, "
+        "email, first_name, last_name, birthday), Smile.io's (email, points) or WPLoyalty's "
+        "(email, points, referral_code). It is checked first; nothing is imported until you "
+        "confirm. Each member's opening balance is imported once: importing a file again "
+        "changes nothing.",
+        "import_file": "CSV file",
+        "import_check": "Check the file",
+        "import_checked": "Checked: nothing is imported yet",
+        "import_result": "Imported",
+        "import_format": "Format",
+        "import_format_vafa": "Vafa",
+        "import_format_smile": "Smile.io",
+        "import_format_wployalty": "WPLoyalty",
+        "import_rows": "Rows",
+        "import_accepted": "Members to import",
+        "import_imported": "Members imported",
+        "import_unchanged": "Imported before (unchanged)",
+        "import_refused": "Rows refused",
+        "import_points": "Opening points",
+        "import_refused_rows": "Refused rows and why",
+        "import_line": "Line",
+        "import_confirm_hint": "The refused rows are left out; fix them and import the file "
+        "again later if you like (the rest are then unchanged).",
+        "import_confirm": "Import {n} members",
+        "import_nothing_to_do": "There is nothing new to import in this file.",
+        "import_done": "Imported.",
+        "import_too_big": "The file is too large for the admin (at most 2 MB). Split it, or "
+        "import it with the command vafa import members.",
+        "import_no_file": "Choose a CSV file to check.",
+        "import_not_utf8": 'The file is not UTF-8 text. Save it as "CSV UTF-8" and try again.',
+        "import_unknown_format": "The file's header row names no format Vafa knows.",
     },
     "fa": {
         "admin": "مدیریت باشگاه وفا",
@@ -278,6 +313,41 @@ WORDS: dict[str, dict[str, str]] = {
         "event_rejected": "ردشده",
         "event_failed": "ناموفق",
         "event_missing": "چنین وب‌هوکی در این فروشگاه نیست.",
+        # Importing members from CSV (app/admin/imports_pages.py).
+        "import": "ورود اطلاعات",
+        "import_title": "ورود اعضا از فایل",
+        "import_upload": "بررسی فایل",
+        "import_hint": "فایل CSV حداکثر {mb} مگابایت، در قالب وفا (customer_id، points، email، "
+        "first_name، last_name، birthday)، Smile.io (email، points) یا WPLoyalty (email، "
+        "points، referral_code). اول بررسی می‌شود و تا تأیید شما چیزی وارد نمی‌شود. موجودی "
+        "آغازین هر عضو یک بار وارد می‌شود: ورود دوباره همان فایل چیزی را تغییر نمی‌دهد.",
+        "import_file": "فایل CSV",
+        "import_check": "بررسی فایل",
+        "import_checked": "بررسی شد: هنوز چیزی وارد نشده است",
+        "import_result": "وارد شد",
+        "import_format": "قالب",
+        "import_format_vafa": "وفا",
+        "import_format_smile": "Smile.io",
+        "import_format_wployalty": "WPLoyalty",
+        "import_rows": "ردیف‌ها",
+        "import_accepted": "اعضای قابل ورود",
+        "import_imported": "اعضای واردشده",
+        "import_unchanged": "پیش‌تر واردشده (بدون تغییر)",
+        "import_refused": "ردیف‌های ردشده",
+        "import_points": "امتیاز آغازین",
+        "import_refused_rows": "ردیف‌های ردشده و دلیل آن‌ها",
+        "import_line": "خط",
+        "import_confirm_hint": "ردیف‌های ردشده کنار گذاشته می‌شوند؛ می‌توانید بعداً آن‌ها را "
+        "اصلاح کنید و فایل را دوباره وارد کنید (بقیه بدون تغییر می‌مانند).",
+        "import_confirm": "ورود {n} عضو",
+        "import_nothing_to_do": "در این فایل چیز تازه‌ای برای ورود نیست.",
+        "import_done": "وارد شد.",
+        "import_too_big": "فایل برای صفحه مدیریت بزرگ است (حداکثر ۲ مگابایت). آن را تقسیم کنید "
+        "یا با فرمان vafa import members وارد کنید.",
+        "import_no_file": "یک فایل CSV برای بررسی انتخاب کنید.",
+        "import_not_utf8": "فایل با کدگذاری UTF-8 نیست. آن را به صورت «CSV UTF-8» ذخیره کنید و "
+        "دوباره امتحان کنید.",
+        "import_unknown_format": "سطر عنوان فایل هیچ قالب شناخته‌شده‌ای را نام نمی‌برد.",
     },
 }
 
