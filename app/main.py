@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from sqlalchemy import text
 
 from app import __version__
+from app.admin.embedded import AdminFraming
 from app.admin.events_pages import router as admin_events_router
 from app.admin.imports_pages import router as admin_imports_router
 from app.admin.pages import router as admin_pages_router
@@ -163,5 +164,6 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
     app.include_router(referrals_router)
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     app.add_middleware(StorefrontCORS)
+    app.add_middleware(AdminFraming)
     app.add_middleware(RequestLog)
     return app

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from app.admin import auth, charts, forms, i18n, service
+from app.admin import auth, charts, embedded, forms, i18n, service
 from app.admin.auth import AdminSession
 from app.api.deps import State
 from app.api.routing import read_at_most
@@ -66,6 +66,10 @@ def _open(shop: ShopContext | None) -> bool:
 
 
 async def signed_in(request: Request, state: State) -> AdminSession:
+    # Inside the Shopify admin: the request's session token is the session (app/admin/embedded.py).
+    embedded_session = await embedded.session_of(request, state)
+    if embedded_session is not None:
+        return embedded_session
     found = auth.load(state.settings.secret_key, request.cookies.get(auth.COOKIE))
     shop = await state.shops.by_id(found.shop_id) if found else None
     if found is None or not _open(shop):
@@ -115,7 +119,7 @@ async def _page(
         lang=lang, t=i18n.WORDS[lang], page=page, signed_in=session is not None,
         csrf=session.csrf if session else ctx.pop("csrf", ""),
         num=lambda n: i18n.number(int(n), lang), when=lambda d: i18n.when(d, lang, timezone),
-        **ctx,
+        **embedded.page_context(request, state), **ctx,
     )  # fmt: skip
     response = HTMLResponse(body, status_code=status)
     if request.query_params.get("lang") in i18n.LANGS:

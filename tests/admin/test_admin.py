@@ -25,7 +25,14 @@ from app.orm import utcnow
 from app.program.document import ProgramDocument
 from app.ratelimits import SignInLimits
 from app.state import AppState
-from tests.admin.helpers import PASSWORD, AdminShop, admin_shop, csrf_of, sign_in
+from tests.admin.helpers import (
+    PASSWORD,
+    AdminShop,
+    admin_shop,
+    csrf_of,
+    session_token,
+    sign_in,
+)
 from tests.tenancy import rows_of
 
 
@@ -308,9 +315,12 @@ async def _ledger(state: AppState, shop_id: int) -> list[Any]:
         )  # fmt: skip
 
 
+@pytest.mark.parametrize("how", ["cookie", "embedded"])
 async def test_every_page_keeps_to_the_signed_in_shop(
-    client: httpx.AsyncClient, state: AppState
+    client: httpx.AsyncClient, state: AppState, how: str
 ) -> None:
+    """Signed in with a password (the cookie), or inside the Shopify admin (alpha's session
+    token on every request, app/admin/embedded.py)."""
     mine = await admin_shop(state, "alpha", member="111", points=5)
     theirs = await admin_shop(state, "bravo", member="424242", points=777_777,
                               email="bravo-only@example.com")  # fmt: skip
@@ -322,7 +332,10 @@ async def test_every_page_keeps_to_the_signed_in_shop(
             name="bravo-only reward", kind="amount_off", points_cost=5, value=5))  # fmt: skip
         reward_id = bravo_reward.id
     before = await rows_of(state, theirs.shop_id)
-    await sign_in(client, mine)
+    if how == "cookie":
+        await sign_in(client, mine)
+    else:
+        client.headers["Authorization"] = f"Bearer {session_token(mine.domain)}"
     page = await client.get("/admin/members/111")
     csrf = csrf_of(page.text)
     for route in ROUTES:
@@ -338,7 +351,10 @@ async def test_every_page_keeps_to_the_signed_in_shop(
             assert "777777" not in r.text, route.path
             assert "bravo-only@example.com" not in r.text, route.path
             assert "bravo-only reward" not in r.text, route.path
-    await sign_in(client, mine)  # the loop signed out too
+            if how == "embedded":  # alpha's session throughout: each route answered as alpha
+                assert r.status_code != 401, (route.path, r.text)
+    if how == "cookie":
+        await sign_in(client, mine)  # the loop signed out too
     for what in ("members", "ledger"):  # the exports, whatever route list they are in
         export = await client.get(f"/admin/exports/{what}.csv")
         assert export.status_code == 200
