@@ -8,6 +8,7 @@ carries a fresh token."""
 from __future__ import annotations
 
 import re
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -97,13 +98,14 @@ class TestRefusedTokens:
         self, client: httpx.AsyncClient, state: AppState, kind: str, message: str
     ) -> None:
         alpha, _ = await _shops(state)
-        token = {
-            "another app": lambda: session_token(alpha.domain, aud="some-other-app"),
-            "expired": lambda: session_token(alpha.domain, lifetime=-60),
-            "forged": lambda: session_token(alpha.domain, secret="another-secret-of-32-bytes-long!"),
-            "not installed": lambda: session_token("stranger.myshopify.com"),
-        }[kind]()
         shop = alpha if kind != "not installed" else AdminShop(0, "stranger.myshopify.com", "")
+        changes: dict[str, Any] = {
+            "another app": {"aud": "some-other-app"},
+            "expired": {"lifetime": -60},
+            "forged": {"secret": "another-secret-of-32-bytes-long!"},
+            "not installed": {},
+        }[kind]
+        token = session_token(shop.domain, **changes)
         for r in (
             await client.get("/admin/members/111", params=_embedded(shop, token)),
             await client.post("/admin/settings", data={"lang": "en"},
