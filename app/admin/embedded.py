@@ -111,6 +111,8 @@ class AdminFraming:
                 headers["Content-Security-Policy"] = frame_ancestors(shop)
                 if shop is None:  # for browsers without frame-ancestors
                     headers["X-Frame-Options"] = "DENY"
+                else:  # the page's URL holds a session token: not for other sites' eyes
+                    headers["Referrer-Policy"] = "same-origin"
             await send(message)
 
         await self.app(scope, receive, framed)

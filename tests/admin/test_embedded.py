@@ -128,6 +128,7 @@ class TestFraming:
             "frame-ancestors https://alpha.myshopify.com https://admin.shopify.com"
         )
         assert "x-frame-options" not in page.headers
+        assert page.headers["referrer-policy"] == "same-origin"  # its URL holds the token
         assert f'<meta name="shopify-api-key" content="{SHOPIFY_CLIENT_ID}">' in page.text
         assert f'<script src="{APP_BRIDGE}"></script>' in page.text
         assert "/admin/sign-out" not in page.text  # nothing to sign out of
