@@ -1031,3 +1031,31 @@ def reports_rebuild(shop: Annotated[int, typer.Option(help="the shop's id")]) ->
 from app.segments.cli import segments_cli  # noqa: E402  (appended: the segments' commands)
 
 cli.add_typer(segments_cli, name="segments")
+
+
+@admin_user_cli.command("password")
+def admin_user_password(
+    shop: Annotated[int, typer.Option(help="the shop's id")],
+    email: Annotated[str, typer.Option(help="the person's e-mail address")],
+    password: Annotated[
+        str,
+        typer.Option(prompt=True, hide_input=True, confirmation_prompt=True,
+                     envvar="VAFA_ADMIN_PASSWORD", help="at least 10 characters"),
+    ],
+) -> None:  # fmt: skip
+    """Give an admin user a new password; every session they have open is signed out."""
+    from app.admin import auth
+    from app.orm import utcnow
+
+    revoked = _write(lambda session: auth.change_password(session, shop, email, password, utcnow()))
+    _emit({"shop_id": shop, "sessions_revoked": revoked})
+
+
+@admin_cli.command("sign-out-all")
+def admin_sign_out_all(shop: Annotated[int, typer.Option(help="the shop's id")]) -> None:
+    """Sign everyone out of the shop's admin now (a cookie copied from a browser included)."""
+    from app.admin import auth
+    from app.orm import utcnow
+
+    revoked = _write(lambda session: auth.revoke(session, shop, utcnow()))
+    _emit({"shop_id": shop, "sessions_revoked": revoked})

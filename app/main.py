@@ -15,8 +15,12 @@ from pydantic import BaseModel
 from sqlalchemy import text
 
 from app import __version__
+from app.admin.embedded import AdminFraming
+from app.admin.events_pages import router as admin_events_router
+from app.admin.imports_pages import router as admin_imports_router
 from app.admin.pages import router as admin_pages_router
 from app.admin.program_pages import router as admin_program_router
+from app.admin.referrals_pages import router as admin_referrals_router
 from app.admin.reports_pages import router as admin_reports_router
 from app.admin.segments_pages import router as admin_segments_router
 from app.api import docs
@@ -157,6 +161,9 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
     app.include_router(admin_program_router)
     app.include_router(admin_segments_router)
     app.include_router(admin_reports_router)
+    app.include_router(admin_referrals_router)
+    app.include_router(admin_events_router)
+    app.include_router(admin_imports_router)
     app.include_router(tiers_router)
     app.include_router(privacy.router)
     app.include_router(privacy.members_router)
@@ -170,5 +177,6 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
         app.include_router(holdout_router)
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     app.add_middleware(StorefrontCORS)
+    app.add_middleware(AdminFraming)
     app.add_middleware(RequestLog)
     return app

@@ -1,6 +1,6 @@
 """Every table, imported in one place for Alembic and the tests."""
 
-from app.admin.models import AdminLink, AdminUser
+from app.admin.models import AdminLink, AdminSessionRecord, AdminUser
 from app.engage.models import EngageMember, MemberEvent, RuleAward
 from app.holdout.models import HoldoutAssignment, HoldoutSettings
 from app.imports.models import MemberImport
@@ -31,6 +31,7 @@ from app.woocommerce_app.models import WooConnect
 __all__ = [
     "Account",
     "AdminLink",
+    "AdminSessionRecord",
     "AdminUser",
     "Base",
     "EngageMember",

@@ -425,6 +425,88 @@ WORDS: dict[str, dict[str, str]] = {
             "repeat rate, also fewer than 5 who bought again, or 5 who did not, in either). "
             "No measurable difference: the interval includes zero."
         ),
+        # Referrals awaiting review (app/admin/referrals_pages.py).
+        "referrals": "Referrals",
+        "referrals_title": "Referrals to review",
+        "referrals_hint": "A check found something about these referrals, so nothing is paid "
+        "until you decide. Approved: both sides are paid as the rule says, once the order is past "
+        "its hold period. Rejected: nothing is paid, and your reason is kept.",
+        "referrals_none": "No referral is waiting for review.",
+        "referral": "Referral",
+        "referral_advocate": "Referred by (customer)",
+        "referral_friend": "Friend (customer)",
+        "order": "Order",
+        "referral_why": "Why it is held",
+        "referral_decision": "Decision",
+        "approve": "Approve",
+        "reject": "Reject",
+        "reject_reason": "Reason for rejecting",
+        "older": "Older",
+        "flag_same_email": "The friend's e-mail is the referrer's (written differently).",
+        "flag_same_phone": "The friend's phone number is the referrer's.",
+        "flag_same_address": "The friend's address is the referrer's.",
+        "flag_disposable_email": "The friend's e-mail is at a throwaway (disposable) domain.",
+        "flag_velocity": "The referrer made more referrals that day than the rule allows.",
+        "flag_self_referral": "The referrer used their own code.",
+        "flag_not_first_order": "The friend had paid for an order before.",
+        "flag_below_minimum": "The order is below the rule's minimum.",
+        "flag_cap_reached": "The referrer has made as many referrals as the rule rewards.",
+        "referral_now_rewarded": "Referral {id} approved: both sides have been paid.",
+        "referral_now_pending": "Referral {id} approved: both sides are paid on {when}, when the "
+        "order is past its hold period.",
+        "referral_now_rejected": "Referral {id} rejected: {reason}",
+        "referral_now_other": "Referral {id} is now: {status}.",
+        "referral_decided": "This referral was decided already; nothing changed.",
+        "referral_missing": "There is no such referral in this shop.",
+        "reject_reason_needed": "Give a reason for rejecting: one line, at most 500 characters.",
+        "status_review": "Under review",
+        "status_rewarded": "Rewarded",
+        "status_rejected": "Rejected",
+        "status_void": "Void (the order was undone)",
+        # Parked webhook events replayed from the jobs page (app/admin/events_pages.py).
+        "replay": "Replay",
+        "replay_hint": "Rejected: the delivery's body was not what its topic promises. Failed: "
+        "processing it failed every attempt. Replaying processes it again; what was applied "
+        "already is not applied twice.",
+        "replayed": "Queued again: the event is processed in a moment.",
+        "event_rejected": "Rejected",
+        "event_failed": "Failed",
+        "event_missing": "There is no such webhook event in this shop.",
+        # Importing members from CSV (app/admin/imports_pages.py).
+        "import": "Import",
+        "import_title": "Import members",
+        "import_upload": "Check a file",
+        "import_hint": "A CSV file of at most {mb} MB in Vafa's format (customer_id, points, "
+        "email, first_name, last_name, birthday), Smile.io's (email, points) or WPLoyalty's "
+        "(email, points, referral_code). It is checked first; nothing is imported until you "
+        "confirm. Each member's opening balance is imported once: importing a file again "
+        "changes nothing.",
+        "import_file": "CSV file",
+        "import_check": "Check the file",
+        "import_checked": "Checked: nothing is imported yet",
+        "import_result": "Imported",
+        "import_format": "Format",
+        "import_format_vafa": "Vafa",
+        "import_format_smile": "Smile.io",
+        "import_format_wployalty": "WPLoyalty",
+        "import_rows": "Rows",
+        "import_accepted": "Members to import",
+        "import_imported": "Members imported",
+        "import_unchanged": "Imported before (unchanged)",
+        "import_refused": "Rows refused",
+        "import_points": "Opening points",
+        "import_refused_rows": "Refused rows and why",
+        "import_line": "Line",
+        "import_confirm_hint": "The refused rows are left out; fix them and import the file "
+        "again later if you like (the rest are then unchanged).",
+        "import_confirm": "Import {n} members",
+        "import_nothing_to_do": "There is nothing new to import in this file.",
+        "import_done": "Imported.",
+        "import_too_big": "The file is too large for the admin (at most 2 MB). Split it, or "
+        "import it with the command vafa import members.",
+        "import_no_file": "Choose a CSV file to check.",
+        "import_not_utf8": 'The file is not UTF-8 text. Save it as "CSV UTF-8" and try again.',
+        "import_unknown_format": "The file's header row names no format Vafa knows.",
     },
     "fa": {
         "admin": "مدیریت باشگاه وفا",
@@ -826,6 +908,88 @@ WORDS: dict[str, dict[str, str]] = {
             "یا کمتر از ۵ نفر که دوباره خریده‌اند یا نخریده‌اند). بی‌تفاوت: بازه صفر را در بر"
             " می‌گیرد."
         ),
+        # Referrals awaiting review (app/admin/referrals_pages.py).
+        "referrals": "معرفی‌ها",
+        "referrals_title": "معرفی‌های در انتظار بررسی",
+        "referrals_hint": "بررسی خودکار در این معرفی‌ها چیزی یافته است و تا تصمیم شما امتیازی "
+        "داده نمی‌شود. با تأیید، به هر دو طرف طبق قاعده پس از پایان دوره نگهداری سفارش امتیاز "
+        "داده می‌شود. با رد، چیزی داده نمی‌شود و دلیل شما ثبت می‌شود.",
+        "referrals_none": "هیچ معرفی‌ای در انتظار بررسی نیست.",
+        "referral": "معرفی",
+        "referral_advocate": "معرف (مشتری)",
+        "referral_friend": "دوست معرفی‌شده (مشتری)",
+        "order": "سفارش",
+        "referral_why": "دلیل نگه‌داشتن",
+        "referral_decision": "تصمیم",
+        "approve": "تأیید",
+        "reject": "رد",
+        "reject_reason": "دلیل رد",
+        "older": "قدیمی‌تر",
+        "flag_same_email": "ایمیل دوست همان ایمیل معرف است (با نگارشی دیگر).",
+        "flag_same_phone": "شماره تلفن دوست همان شماره معرف است.",
+        "flag_same_address": "نشانی دوست همان نشانی معرف است.",
+        "flag_disposable_email": "ایمیل دوست از دامنه‌های ایمیل یک‌بارمصرف است.",
+        "flag_velocity": "معرف در آن روز بیش از حد مجاز قاعده معرفی کرده است.",
+        "flag_self_referral": "معرف از کد خودش استفاده کرده است.",
+        "flag_not_first_order": "دوست پیش‌تر سفارش پرداخت‌شده داشته است.",
+        "flag_below_minimum": "مبلغ سفارش کمتر از حداقل قاعده است.",
+        "flag_cap_reached": "معرف به سقف معرفی‌های پاداش‌دار قاعده رسیده است.",
+        "referral_now_rewarded": "معرفی {id} تأیید شد: به هر دو طرف امتیاز داده شد.",
+        "referral_now_pending": "معرفی {id} تأیید شد: امتیاز هر دو طرف در {when}، پس از پایان "
+        "دوره نگهداری سفارش، داده می‌شود.",
+        "referral_now_rejected": "معرفی {id} رد شد: {reason}",
+        "referral_now_other": "وضعیت معرفی {id}: {status}.",
+        "referral_decided": "درباره این معرفی پیش‌تر تصمیم گرفته شده است؛ چیزی تغییر نکرد.",
+        "referral_missing": "چنین معرفی‌ای در این فروشگاه نیست.",
+        "reject_reason_needed": "دلیل رد را بنویسید: یک خط و حداکثر ۵۰۰ نویسه.",
+        "status_review": "در انتظار بررسی",
+        "status_rewarded": "پاداش داده شد",
+        "status_rejected": "رد شد",
+        "status_void": "باطل (سفارش برگشت خورد)",
+        # Parked webhook events replayed from the jobs page (app/admin/events_pages.py).
+        "replay": "پردازش دوباره",
+        "replay_hint": "ردشده: محتوای وب‌هوک با موضوعش جور نبود. ناموفق: پردازش آن در همه "
+        "تلاش‌ها شکست خورد. پردازش دوباره آن را از نو پردازش می‌کند؛ آنچه پیش‌تر اعمال شده "
+        "دوباره اعمال نمی‌شود.",
+        "replayed": "دوباره در صف قرار گرفت: به‌زودی پردازش می‌شود.",
+        "event_rejected": "ردشده",
+        "event_failed": "ناموفق",
+        "event_missing": "چنین وب‌هوکی در این فروشگاه نیست.",
+        # Importing members from CSV (app/admin/imports_pages.py).
+        "import": "ورود اطلاعات",
+        "import_title": "ورود اعضا از فایل",
+        "import_upload": "بررسی فایل",
+        "import_hint": "فایل CSV حداکثر {mb} مگابایت، در قالب وفا (customer_id، points، email، "
+        "first_name، last_name، birthday)، Smile.io (email، points) یا WPLoyalty (email، "
+        "points، referral_code). اول بررسی می‌شود و تا تأیید شما چیزی وارد نمی‌شود. موجودی "
+        "آغازین هر عضو یک بار وارد می‌شود: ورود دوباره همان فایل چیزی را تغییر نمی‌دهد.",
+        "import_file": "فایل CSV",
+        "import_check": "بررسی فایل",
+        "import_checked": "بررسی شد: هنوز چیزی وارد نشده است",
+        "import_result": "وارد شد",
+        "import_format": "قالب",
+        "import_format_vafa": "وفا",
+        "import_format_smile": "Smile.io",
+        "import_format_wployalty": "WPLoyalty",
+        "import_rows": "ردیف‌ها",
+        "import_accepted": "اعضای قابل ورود",
+        "import_imported": "اعضای واردشده",
+        "import_unchanged": "پیش‌تر واردشده (بدون تغییر)",
+        "import_refused": "ردیف‌های ردشده",
+        "import_points": "امتیاز آغازین",
+        "import_refused_rows": "ردیف‌های ردشده و دلیل آن‌ها",
+        "import_line": "خط",
+        "import_confirm_hint": "ردیف‌های ردشده کنار گذاشته می‌شوند؛ می‌توانید بعداً آن‌ها را "
+        "اصلاح کنید و فایل را دوباره وارد کنید (بقیه بدون تغییر می‌مانند).",
+        "import_confirm": "ورود {n} عضو",
+        "import_nothing_to_do": "در این فایل چیز تازه‌ای برای ورود نیست.",
+        "import_done": "وارد شد.",
+        "import_too_big": "فایل برای صفحه مدیریت بزرگ است (حداکثر ۲ مگابایت). آن را تقسیم کنید "
+        "یا با فرمان vafa import members وارد کنید.",
+        "import_no_file": "یک فایل CSV برای بررسی انتخاب کنید.",
+        "import_not_utf8": "فایل با کدگذاری UTF-8 نیست. آن را به صورت «CSV UTF-8» ذخیره کنید و "
+        "دوباره امتحان کنید.",
+        "import_unknown_format": "سطر عنوان فایل هیچ قالب شناخته‌شده‌ای را نام نمی‌برد.",
     },
 }
 

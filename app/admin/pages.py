@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from app.admin import auth, charts, forms, i18n, service
+from app.admin import auth, charts, embedded, forms, i18n, service
 from app.admin.auth import AdminSession
 from app.api.deps import State
 from app.api.routing import read_at_most
@@ -66,9 +66,17 @@ def _open(shop: ShopContext | None) -> bool:
 
 
 async def signed_in(request: Request, state: State) -> AdminSession:
+    # Inside the Shopify admin: the request's session token is the session (app/admin/embedded.py).
+    embedded_session = await embedded.session_of(request, state)
+    if embedded_session is not None:
+        return embedded_session
     found = auth.load(state.settings.secret_key, request.cookies.get(auth.COOKIE))
     shop = await state.shops.by_id(found.shop_id) if found else None
     if found is None or not _open(shop):
+        raise SignInNeeded("sign in first")
+    async with state.db.read() as db:
+        live = await auth.is_live(db, found, utcnow())
+    if not live:  # signed out, its password changed, or every session of the shop revoked
         raise SignInNeeded("sign in first")
     return found
 
@@ -111,7 +119,7 @@ async def _page(
         lang=lang, t=i18n.WORDS[lang], page=page, signed_in=session is not None,
         csrf=session.csrf if session else ctx.pop("csrf", ""),
         num=lambda n: i18n.number(int(n), lang), when=lambda d: i18n.when(d, lang, timezone),
-        **ctx,
+        **embedded.page_context(request, state), **ctx,
     )  # fmt: skip
     response = HTMLResponse(body, status_code=status)
     if request.query_params.get("lang") in i18n.LANGS:
@@ -223,8 +231,10 @@ async def sign_in_link(shop_id: ShopId, request: Request, state: State) -> Respo
 
 
 @router.post("/sign-out")
-async def sign_out(request: Request, session: Signed) -> Response:
+async def sign_out(request: Request, state: State, session: Signed) -> Response:
     _checked(session, await _form(request))
+    async with state.db.write() as db:
+        await auth.revoke(db, session.shop_id, utcnow(), sid=session.sid)
     response = RedirectResponse("/admin/sign-in", status_code=303)
     response.delete_cookie(auth.COOKIE, path="/admin")
     return response
@@ -331,9 +341,12 @@ async def jobs_page(request: Request, state: State, session: Signed) -> HTMLResp
     async with state.db.read() as db:
         failed = await service.failed_jobs(db, session.shop_id)
         rejected = await service.rejected_webhooks(db, session.shop_id)
-    note = i18n.WORDS[_lang(request, "en")]["retried"] if request.query_params.get("done") else None
+    # What the last button did (a retry here, a replay from app/admin/events_pages.py).
+    done = request.query_params.get("done")
+    note_key = {"1": "retried", "replayed": "replayed"}.get(done or "")
+    error_key = "event_missing" if request.query_params.get("missing") else None
     return await _page(request, state, "jobs.html", session, page="jobs", failed=failed,
-                       rejected=rejected, note=note)  # fmt: skip
+                       rejected=rejected, note_key=note_key, error_key=error_key)  # fmt: skip
 
 
 @router.post("/jobs/{job_id}/retry")

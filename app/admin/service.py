@@ -106,10 +106,15 @@ async def failed_jobs(session: AsyncSession, shop_id: int) -> Sequence[Job]:
 
 
 async def rejected_webhooks(session: AsyncSession, shop_id: int) -> Sequence[WebhookEvent]:
+    """The shop's parked deliveries: rejected (the body is not what its topic promises) or
+    failed (processing failed every attempt), each replayable from the jobs page."""
     return (
         await session.scalars(
             select(WebhookEvent)
-            .where(WebhookEvent.shop_id == shop_id, WebhookEvent.status == EventStatus.REJECTED)
+            .where(
+                WebhookEvent.shop_id == shop_id,
+                WebhookEvent.status.in_((EventStatus.REJECTED, EventStatus.FAILED)),
+            )
             .order_by(WebhookEvent.id.desc())
             .limit(100)
         )

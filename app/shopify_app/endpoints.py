@@ -3,7 +3,8 @@
 - ``GET /shopify/install`` (the App URL): Shopify's signed query. For the authorization-code
   grant, a redirect to the grant screen with a state nonce kept in a signed cookie; when the
   embedded admin opens it with a session token (``id_token``, Shopify managed installation),
-  the token is exchanged and the shop installed at once.
+  the token is exchanged, the shop installed at once and the store owner taken into the admin
+  (``/admin``, embedded: the token is its session).
 - ``GET /shopify/callback``: the grant screen's way back; the code becomes the offline token.
 - ``POST /shopify/token-exchange``: the embedded app's session token (``Authorization:
   Bearer``) for the offline token, when the shop has none that works.
@@ -12,9 +13,10 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import RedirectResponse
 from pydantic import BaseModel
 
 from app.api.deps import State
@@ -104,15 +106,16 @@ async def _exchange(
 @router.get(
     INSTALL_PATH, summary="Start installing Vafa on a shop (the App URL)", response_model=None
 )
-async def install(request: Request, state: State, app: App) -> RedirectResponse | HTMLResponse:
+async def install(request: Request, state: State, app: App) -> RedirectResponse:
     query = _query(request)
     shop = verify_admin_query(query, [app.client_secret])
     if id_token := _one(query, "id_token"):
         installed = await _exchange(state, app, id_token, shop)
         note_shop(request, installed.shop_id)
-        # Shown inside the shop's admin only (Shopify's rule for embedded apps).
-        frame = f"frame-ancestors https://{shop} https://admin.shopify.com"
-        return HTMLResponse(_installed_page(installed), headers={"Content-Security-Policy": frame})
+        # Into the admin, embedded: the same session token is its session (app/admin/embedded.py).
+        kept = ("shop", "host", "embedded", "id_token")
+        admin = urlencode([(k, v) for k, v in query if k in kept])
+        return RedirectResponse(f"/admin?{admin}", status_code=303)
     nonce, cookie = oauth.new_state(app, shop)
     response = RedirectResponse(oauth.authorize_url(app, shop, nonce), status_code=302)
     response.set_cookie(
@@ -151,12 +154,3 @@ async def token_exchange(request: Request, state: State, app: App) -> InstallOut
     installed = await _exchange(state, app, token.strip())
     note_shop(request, installed.shop_id)
     return installed
-
-
-def _installed_page(installed: InstallOut) -> str:
-    # The embedded admin's own pages come later; until then this says the install worked.
-    return (
-        "<!doctype html><html lang=en><meta charset=utf-8><title>Vafa</title>"
-        f"<p>Vafa is installed on {installed.shop}. Points are earned from the next paid "
-        "order on; recent orders are being read.</p></html>"
-    )

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import re
+import secrets
+import time
 from dataclasses import dataclass
 
 import httpx
+import jwt
 
 from app.admin import auth
 from app.members import adjustments
@@ -61,3 +65,28 @@ async def sign_in(
             "password": password,
         },  # fmt: skip
     )
+
+
+SHOPIFY_CLIENT_ID = "vafa-admin-test-app"
+SHOPIFY_CLIENT_SECRET = "shpss_admin_test_secret_at_least_32_bytes"
+
+
+def session_token(
+    domain: str, *, lifetime: float = 600.0, aud: str = SHOPIFY_CLIENT_ID,
+    secret: str = SHOPIFY_CLIENT_SECRET, sub: str = "42",
+) -> str:  # fmt: skip
+    """A session token as App Bridge hands the embedded admin one for ``domain``'s staff
+    (a real one lives a minute; a test's lives longer, so a slow machine does not fail it)."""
+    now = int(time.time())
+    claims = {
+        "iss": f"https://{domain}/admin", "dest": f"https://{domain}", "aud": aud, "sub": sub,
+        "exp": now + int(lifetime), "nbf": now, "iat": now, "jti": secrets.token_hex(8),
+        "sid": secrets.token_hex(8),
+    }  # fmt: skip
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def embedded_query(shop: AdminShop, token: str) -> dict[str, str]:
+    """The query Shopify opens the embedded app's URL with."""
+    host = base64.urlsafe_b64encode(f"admin.shopify.com/store/{shop.domain}".encode()).decode()
+    return {"shop": shop.domain, "host": host, "embedded": "1", "id_token": token}

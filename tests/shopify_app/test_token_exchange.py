@@ -4,6 +4,8 @@ sent on to Shopify."""
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs, urlsplit
+
 import httpx
 import pytest
 
@@ -75,13 +77,20 @@ class TestExchange:
             embedded="1", host="YWRtaW4", id_token=fake_shopify.session_token()
         )
         response = await client.get("/shopify/install", params=query)
-        assert response.status_code == 200, response.text
-        assert "text/html" in response.headers["content-type"]
-        assert response.headers["content-security-policy"] == (
+        assert response.status_code == 303, response.text
+        assert [s.domain for s in await helpers.shops(state)] == [SHOP]
+        # Into the admin, embedded, with the same token as its session (not the query's hmac).
+        admin = urlsplit(response.headers["location"])
+        assert admin.path == "/admin"
+        assert parse_qs(admin.query) == {
+            k: [query[k]] for k in ("shop", "host", "embedded", "id_token")
+        }
+        page = await client.get(response.headers["location"] + "&lang=en")
+        assert page.status_code == 200, page.text
+        assert "Overview" in page.text
+        assert page.headers["content-security-policy"] == (
             f"frame-ancestors https://{SHOP} https://admin.shopify.com"
         )
-        assert SHOP in response.text
-        assert [s.domain for s in await helpers.shops(state)] == [SHOP]
 
 
 class TestRefused:
