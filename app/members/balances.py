@@ -23,6 +23,7 @@ from app.db import Database
 from app.errors import MemberNotFound
 from app.ledger.models import Account, AccountKind, LedgerMember
 from app.members.models import Member
+from app.program import versions
 
 MAX_BATCH = 500
 
@@ -35,6 +36,9 @@ class Balance:
     held: int
     lifetime_earned: int
     tier: str | None
+    # The shop's newest program version when this was read, for a cached program
+    # (:class:`app.program.versions.HistoryCache`); None when none is stored.
+    program: versions.Stamp | None = None
 
 
 _ACCOUNTS_OF_MEMBER = (Account.shop_id == Member.shop_id) & (Account.owner == Member.customer_id)
@@ -44,9 +48,11 @@ _LEDGER_OF_MEMBER = (LedgerMember.shop_id == Member.shop_id) & (
 # A member who never had points has no ledger record yet.
 _LIFETIME = func.coalesce(LedgerMember.lifetime_earned, 0)
 
+_PROGRAM = (versions.newest_version(Member.shop_id), versions.newest_stored(Member.shop_id))
+
 # Built once: composing the construct costs more than the indexed lookup itself.
 _ONE = (
-    select(_LIFETIME, Member.tier, Account.kind, Account.balance)
+    select(*_PROGRAM, _LIFETIME, Member.tier, Account.kind, Account.balance)
     .outerjoin(LedgerMember, _LEDGER_OF_MEMBER)
     .outerjoin(Account, _ACCOUNTS_OF_MEMBER)
     .where(Member.shop_id == bindparam("shop_id"), Member.customer_id == bindparam("customer_id"))
@@ -65,6 +71,7 @@ _MANY = (
     select(
         _KEYS.c.shop_id,
         _KEYS.c.customer_id,
+        *_PROGRAM,
         _LIFETIME,
         Member.tier,
         Account.kind,
@@ -139,11 +146,12 @@ async def balance_in(session: AsyncSession, shop_id: int, customer_id: str) -> B
 
 
 def _balance_of(customer_id: str, rows: Sequence[tuple[Any, ...]]) -> Balance:
-    """``rows``: (lifetime_earned, tier, account kind, balance) per account of the member."""
+    """``rows``: (newest program version, when it was stored, lifetime_earned, tier, account
+    kind, balance) per account of the member."""
     if not rows:
         raise MemberNotFound(f"no member with customer id {customer_id!r} in this shop")
-    lifetime_earned, tier = rows[0][0], rows[0][1]
-    by_kind = {kind: points for _, _, kind, points in rows if kind is not None}
+    version, stored, lifetime_earned, tier = rows[0][:4]
+    by_kind = {kind: points for *_, kind, points in rows if kind is not None}
     return Balance(
         customer_id=customer_id,
         available=by_kind.get(AccountKind.AVAILABLE, 0),
@@ -151,4 +159,5 @@ def _balance_of(customer_id: str, rows: Sequence[tuple[Any, ...]]) -> Balance:
         held=by_kind.get(AccountKind.HELD, 0),
         lifetime_earned=lifetime_earned,
         tier=tier,
+        program=None if version is None else (version, stored),
     )

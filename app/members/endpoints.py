@@ -82,8 +82,9 @@ async def get_member(
     it)."""
     member = await balances.get(shop.shop_id, customer_id)
     async with vafa.db.read() as session:
+        history = await vafa.programs.load(session, shop.shop_id, member.program)
         tier, progress = await tiers.progress(
-            session, shop.shop_id, customer_id, member.tier, utcnow()
+            session, shop.shop_id, customer_id, member.tier, utcnow(), history
         )
     document = _member_document(member, tier, progress)
     return Response(orjson.dumps(document), media_type="application/json")
