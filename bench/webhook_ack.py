@@ -52,6 +52,7 @@ from bench.common import (
     Server,
     WebhookLoad,
     add_common_arguments,
+    cpu_ratio,
     customers_for_orders,
     database_name,
     insert_events,
@@ -225,6 +226,7 @@ def main() -> None:
                 connections=args.connections,
                 threads=args.threads,
                 workdir=workdir,
+                server_pid=server.proc.pid,
             )
 
         worker_rss: int | None = None
@@ -295,6 +297,10 @@ def main() -> None:
     acked = vafa.ok
     lost = max(acked - stored, 0)
     print(f"  ratio vafa/bare: {ratio:.3f}  (the target's floor, a FastAPI endpoint)")
+    by_cpu = cpu_ratio(bare, vafa)
+    if by_cpu is not None:
+        also = " (`vafa serve`'s includes its worker's)" if args.make_run else ""
+        print(f"  ratio by server CPU per request (bare/vafa): {by_cpu:.3f}{also}")
     print(f"  ratio vafa/bare-plain: {plain_ratio:.3f}  (the floor served as the intake is)")
     print(
         f"  stored events: {stored} for {acked} acknowledged deliveries "
@@ -325,6 +331,7 @@ def main() -> None:
         "connections": args.connections,
         "results": [result_dict(r) for r in results],
         "ratio": round(ratio, 4),
+        "ratio_by_cpu": None if by_cpu is None else round(by_cpu, 4),
         "ratio_plain": round(plain_ratio, 4),
         "stored": stored,
         "acknowledged": acked,

@@ -81,11 +81,16 @@ async def get_member(
     without building a pydantic model and validating it again (``response_model`` documents
     it)."""
     member = await balances.get(shop.shop_id, customer_id)
-    async with vafa.db.read() as session:
-        history = await vafa.programs.load(session, shop.shop_id, member.program)
-        tier, progress = await tiers.progress(
-            session, shop.shop_id, customer_id, member.tier, utcnow(), history
-        )
+    now = utcnow()
+    history = vafa.programs.cached(shop.shop_id, member.program)
+    if history is not None and history.at(now).document.tiers is None:
+        tier, progress = member.tier, None  # no tiers: nothing more to read (no session)
+    else:
+        async with vafa.db.read() as session:
+            history = history or await vafa.programs.load(session, shop.shop_id, member.program)
+            tier, progress = await tiers.progress(
+                session, shop.shop_id, customer_id, member.tier, now, history
+            )
     document = _member_document(member, tier, progress)
     return Response(orjson.dumps(document), media_type="application/json")
 

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import ColumnElement, ScalarSelect, String, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from app.errors import ValidationFailed
 from app.program.document import ProgramDocument, from_settings
@@ -77,7 +78,7 @@ async def load(session: AsyncSession, shop_id: int) -> ProgramHistory:
 Stamp = tuple[int, str | None]
 
 
-def newest_version(shop_id: ColumnElement[int]) -> ScalarSelect[int]:
+def newest_version(shop_id: ColumnElement[int] | InstrumentedAttribute[int]) -> ScalarSelect[int]:
     """The shop's newest version number, as a column of the caller's statement."""
     return (
         select(func.max(ProgramVersionRow.version))
@@ -86,7 +87,7 @@ def newest_version(shop_id: ColumnElement[int]) -> ScalarSelect[int]:
     )
 
 
-def newest_stored(shop_id: ColumnElement[int]) -> ScalarSelect[str]:
+def newest_stored(shop_id: ColumnElement[int] | InstrumentedAttribute[int]) -> ScalarSelect[str]:
     """When the shop's newest version was stored, as text (tells it from a deleted shop's whose
     id a new shop reused, SQLite reusing the highest ids)."""
     return (
@@ -111,14 +112,21 @@ class HistoryCache:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def cached(self, shop_id: int, stamp: Stamp | None) -> ProgramHistory | None:
+        """The cached program while ``stamp`` is still the shop's newest version, else None."""
+        found = self._entries.get(shop_id)
+        if stamp is None or found is None or found[0] != stamp:
+            return None
+        self._entries.move_to_end(shop_id)
+        return found[1]
+
     async def load(
         self, session: AsyncSession, shop_id: int, stamp: Stamp | None
     ) -> ProgramHistory:
         """The shop's program: the cached one while ``stamp`` is still its newest version."""
-        found = self._entries.get(shop_id)
-        if stamp is not None and found is not None and found[0] == stamp:
-            self._entries.move_to_end(shop_id)
-            return found[1]
+        found = self.cached(shop_id, stamp)
+        if found is not None:
+            return found
         history = await load(session, shop_id)
         # Published between the caller's statement and this load: keep it for the next stamp.
         if stamp is not None and history.latest.version == stamp[0]:
