@@ -14,6 +14,7 @@ from app.jobs.runner import Runner
 from app.jobs.scheduled import SCHEDULED
 from app.jobs.worker import JobWorker
 from app.members.balances import BalanceReader
+from app.program.versions import HistoryCache
 from app.ratelimits import ConnectLimits, SignInLimits, StorefrontLimits
 from app.shops.service import ShopDirectory
 from app.webhooks.intake import Intake
@@ -51,6 +52,7 @@ class AppState:
     worker: Runner
     balances: BalanceReader
     wake_worker: asyncio.Event = field(default_factory=asyncio.Event)
+    programs: HistoryCache = field(default_factory=HistoryCache)
     storefront_limits: StorefrontLimits = field(default_factory=StorefrontLimits)
     sign_in_limits: SignInLimits = field(default_factory=SignInLimits)
     connect_limits: ConnectLimits = field(default_factory=ConnectLimits)

@@ -32,6 +32,7 @@ from bench.common import (
     GetLoad,
     LoadResult,
     add_common_arguments,
+    cpu_ratio,
     database_name,
     is_sqlite,
     pick_loader,
@@ -82,6 +83,7 @@ def main() -> None:
                 connections=args.connections,
                 threads=args.threads,
                 workdir=workdir,
+                server_pid=server.proc.pid,
             )
 
         with serve(env, workdir / "server.log", args.access_log) as server:
@@ -108,6 +110,9 @@ def main() -> None:
     )
     ratio = vafa.rps / bare.rps if bare.rps else 0.0
     print(f"  ratio vafa/bare: {ratio:.3f}")
+    by_cpu = cpu_ratio(bare, vafa)
+    if by_cpu is not None:
+        print(f"  ratio by server CPU per request (bare/vafa): {by_cpu:.3f}")
     print(f"  peak RSS: server {mib(server_rss)}")
     data: dict[str, Any] = {
         "benchmark": "balance_read",
@@ -116,6 +121,7 @@ def main() -> None:
         "connections": args.connections,
         "results": [result_dict(bare), result_dict(vafa)],
         "ratio": round(ratio, 4),
+        "ratio_by_cpu": None if by_cpu is None else round(by_cpu, 4),
         "server_peak_rss_kib": server_rss,
     }
     write_json(args.json, data)

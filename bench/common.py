@@ -37,7 +37,7 @@ from app.crypto import Vault, random_token, sha256_hex
 from app.orm import table_of
 from app.shops.service import ADMIN_KEY_PREFIX
 from app.webhooks.models import WebhookEvent
-from bench.rss import peak_rss_kib
+from bench.rss import cpu_seconds, peak_rss_kib
 
 REPO = Path(__file__).resolve().parent.parent
 ORDER_FIXTURE = REPO / "tests" / "fixtures" / "shopify" / "orders-create.json"
@@ -571,9 +571,36 @@ def run_load(
     threads: int,
     workdir: Path,
     max_requests: int = 5_000_000,
+    server_pid: int | None = None,
 ) -> LoadResult:
+    """``server_pid``: also the server's CPU time per request (``cpu_ms_per_request``): on this
+    shared machine wall-clock rates move with everyone's load, CPU time per request far less."""
     if not 0 < seconds <= MAX_SECONDS:
         raise SystemExit(f"a load run lasts between 0 and {MAX_SECONDS} seconds")
+    cpu_before = None if server_pid is None else cpu_seconds(server_pid)
+    result = _run_load(label, base_url, load, loader=loader, seconds=seconds,
+                       connections=connections, threads=threads, workdir=workdir,
+                       max_requests=max_requests)  # fmt: skip
+    cpu_after = None if server_pid is None else cpu_seconds(server_pid)
+    if cpu_before is not None and cpu_after is not None and result.requests:
+        result.extra["cpu_ms_per_request"] = round(
+            1000 * (cpu_after - cpu_before) / result.requests, 3
+        )
+    return result
+
+
+def _run_load(
+    label: str,
+    base_url: str,
+    load: WebhookLoad | GetLoad,
+    *,
+    loader: str,
+    seconds: float,
+    connections: int,
+    threads: int,
+    workdir: Path,
+    max_requests: int,
+) -> LoadResult:
     if loader == "wrk":
         return run_wrk(
             label,
@@ -757,13 +784,21 @@ def resolve_database(args: argparse.Namespace, workdir: Path) -> str:
 
 def print_results(title: str, results: Sequence[LoadResult]) -> None:
     print(f"\n{title}")
-    header = ("target", "req/s", "p50 ms", "p99 ms", "requests", "failed")
-    print("  {:<34} {:>9} {:>8} {:>8} {:>9} {:>7}".format(*header))
+    header = ("target", "req/s", "p50 ms", "p99 ms", "requests", "failed", "CPU ms/req")
+    print("  {:<34} {:>9} {:>8} {:>8} {:>9} {:>7} {:>10}".format(*header))
     for r in results:
+        cpu = r.extra.get("cpu_ms_per_request")
         print(
             f"  {r.label:<34} {r.rps:>9.0f} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f} "
-            f"{r.requests:>9} {r.failed:>7}"
+            f"{r.requests:>9} {r.failed:>7} {'' if cpu is None else f'{cpu:.3f}':>10}"
         )
+
+
+def cpu_ratio(floor: LoadResult, target: LoadResult) -> float | None:
+    """The floor's server CPU time per request over the target's: the rate ratio the target
+    would have if the server's CPU were all it waited for (load-independent, unlike req/s)."""
+    a, b = floor.extra.get("cpu_ms_per_request"), target.extra.get("cpu_ms_per_request")
+    return a / b if a and b else None
 
 
 def write_json(path: str | None, data: dict[str, Any]) -> None:

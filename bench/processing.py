@@ -63,7 +63,7 @@ from bench.common import (
     workers,
     write_json,
 )
-from bench.rss import mib, peak_rss_kib, run_measured
+from bench.rss import cpu_seconds, mib, peak_rss_kib, run_measured
 
 DATABASE = "vafa_bench_processing"
 PGBENCH_DATABASE = "vafa_bench_pgbench"
@@ -300,6 +300,7 @@ def main() -> None:
                 asyncio.run(wait_until_settled(url, shop.shop_id, procs, args.timeout))
                 finished = time.time()
                 worker_rss = [peak_rss_kib(proc.pid) for proc in procs]
+                worker_cpu = [cpu_seconds(proc.pid) or 0.0 for proc in procs]
         except RuntimeError as exc:
             raise SystemExit(f"{exc}\n{tail(log)}") from exc
 
@@ -387,6 +388,10 @@ def main() -> None:
         f"peak RSS {mib(verify.peak_rss_kib)}"
     )
     print("  peak RSS workers   " + ", ".join(mib(kib) for kib in worker_rss))
+    print(
+        f"  worker CPU         {sum(worker_cpu):.1f} s = {1000 * sum(worker_cpu) / events:.1f} ms "
+        "per event (user + system, start-up included)"
+    )
     if per_event:
         print("  server, per event  " + ", ".join(f"{k} {v:g}" for k, v in per_event.items()))
         print(
@@ -413,6 +418,7 @@ def main() -> None:
             "ledger_verify_seconds": round(verify.seconds, 2),
             "ledger_verify_peak_rss_kib": verify.peak_rss_kib,
             "worker_peak_rss_kib": worker_rss,
+            "worker_cpu_seconds": worker_cpu,
             "server_per_event": per_event,
         },
     )

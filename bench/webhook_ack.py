@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -51,6 +52,7 @@ from bench.common import (
     Server,
     WebhookLoad,
     add_common_arguments,
+    cpu_ratio,
     customers_for_orders,
     database_name,
     insert_events,
@@ -80,6 +82,11 @@ PLAIN = "/bench/bare-webhook-plain"
 VAFA = "/webhooks/shopify"
 
 
+def say(message: str) -> None:
+    """Progress on stderr as it happens (a run is silent for minutes otherwise)."""
+    print(message, file=sys.stderr, flush=True)
+
+
 def check_once(server: Server, load: WebhookLoad) -> None:
     """One delivery before the load, so a broken set-up fails loudly instead of measuring 401s."""
     headers = {
@@ -99,10 +106,16 @@ def wait_processed(url: str, before: int, timeout: float = 600) -> dict[str, Any
     and how many orders earned points."""
     pending_sql = "SELECT COUNT(*) FROM webhook_events WHERE id > :before AND status = 'pending'"
     pending_at_end = int(scalar(url, pending_sql, before=before))
-    started = time.monotonic()
-    while scalar(url, pending_sql, before=before) and time.monotonic() - started < timeout:
+    started = last_said = time.monotonic()
+    deadline = started + timeout
+    while (left := scalar(url, pending_sql, before=before)) and time.monotonic() < deadline:
+        if time.monotonic() - last_said >= 10:  # a slow worker is not a hung benchmark
+            say(f"  {left} deliveries still pending after {time.monotonic() - started:.0f} s")
+            last_said = time.monotonic()
         time.sleep(0.5)
     seconds = time.monotonic() - started
+    if left:
+        say(f"  gave up waiting: {left} deliveries still pending after {timeout:.0f} s")
     statuses = dict(
         query(
             url,
@@ -189,10 +202,15 @@ def main() -> None:
         nonce = run_nonce()
         # --make-run: the warm-up and the measured run each a set of orders never seen before.
         fresh: dict[str, tuple[list[bytes], list[str]]] = {}
-        if args.make_run:
-            print("preparing a new order for every delivery …")
-            fresh["w"] = signed(int(args.warmup * args.max_rate))
-            fresh["m"] = signed(int(args.duration * args.max_rate))
+
+        def prepare_fresh(rate: float) -> None:
+            """As many new orders as the intake could take at ``rate`` (the plain floor's, which
+            it cannot beat, with a margin; at most ``--max-rate``): 8 KB each, so preparing the
+            issue's 8,000/s × 11 s took ~10 s and 650 MiB on a busy machine."""
+            per_second = min(int(rate * 1.5) + 100, args.max_rate)
+            say(f"preparing a new order for every delivery ({per_second}/s of load) …")
+            fresh["w"] = signed(int(args.warmup * per_second))
+            fresh["m"] = signed(int(args.duration * per_second))
 
         def load_for(path: str, tag: str) -> WebhookLoad:
             b, s = fresh.get(tag, (bodies, signatures)) if path == VAFA else (bodies, signatures)
@@ -208,6 +226,7 @@ def main() -> None:
                 connections=args.connections,
                 threads=args.threads,
                 workdir=workdir,
+                server_pid=server.proc.pid,
             )
 
         worker_rss: int | None = None
@@ -229,8 +248,11 @@ def main() -> None:
                 run("warm-up", PLAIN, "w", args.warmup)
             plain = run(f"POST {PLAIN}", PLAIN, "m", args.duration)
 
+            say(f"floors: {bare.rps:.0f} req/s (FastAPI), {plain.rps:.0f} req/s (plain)")
             if args.make_run:
                 stack.close()  # the baseline server; `vafa serve` alone from here on
+                prepare_fresh(max(bare.rps, plain.rps))
+                say("starting `vafa serve` …")
                 server = stack.enter_context(
                     serve_vafa(env, workdir / "vafa-serve.log", serve_settings)
                 )
@@ -239,6 +261,10 @@ def main() -> None:
                 run("warm-up", VAFA, "w", args.warmup)
             before = scalar(url, "SELECT COALESCE(MAX(id), 0) FROM webhook_events")
             vafa = run(f"POST {VAFA}", VAFA, "m", args.duration)
+            say(f"{VAFA}: {vafa.rps:.0f} req/s")
+            if "m" in fresh and vafa.requests > len(fresh["m"][0]):
+                say(f"  WARNING: {vafa.requests} deliveries for {len(fresh['m'][0])} new orders: "
+                    "some orders were sent twice (raise the margin in prepare_fresh)")  # fmt: skip
             stored = scalar(
                 url,
                 "SELECT COUNT(*) FROM webhook_events WHERE id > :before AND dedupe_key LIKE :key",
@@ -246,6 +272,7 @@ def main() -> None:
                 key=f"shopify:event:orders/paid:{nonce}m-%",
             )
             if args.make_run and serve_settings.get("VAFA_WORKER_IN_PROCESS") != "false":
+                say("waiting for the worker to process every stored delivery …")
                 catch_up = wait_processed(url, before)
             server_rss = server.peak_rss_kib()
             if worker_procs:
@@ -270,6 +297,10 @@ def main() -> None:
     acked = vafa.ok
     lost = max(acked - stored, 0)
     print(f"  ratio vafa/bare: {ratio:.3f}  (the target's floor, a FastAPI endpoint)")
+    by_cpu = cpu_ratio(bare, vafa)
+    if by_cpu is not None:
+        also = " (`vafa serve`'s includes its worker's)" if args.make_run else ""
+        print(f"  ratio by server CPU per request (bare/vafa): {by_cpu:.3f}{also}")
     print(f"  ratio vafa/bare-plain: {plain_ratio:.3f}  (the floor served as the intake is)")
     print(
         f"  stored events: {stored} for {acked} acknowledged deliveries "
@@ -300,6 +331,7 @@ def main() -> None:
         "connections": args.connections,
         "results": [result_dict(r) for r in results],
         "ratio": round(ratio, 4),
+        "ratio_by_cpu": None if by_cpu is None else round(by_cpu, 4),
         "ratio_plain": round(plain_ratio, 4),
         "stored": stored,
         "acknowledged": acked,

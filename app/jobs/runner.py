@@ -1,7 +1,8 @@
 """The runner: the loop behind ``vafa worker`` (and the worker inside ``vafa serve`` on SQLite).
 
-Each turn it gives every source of work (stored webhook events, jobs) one batch, and at each
-scheduler tick it runs the periodic tasks. Every part has its own failures: a task that keeps
+Each source of work (stored webhook events, jobs) is worked through, one batch a turn, in a loop
+of its own, so that events never wait for a job's call to a store; the events' loop also runs
+the periodic tasks at each scheduler tick. Every part has its own failures: a task that keeps
 failing never keeps accepted events or jobs from being processed.
 """
 
@@ -102,39 +103,57 @@ class Runner:
                 await source.close()
         log.info("worker stopped")
 
-    async def _turn(self, limit: int | None) -> int:
-        settled = 0
-        for source in self.sources:
-            try:
-                settled += await source.run_once(limit=limit)
-            except Exception as exc:  # the loop must survive a database hiccup
-                log_failure(log, "worker turn failed", exc, source=source.name)
-        return settled
+    async def _turn(self, source: Source, limit: int | None) -> int:
+        try:
+            return await source.run_once(limit=limit)
+        except Exception as exc:  # the loop must survive a database hiccup
+            log_failure(log, "worker turn failed", exc, source=source.name)
+            return 0
 
     async def _loop(self, stop: asyncio.Event, wake: asyncio.Event | None) -> None:
+        """The first source (stored events, which intake feeds) and the periodic tasks in one
+        loop, every other source (jobs) in a loop of its own: a job waiting for a store's API
+        never holds up the processing of events."""
+        first, *others = self.sources or (_Nothing(),)
+        await asyncio.gather(
+            self._source_loop(first, stop, wake, intake=wake is not None, scheduled=True),
+            *(self._source_loop(s, stop, self._jobs, intake=False, scheduled=False)
+              for s in others),
+        )  # fmt: skip
+
+    async def _source_loop(
+        self,
+        source: Source,
+        stop: asyncio.Event,
+        signal: asyncio.Event | None,
+        intake: bool,
+        scheduled: bool,
+    ) -> None:
+        """``signal``: ends an idle sleep (intake's ``wake`` for events, ``wake_for_jobs`` for
+        jobs); with ``intake``, it also tells that deliveries keep arriving."""
         next_scheduled = 0.0
         loop = asyncio.get_running_loop()
         busy = False  # deliveries arrived during the last turn
+        signals = (stop,) if signal is None else (stop, signal)
         while not stop.is_set():
-            if loop.time() >= next_scheduled:
+            if scheduled and loop.time() >= next_scheduled:
                 next_scheduled = loop.time() + self.settings.scheduler_interval_seconds
                 try:
                     await self.run_scheduled()
                 except Exception as exc:
                     log_failure(log, "scheduled tasks failed", exc)
-            self._jobs.clear()
-            if wake is not None:
-                wake.clear()
+            if signal is not None:
+                signal.clear()
             started = loop.time()
             # Smaller turns while deliveries arrive: none waits for the writer for long.
-            settled = await self._turn(self.settings.worker_busy_batch_size if busy else None)
-            busy = wake is not None and wake.is_set()
+            limit = self.settings.worker_busy_batch_size if busy else None
+            settled = await self._turn(source, limit)
+            busy = intake and signal is not None and signal.is_set()
             if settled and busy:
                 await self._yield_to_intake(loop.time() - started, stop)
             elif settled == 0:
                 # Sleep until the next poll, or until intake or an endpoint in this process
                 # (or, listened for, another process) asks for work.
-                signals = (stop, self._jobs) if wake is None else (stop, self._jobs, wake)
                 await _first_of(signals, self.settings.worker_idle_sleep_seconds)
 
     async def _yield_to_intake(self, turn: float, stop: asyncio.Event) -> None:
@@ -145,6 +164,18 @@ class Runner:
         pause = min(turn * (1 - share) / share, self.settings.worker_busy_max_pause_seconds)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), pause)
+
+
+class _Nothing:
+    """No source: the loop runs the periodic tasks only."""
+
+    name = "nothing"
+
+    async def run_once(self, now: datetime | None = None, limit: int | None = None) -> int:
+        return 0
+
+    async def close(self) -> None:
+        return None
 
 
 async def _first_of(events: Sequence[asyncio.Event], seconds: float) -> None:

@@ -14,15 +14,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, String, and_, bindparam, column, func, select
+from sqlalchemy import BigInteger, String, and_, bindparam, column, exists, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.batching import Batcher
 from app.db import Database
 from app.errors import MemberNotFound
+from app.holdout.models import HoldoutSettings
 from app.ledger.models import Account, AccountKind, LedgerMember
 from app.members.models import Member
+from app.program import versions
 
 MAX_BATCH = 500
 
@@ -35,6 +37,11 @@ class Balance:
     held: int
     lifetime_earned: int
     tier: str | None
+    # The shop's newest program version when this was read, for a cached program
+    # (:class:`app.program.versions.HistoryCache`); None when none is stored.
+    program: versions.Stamp | None = None
+    # The shop has holdout settings: only then can the member be held out (app.holdout).
+    holdout_set: bool = False
 
 
 _ACCOUNTS_OF_MEMBER = (Account.shop_id == Member.shop_id) & (Account.owner == Member.customer_id)
@@ -44,9 +51,15 @@ _LEDGER_OF_MEMBER = (LedgerMember.shop_id == Member.shop_id) & (
 # A member who never had points has no ledger record yet.
 _LIFETIME = func.coalesce(LedgerMember.lifetime_earned, 0)
 
+_PROGRAM = (
+    versions.newest_version(Member.shop_id),
+    versions.newest_stored(Member.shop_id),
+    exists().where(HoldoutSettings.shop_id == Member.shop_id),
+)
+
 # Built once: composing the construct costs more than the indexed lookup itself.
 _ONE = (
-    select(_LIFETIME, Member.tier, Account.kind, Account.balance)
+    select(*_PROGRAM, _LIFETIME, Member.tier, Account.kind, Account.balance)
     .outerjoin(LedgerMember, _LEDGER_OF_MEMBER)
     .outerjoin(Account, _ACCOUNTS_OF_MEMBER)
     .where(Member.shop_id == bindparam("shop_id"), Member.customer_id == bindparam("customer_id"))
@@ -65,6 +78,7 @@ _MANY = (
     select(
         _KEYS.c.shop_id,
         _KEYS.c.customer_id,
+        *_PROGRAM,
         _LIFETIME,
         Member.tier,
         Account.kind,
@@ -139,11 +153,12 @@ async def balance_in(session: AsyncSession, shop_id: int, customer_id: str) -> B
 
 
 def _balance_of(customer_id: str, rows: Sequence[tuple[Any, ...]]) -> Balance:
-    """``rows``: (lifetime_earned, tier, account kind, balance) per account of the member."""
+    """``rows``: (newest program version, when it was stored, holdout set, lifetime_earned,
+    tier, account kind, balance) per account of the member."""
     if not rows:
         raise MemberNotFound(f"no member with customer id {customer_id!r} in this shop")
-    lifetime_earned, tier = rows[0][0], rows[0][1]
-    by_kind = {kind: points for _, _, kind, points in rows if kind is not None}
+    version, stored, holdout_set, lifetime_earned, tier = rows[0][:5]
+    by_kind = {kind: points for *_, kind, points in rows if kind is not None}
     return Balance(
         customer_id=customer_id,
         available=by_kind.get(AccountKind.AVAILABLE, 0),
@@ -151,4 +166,6 @@ def _balance_of(customer_id: str, rows: Sequence[tuple[Any, ...]]) -> Balance:
         held=by_kind.get(AccountKind.HELD, 0),
         lifetime_earned=lifetime_earned,
         tier=tier,
+        program=None if version is None else (version, stored),
+        holdout_set=bool(holdout_set),
     )

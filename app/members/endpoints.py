@@ -82,11 +82,20 @@ async def get_member(
     without building a pydantic model and validating it again (``response_model`` documents
     it)."""
     member = await balances.get(shop.shop_id, customer_id)
-    async with vafa.db.read() as session:
-        tier, progress = await tiers.progress(
-            session, shop.shop_id, customer_id, member.tier, utcnow()
-        )
-        held_out = await holdout.shown_as_holdout(session, shop.shop_id, customer_id)
+    now = utcnow()
+    history = vafa.programs.cached(shop.shop_id, member.program)
+    held_out = False
+    if not member.holdout_set and history is not None and history.at(now).document.tiers is None:
+        tier, progress = member.tier, None  # no tiers, no holdout: nothing more to read
+    else:
+        async with vafa.db.read() as session:
+            held_out = member.holdout_set and await holdout.shown_as_holdout(
+                session, shop.shop_id, customer_id
+            )
+            history = history or await vafa.programs.load(session, shop.shop_id, member.program)
+            tier, progress = await tiers.progress(
+                session, shop.shop_id, customer_id, member.tier, now, history
+            )
     if held_out:  # not in the club: no tier to be in or to reach
         tier, progress = None, None
     document = {**_member_document(member, tier, progress), "holdout": held_out}

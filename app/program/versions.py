@@ -10,12 +10,14 @@ version numbers once shown never change meaning.
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, ScalarSelect, String, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from app.errors import ValidationFailed
 from app.program.document import ProgramDocument, from_settings
@@ -69,6 +71,70 @@ async def load(session: AsyncSession, shop_id: int) -> ProgramHistory:
             tuple(Version(v, at, ProgramDocument.model_validate(doc)) for v, at, doc in rows)
         )
     return ProgramHistory((await _first(session, shop_id),))
+
+
+# The shop's newest stored version (number, time stored), read in the caller's own statement
+# (:func:`newest_version`, :func:`newest_stored`).
+Stamp = tuple[int, str | None]
+
+
+def newest_version(shop_id: ColumnElement[int] | InstrumentedAttribute[int]) -> ScalarSelect[int]:
+    """The shop's newest version number, as a column of the caller's statement."""
+    return (
+        select(func.max(ProgramVersionRow.version))
+        .where(ProgramVersionRow.shop_id == shop_id)
+        .scalar_subquery()
+    )
+
+
+def newest_stored(shop_id: ColumnElement[int] | InstrumentedAttribute[int]) -> ScalarSelect[str]:
+    """When the shop's newest version was stored, as text (tells it from a deleted shop's whose
+    id a new shop reused, SQLite reusing the highest ids)."""
+    return (
+        select(cast(func.max(ProgramVersionRow.created_at), String))
+        .where(ProgramVersionRow.shop_id == shop_id)
+        .scalar_subquery()
+    )
+
+
+class HistoryCache:
+    """The shops' programs as this process last read them, for a hot read (the member
+    document) that needs the program but should not read and validate every version each
+    time. An entry is used only while its stamp is the shop's newest stored version, read in
+    the same statement as the caller's data: versions are never updated and a new one always
+    gets the next number, so the same newest version means the same history, whichever
+    process published a later one. Bounded: least recently used shops go first."""
+
+    def __init__(self, size: int = 1024) -> None:
+        self._size = size
+        self._entries: OrderedDict[int, tuple[Stamp, ProgramHistory]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def cached(self, shop_id: int, stamp: Stamp | None) -> ProgramHistory | None:
+        """The cached program while ``stamp`` is still the shop's newest version, else None."""
+        found = self._entries.get(shop_id)
+        if stamp is None or found is None or found[0] != stamp:
+            return None
+        self._entries.move_to_end(shop_id)
+        return found[1]
+
+    async def load(
+        self, session: AsyncSession, shop_id: int, stamp: Stamp | None
+    ) -> ProgramHistory:
+        """The shop's program: the cached one while ``stamp`` is still its newest version."""
+        found = self.cached(shop_id, stamp)
+        if found is not None:
+            return found
+        history = await load(session, shop_id)
+        # Published between the caller's statement and this load: keep it for the next stamp.
+        if stamp is not None and history.latest.version == stamp[0]:
+            self._entries[shop_id] = (stamp, history)
+            self._entries.move_to_end(shop_id)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+        return history
 
 
 async def _first(session: AsyncSession, shop_id: int) -> Version:

@@ -81,6 +81,41 @@ class TestYieldingToIntake:
         assert set(limits) == {None}
 
 
+class StuckSource:
+    """A job waiting for a store that does not answer (until ``answer`` is set)."""
+
+    name = "stuck"
+
+    def __init__(self) -> None:
+        self.answer = asyncio.Event()
+        self.turns = 0
+
+    async def run_once(self, now: datetime | None = None, limit: int | None = None) -> int:
+        self.turns += 1
+        await self.answer.wait()
+        return 1
+
+    async def close(self) -> None:
+        return None
+
+
+class TestSourcesRunApart:
+    async def test_events_keep_being_processed_while_a_job_waits_for_its_store(
+        self, state: AppState
+    ) -> None:
+        wake = asyncio.Event()
+        events, job = BusySource(wake, intake_busy=False), StuckSource()
+        runner = Runner(state.db, state.shops, state.settings, [events, job], [])
+        stop = asyncio.Event()
+        task = asyncio.create_task(runner.run_forever(stop, wake=wake))
+        await asyncio.sleep(0.4)
+        assert job.turns == 1  # still waiting for its store …
+        assert len(events.limits) >= 5  # … while events had turn after turn
+        job.answer.set()
+        stop.set()
+        await asyncio.wait_for(task, 5)
+
+
 class TestPeriodic:
     async def test_a_periodic_task_runs_for_active_and_paused_shops_not_disabled_ones(
         self, state: AppState, shopify_shop: ShopifyShop
