@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, String, and_, bindparam, column, exists, func, select
+from sqlalchemy import BigInteger, String, and_, bindparam, column, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -54,7 +54,10 @@ _LIFETIME = func.coalesce(LedgerMember.lifetime_earned, 0)
 _PROGRAM = (
     versions.newest_version(Member.shop_id),
     versions.newest_stored(Member.shop_id),
-    exists().where(HoldoutSettings.shop_id == Member.shop_id),
+    # A count (0 or 1: one row per shop) rather than EXISTS: a plain integer column.
+    select(func.count(HoldoutSettings.id))
+    .where(HoldoutSettings.shop_id == Member.shop_id)
+    .scalar_subquery(),
 )
 
 # Built once: composing the construct costs more than the indexed lookup itself.
