@@ -39,6 +39,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    union_all,
     values,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -128,7 +129,9 @@ async def rebuild(session: AsyncSession, shop_id: int, days: Iterable[date], zon
             d.c.day,
             *(
                 func.sum(
-                    case((Posting.account_id == system.get(kind, 0), sign * Posting.amount))
+                    case(
+                        (Posting.account_id == system.get(kind, 0), sign * Posting.amount), else_=0
+                    )
                 ).label(_COLUMNS[kind])
                 for kind, sign in _SIGN.items()
             ),
@@ -136,25 +139,28 @@ async def rebuild(session: AsyncSession, shop_id: int, days: Iterable[date], zon
         .select_from(d)
         .join(tx, and_(tx.shop_id == shop_id, _in_day(d, tx.created_at)))
         .join(Posting, and_(Posting.shop_id == shop_id, Posting.transaction_id == tx.id))
-        .where(Posting.account_id.in_(list(system.values()) or [0]))
         .group_by(d.c.day)
-        .subquery()
     )
     joined = (
         select(d.c.day, func.count().label("members_joined"))
         .select_from(d)
         .join(Member, and_(Member.shop_id == shop_id, _in_day(d, Member.created_at)))
         .group_by(d.c.day)
-        .subquery()
     )
     orders = _orders(session.get_bind().dialect.name, shop_id, d)
-    sources = (points, joined, orders)
-    found = {name: _source_column(sources, name) for name in COUNTS}
+    # Every wanted day (zeros), then each source's sums for its columns: summed by day.
+    parts = [select(d.c.day, *(literal(0).label(name) for name in COUNTS)).select_from(d)]
+    for source in (points, joined, orders):
+        found = source.subquery()
+        parts.append(
+            select(found.c.day, *(
+                (found.c[name] if name in found.c else literal(0)).label(name) for name in COUNTS
+            ))
+        )  # fmt: skip
+    every = union_all(*parts).subquery()
     made = select(
-        literal(shop_id), d.c.day, *(func.coalesce(found[name], 0) for name in COUNTS)
-    ).select_from(d)
-    for source in sources:
-        made = made.outerjoin(source, source.c.day == d.c.day)
+        literal(shop_id), every.c.day, *(func.sum(every.c[name]) for name in COUNTS)
+    ).group_by(every.c.day)
     await session.execute(
         delete(ReportDay).where(ReportDay.shop_id == shop_id, ReportDay.day.in_(wanted))
     )
@@ -164,48 +170,50 @@ async def rebuild(session: AsyncSession, shop_id: int, days: Iterable[date], zon
     return len(wanted)
 
 
-def _source_column(sources: Iterable[Any], name: str) -> Any:
-    return next(source.c[name] for source in sources if name in source.c)
-
-
 def _orders(dialect: str, shop_id: int, d: CTE) -> Any:
     """Paid orders by day: each order's merchandise net of its refunds first, then the day's
     sums (a join, not a subquery per order, so a whole history can be one hash join)."""
-    per_order = (
+    # The day's orders found first, by their index on the time: joined to the refunds and
+    # grouped in the same step, SQLite scans every order of the shop for each day instead.
+    paid = (
         select(
-            d.c.day,
+            d.c.day, Order.id, Order.order_id, Order.merchandise_minor,
             (func.coalesce(Order.customer_id, "") != "").label("member"),
             _uses_our_code(dialect).label("ours"),
-            (Order.merchandise_minor - func.coalesce(func.sum(OrderRefund.merchandise_minor), 0))
-            .label("net"),
+            # A condition, not a filter: SQLite would index these flags instead of the time.
+            and_(Order.known.is_(True), Order.cancelled.is_(False), Order.deleted.is_(False))
+            .label("counted"),
         )
         .select_from(d)
         .join(Order, and_(Order.shop_id == shop_id, _in_day(d, Order.paid_at)))
+        .cte("paid")
+        .prefix_with("MATERIALIZED")
+    )  # fmt: skip
+    refunded = func.coalesce(func.sum(OrderRefund.merchandise_minor), 0)
+    per_order = (
+        select(paid.c.day, paid.c.member, paid.c.ours, paid.c.counted,
+               (paid.c.merchandise_minor - refunded).label("net"))
         .outerjoin(OrderRefund, and_(OrderRefund.shop_id == shop_id,
-                                     OrderRefund.order_id == Order.order_id))
-        .where(Order.known.is_(True), Order.cancelled.is_(False), Order.deleted.is_(False))
-        .group_by(d.c.day, Order.id)
+                                     OrderRefund.order_id == paid.c.order_id))
+        .group_by(paid.c.day, paid.c.id, paid.c.member, paid.c.ours, paid.c.counted,
+                  paid.c.merchandise_minor)
         .subquery()
     )  # fmt: skip
     o = per_order.c
     net = case((o.net > 0, o.net), else_=0)
 
     def where(condition: ColumnElement[bool], value: Any) -> Any:
-        return func.sum(case((condition, value), else_=0))
+        return func.sum(case((and_(o.counted, condition), value), else_=0))
 
-    return (
-        select(
-            o.day,
-            where(o.member, 1).label("orders_members"),
-            where(~o.member, 1).label("orders_guests"),
-            where(o.member, net).label("revenue_members_minor"),
-            where(~o.member, net).label("revenue_guests_minor"),
-            where(o.ours, 1).label("orders_redeeming"),
-            where(o.ours, net).label("revenue_redeeming_minor"),
-        )
-        .group_by(o.day)
-        .subquery()
-    )
+    return select(
+        o.day,
+        where(o.member, 1).label("orders_members"),
+        where(~o.member, 1).label("orders_guests"),
+        where(o.member, net).label("revenue_members_minor"),
+        where(~o.member, net).label("revenue_guests_minor"),
+        where(o.ours, 1).label("orders_redeeming"),
+        where(o.ours, net).label("revenue_redeeming_minor"),
+    ).group_by(o.day)
 
 
 def _days_between(first: datetime, last: datetime, zone: ZoneInfo) -> set[date]:
