@@ -35,7 +35,7 @@ import statistics
 import subprocess
 import tempfile
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -91,9 +91,8 @@ async def seed(url: str, shop_id: int, members: int, chunk: int) -> float:
             async with db.connect() as conn:
                 await seed_reports.seed_chunk(conn, p, low, high)
             done = time.perf_counter() - started
-            _say(
-                f"  seeded members {high:,} of {members:,} ({high * 10:,} transactions), {done:.0f} s"
-            )
+            _say(f"  seeded members {high:,} of {members:,} ({high * 10:,} transactions), "
+                 f"{done:.0f} s")  # fmt: skip
         async with db.connect() as conn:
             await seed_reports.finish(conn)
         if not is_sqlite(url):  # statistics and the visibility map for the planner
@@ -194,7 +193,7 @@ def _report_paths(client: httpx.Client) -> list[tuple[str, dict[str, str]]]:
     """Every GET report the server's OpenAPI lists without a path parameter, with its default
     period and, where it takes ``from``, a year."""
     spec = client.get("/openapi.json").raise_for_status().json()
-    year_ago = (date.today() - timedelta(days=364)).isoformat()
+    year_ago = (datetime.now(UTC).date() - timedelta(days=364)).isoformat()
     found: list[tuple[str, dict[str, str]]] = []
     for path, methods in sorted(spec["paths"].items()):
         if not path.startswith("/api/v1/reports/") or "get" not in methods or "{" in path:
@@ -234,8 +233,11 @@ def _timed(
             raise SystemExit(f"{path} answered {r.status_code}: {r.text[:300]}")
     times.sort()
     p95 = times[min(len(times) - 1, int(len(times) * 0.95))]
-    return {"path": path, "params": params, "p50_ms": round(statistics.median(times), 1),
-            "p95_ms": round(p95, 1), "max_ms": round(times[-1], 1), "requests": requests}  # fmt: skip
+    return {
+        "path": path, "params": params, "requests": requests,
+        "p50_ms": round(statistics.median(times), 1), "p95_ms": round(p95, 1),
+        "max_ms": round(times[-1], 1),
+    }  # fmt: skip
 
 
 def measure(
