@@ -24,6 +24,9 @@ overview, through ``vafa serve``, on a rollup built by the scheduler's task.
 
 ``--paired-indexes`` also runs the increment without migration 0026's indexes (dropped, then
 made again), so the indexes are shown to beat the plain tables on the same data.
+``--paired-rebuild REV`` also makes every day again with the rollup module of git revision REV
+(the Python loop before the SQL one: ``7310825``) in place of today's, in-process, and checks
+that both give the same rows.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ import statistics
 import subprocess
 import tempfile
 import time
+import types
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -175,6 +179,43 @@ def _rebuild(env: dict[str, str], shop_id: int, timeout: float) -> float:
     return time.perf_counter() - started
 
 
+async def _rebuild_with(url: str, shop_id: int, module: Any) -> tuple[float, list[Any]]:
+    """``rebuild_all`` with ``module`` as the rollup; seconds, and the rows it made."""
+    saved = tasks.rollup
+    tasks.rollup = module
+    db = Database(url)
+    try:
+        started = time.perf_counter()
+        await tasks.rebuild_all(db, shop_id, datetime.now(UTC))
+        seconds = time.perf_counter() - started
+        async with db.read() as session:
+            rows = (await session.execute(text(
+                "SELECT * FROM report_days WHERE shop_id = :s ORDER BY day"), {"s": shop_id}
+            )).all()  # fmt: skip
+        return seconds, [tuple(row)[1:] for row in rows]  # without the id
+    finally:
+        tasks.rollup = saved
+        await db.dispose()
+
+
+def _paired_rebuild(url: str, shop_id: int, revision: str) -> dict[str, Any]:
+    source = subprocess.run(
+        ["git", "show", f"{revision}:app/reports/rollup.py"],
+        cwd=REPO, check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    old = types.ModuleType("rollup_at_" + revision)
+    exec(compile(source, f"{revision}:app/reports/rollup.py", "exec"), old.__dict__)
+    old_seconds, old_rows = asyncio.run(_rebuild_with(url, shop_id, old))
+    new_seconds, new_rows = asyncio.run(_rebuild_with(url, shop_id, tasks.rollup))
+    same = old_rows == new_rows
+    _say(f"  rebuild in-process: Python loop ({revision}) {old_seconds:.1f} s, SQL "
+         f"{new_seconds:.1f} s, {len(new_rows)} days, same rows: {same}")  # fmt: skip
+    if not same:
+        raise SystemExit("the SQL rollup and the Python loop disagree")
+    return {"python_loop_seconds": round(old_seconds, 2), "sql_seconds": round(new_seconds, 2),
+            "days": len(new_rows), "same_rows": same}  # fmt: skip
+
+
 def _drop_indexes(url: str) -> None:
     for name, _, _ in INDEXES:
         scalar(url, f"DROP INDEX {name}")
@@ -268,6 +309,7 @@ def main() -> None:
     parser.add_argument("--no-build", action="store_true", help="keep the rollup as it is")
     parser.add_argument("--no-rebuild", action="store_true", help="skip `vafa reports rebuild`")
     parser.add_argument("--paired-indexes", action="store_true")
+    parser.add_argument("--paired-rebuild", metavar="REV", help="a revision with the old rollup")
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--requests", type=int, default=30)
     parser.add_argument("--rebuild-timeout", type=float, default=1800)
@@ -307,6 +349,8 @@ def main() -> None:
         finally:
             _make_indexes(url)
         data["increment_again"] = _increment(url, secret_key, shop.shop_id)
+    if args.paired_rebuild:
+        data["paired_rebuild"] = _paired_rebuild(url, shop.shop_id, args.paired_rebuild)
     if not args.no_rebuild:
         seconds = _rebuild(env, shop.shop_id, args.rebuild_timeout)
         _say(f"vafa reports rebuild: {seconds:.1f} s")
