@@ -89,8 +89,21 @@ def _days_table(days: list[date], zone: ZoneInfo) -> CTE:
     return table.cte("days")
 
 
-def _in_day(days: CTE, moment: Any) -> ColumnElement[bool]:
-    return and_(moment >= days.c.start, moment < days.c.end)
+def _in_day(days: CTE, span: tuple[datetime, datetime], moment: Any) -> ColumnElement[bool]:
+    """In one of the days; also within the whole span, as constants: the planner cannot see
+    the days' bounds (they are rows) and would guess a large share of the table."""
+    return and_(moment >= span[0], moment < span[1], moment >= days.c.start, moment < days.c.end)
+
+
+def _runs(days: list[date]) -> list[list[date]]:
+    """The sorted days as runs of consecutive days."""
+    runs: list[list[date]] = []
+    for day in days:
+        if runs and runs[-1][-1] + timedelta(days=1) == day:
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+    return runs
 
 
 def _uses_our_code(dialect: str) -> ColumnElement[bool]:
@@ -107,11 +120,10 @@ def _uses_our_code(dialect: str) -> ColumnElement[bool]:
 
 
 async def rebuild(session: AsyncSession, shop_id: int, days: Iterable[date], zone: ZoneInfo) -> int:
-    """Make these days of the shop's rollup again from the sources; how many days."""
+    """Make these days of the shop's rollup again from the sources, a statement per run of
+    consecutive days (a tick's today and yesterday, and the paid day of an old order refunded,
+    are two small ranges, not the months between); how many days."""
     wanted = sorted(set(days))
-    if not wanted:
-        return 0
-    d = _days_table(wanted, zone)
     system = dict(
         (
             await session.execute(
@@ -123,7 +135,29 @@ async def rebuild(session: AsyncSession, shop_id: int, days: Iterable[date], zon
             )
         ).all()
     )
+    await session.execute(
+        delete(ReportDay).where(ReportDay.shop_id == shop_id, ReportDay.day.in_(wanted))
+    )
+    for run in _runs(wanted):
+        await _make(session, shop_id, run, zone, system)
+    return len(wanted)
+
+
+async def _make(
+    session: AsyncSession, shop_id: int, run: list[date], zone: ZoneInfo, system: dict[str, int]
+) -> None:
+    d = _days_table(run, zone)
+    span = _bounds(run[0], run[-1], zone)
     tx = LedgerTransaction
+    # The run's transactions' ids, as constants too: the postings are then read by their
+    # transaction index, not all hashed (PostgreSQL's choice for rows it cannot estimate).
+    first_tx, last_tx = (
+        await session.execute(
+            select(func.min(tx.id), func.max(tx.id)).where(
+                tx.shop_id == shop_id, tx.created_at >= span[0], tx.created_at < span[1]
+            )
+        )
+    ).one()
     points = (
         select(
             d.c.day,
@@ -137,17 +171,24 @@ async def rebuild(session: AsyncSession, shop_id: int, days: Iterable[date], zon
             ),
         )
         .select_from(d)
-        .join(tx, and_(tx.shop_id == shop_id, _in_day(d, tx.created_at)))
-        .join(Posting, and_(Posting.shop_id == shop_id, Posting.transaction_id == tx.id))
+        .join(tx, and_(tx.shop_id == shop_id, _in_day(d, span, tx.created_at)))
+        .join(
+            Posting,
+            and_(
+                Posting.shop_id == shop_id,
+                Posting.transaction_id == tx.id,
+                Posting.transaction_id.between(first_tx or 0, last_tx or 0),
+            ),
+        )
         .group_by(d.c.day)
     )
     joined = (
         select(d.c.day, func.count().label("members_joined"))
         .select_from(d)
-        .join(Member, and_(Member.shop_id == shop_id, _in_day(d, Member.created_at)))
+        .join(Member, and_(Member.shop_id == shop_id, _in_day(d, span, Member.created_at)))
         .group_by(d.c.day)
     )
-    orders = _orders(session.get_bind().dialect.name, shop_id, d)
+    orders = _orders(session.get_bind().dialect.name, shop_id, d, span)
     # Every wanted day (zeros), then each source's sums for its columns: summed by day.
     parts = [select(d.c.day, *(literal(0).label(name) for name in COUNTS)).select_from(d)]
     for source in (points, joined, orders):
@@ -162,15 +203,11 @@ async def rebuild(session: AsyncSession, shop_id: int, days: Iterable[date], zon
         literal(shop_id), every.c.day, *(func.sum(every.c[name]) for name in COUNTS)
     ).group_by(every.c.day)
     await session.execute(
-        delete(ReportDay).where(ReportDay.shop_id == shop_id, ReportDay.day.in_(wanted))
-    )
-    await session.execute(
         insert(table_of(ReportDay)).from_select(["shop_id", "day", *COUNTS], made)
     )
-    return len(wanted)
 
 
-def _orders(dialect: str, shop_id: int, d: CTE) -> Any:
+def _orders(dialect: str, shop_id: int, d: CTE, span: tuple[datetime, datetime]) -> Any:
     """Paid orders by day: each order's merchandise net of its refunds first, then the day's
     sums (a join, not a subquery per order, so a whole history can be one hash join)."""
     # The day's orders found first, by their index on the time: joined to the refunds and
@@ -185,7 +222,7 @@ def _orders(dialect: str, shop_id: int, d: CTE) -> Any:
             .label("counted"),
         )
         .select_from(d)
-        .join(Order, and_(Order.shop_id == shop_id, _in_day(d, Order.paid_at)))
+        .join(Order, and_(Order.shop_id == shop_id, _in_day(d, span, Order.paid_at)))
         .cte("paid")
         .prefix_with("MATERIALIZED")
     )  # fmt: skip
