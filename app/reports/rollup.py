@@ -69,6 +69,12 @@ _SIGN = {AccountKind.ISSUED: -1, AccountKind.ADJUSTED: -1, AccountKind.REDEEMED:
          AccountKind.EXPIRED: 1}  # fmt: skip
 
 
+# Beside MIN/MAX over a range: with only MIN/MAX, PostgreSQL walks another column's index
+# from its end until a row falls in the range (10 s over 10,000,000 transactions for the
+# newest day's first id); with a count it reads the range by its own index.
+_NOT_BY_INDEX_ENDS = func.count()
+
+
 def local_day(moment: datetime, zone: ZoneInfo) -> date:
     return moment.astimezone(zone).date()
 
@@ -151,9 +157,9 @@ async def _make(
     tx = LedgerTransaction
     # The run's transactions' ids, as constants too: the postings are then read by their
     # transaction index, not all hashed (PostgreSQL's choice for rows it cannot estimate).
-    first_tx, last_tx = (
+    first_tx, last_tx, _ = (
         await session.execute(
-            select(func.min(tx.id), func.max(tx.id)).where(
+            select(func.min(tx.id), func.max(tx.id), _NOT_BY_INDEX_ENDS).where(
                 tx.shop_id == shop_id, tx.created_at >= span[0], tx.created_at < span[1]
             )
         )
@@ -270,13 +276,14 @@ async def changed_days(
     today = local_day(now, zone)
     days = {today, today - timedelta(days=1)}
     tx = LedgerTransaction
-    newest_tx, first, last = (
+    newest_tx, first, last, _ = (
         await session.execute(
-            select(func.max(tx.id), func.min(tx.created_at), func.max(tx.created_at)).where(
-                tx.shop_id == shop_id, tx.id > after_tx
-            )
+            select(
+                func.max(tx.id), func.min(tx.created_at), func.max(tx.created_at),
+                _NOT_BY_INDEX_ENDS,
+            ).where(tx.shop_id == shop_id, tx.id > after_tx)
         )
-    ).one()
+    ).one()  # fmt: skip
     if newest_tx is not None:
         days |= _days_between(first, last, zone)
         start, end = _bounds(min(days), max(days), zone)
@@ -292,9 +299,10 @@ async def changed_days(
         ):  # fmt: skip
             if paid is not None:
                 days.add(local_day(paid, zone))
-    newest_member, first, last = (
+    newest_member, first, last, _ = (
         await session.execute(
-            select(func.max(Member.id), func.min(Member.created_at), func.max(Member.created_at))
+            select(func.max(Member.id), func.min(Member.created_at), func.max(Member.created_at),
+                   _NOT_BY_INDEX_ENDS)
             .where(Member.shop_id == shop_id, Member.id > after_member)
         )
     ).one()  # fmt: skip
