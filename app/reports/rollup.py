@@ -95,10 +95,12 @@ def _days_table(days: list[date], zone: ZoneInfo) -> CTE:
     return table.cte("days")
 
 
-def _in_day(days: CTE, span: tuple[datetime, datetime], moment: Any) -> ColumnElement[bool]:
-    """In one of the days; also within the whole span, as constants: the planner cannot see
-    the days' bounds (they are rows) and would guess a large share of the table."""
-    return and_(moment >= span[0], moment < span[1], moment >= days.c.start, moment < days.c.end)
+def _in_day(days: CTE, span: tuple[datetime, datetime] | None, moment: Any) -> ColumnElement[bool]:
+    """In one of the days; also within the whole ``span``, as constants, for PostgreSQL: its
+    planner cannot see the days' bounds (they are rows) and would guess a large share of the
+    table (SQLite would take the constants as each day's index range: every row, every day)."""
+    day = and_(moment >= days.c.start, moment < days.c.end)
+    return day if span is None else and_(moment >= span[0], moment < span[1], day)
 
 
 def _runs(days: list[date]) -> list[list[date]]:
@@ -153,7 +155,8 @@ async def _make(
     session: AsyncSession, shop_id: int, run: list[date], zone: ZoneInfo, system: dict[str, int]
 ) -> None:
     d = _days_table(run, zone)
-    span = _bounds(run[0], run[-1], zone)
+    dialect = session.get_bind().dialect.name
+    span = None if dialect == "sqlite" else _bounds(run[0], run[-1], zone)
     tx = LedgerTransaction
     points = (
         select(
@@ -184,7 +187,7 @@ async def _make(
         .join(Member, and_(Member.shop_id == shop_id, _in_day(d, span, Member.created_at)))
         .group_by(d.c.day)
     )
-    orders = _orders(session.get_bind().dialect.name, shop_id, d, span)
+    orders = _orders(dialect, shop_id, d, span)
     # Every wanted day (zeros), then each source's sums for its columns: summed by day.
     parts = [select(d.c.day, *(literal(0).label(name) for name in COUNTS)).select_from(d)]
     for source in (points, joined, orders):
@@ -203,7 +206,7 @@ async def _make(
     )
 
 
-def _orders(dialect: str, shop_id: int, d: CTE, span: tuple[datetime, datetime]) -> Any:
+def _orders(dialect: str, shop_id: int, d: CTE, span: tuple[datetime, datetime] | None) -> Any:
     """Paid orders by day: each order's merchandise net of its refunds first, then the day's
     sums (a join, not a subquery per order, so a whole history can be one hash join)."""
     # The day's orders found first, by their index on the time: joined to the refunds and
