@@ -78,6 +78,7 @@ class LedgerTransaction(Base):
         UniqueConstraint("shop_id", "idempotency_key"),
         Index("ix_ledger_transactions_member", "shop_id", "owner", "id"),
         Index("ix_ledger_transactions_order", "shop_id", "order_id"),
+        Index("ix_ledger_transactions_created", "shop_id", "created_at"),  # the rollup's days
     )
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)

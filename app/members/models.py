@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, ForeignKey, String, UniqueConstraint
+from sqlalchemy import Boolean, Date, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.orm import Base, IdType, UTCDateTime, utcnow
@@ -10,7 +10,10 @@ from app.orm import Base, IdType, UTCDateTime, utcnow
 
 class Member(Base):
     __tablename__ = "members"
-    __table_args__ = (UniqueConstraint("shop_id", "customer_id"),)
+    __table_args__ = (
+        UniqueConstraint("shop_id", "customer_id"),
+        Index("ix_members_created", "shop_id", "created_at"),  # the rollup's days
+    )
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))

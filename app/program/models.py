@@ -28,6 +28,7 @@ class Order(Base):
     __table_args__ = (
         UniqueConstraint("shop_id", "order_id"),
         Index("ix_orders_member_seq", "shop_id", "customer_id", "member_seq"),
+        Index("ix_orders_paid", "shop_id", "paid_at"),  # the rollup's days
     )
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
