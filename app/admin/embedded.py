@@ -113,6 +113,7 @@ class AdminFraming:
                     headers["X-Frame-Options"] = "DENY"
                 else:  # the page's URL holds a session token: not for other sites' eyes
                     headers["Referrer-Policy"] = "same-origin"
+                    headers["Cache-Control"] = "no-store"
             await send(message)
 
         await self.app(scope, receive, framed)

@@ -129,6 +129,7 @@ class TestFraming:
         )
         assert "x-frame-options" not in page.headers
         assert page.headers["referrer-policy"] == "same-origin"  # its URL holds the token
+        assert page.headers["cache-control"] == "no-store"  # nor for a cache to keep
         assert f'<meta name="shopify-api-key" content="{SHOPIFY_CLIENT_ID}">' in page.text
         assert f'<script src="{APP_BRIDGE}"></script>' in page.text
         assert "/admin/sign-out" not in page.text  # nothing to sign out of
@@ -195,3 +196,12 @@ async def test_in_chromium_every_link_and_form_carries_a_fresh_token(
     assert len(set(minted)) == len(minted)
     # No session cookie was needed, none was made (the language choice is only a preference).
     assert auth.COOKIE not in [c["name"] for c in await page.context.cookies()]
+
+    # A report's CSV (a download link): the token in its address opens it, inside Shopify too.
+    await page.get_by_role("link", name="Reports").click()
+    async with page.expect_download() as download:
+        await page.get_by_role("link", name=re.compile("CSV")).first.click()
+    saved = await (await download.value).path()
+    assert saved is not None
+    head = saved.read_text(encoding="utf-8-sig").splitlines()[0]
+    assert head.startswith("day,"), head  # the CSV's header, not a sign-in page
