@@ -152,7 +152,9 @@ def screenshot_path(name: str) -> str:
     return str(path)
 
 
-async def contrast_ratios(page: Page, selector: str, *, within: str | None = "vafa-club") -> list[float]:
+async def contrast_ratios(
+    page: Page, selector: str, *, within: str | None = "vafa-club"
+) -> list[float]:
     """WCAG contrast of text against its own background (the first painted one behind it) for
     each element matched: inside ``within``'s shadow root (the widget), or the page itself."""
     pairs: list[list[str]] = await page.evaluate(

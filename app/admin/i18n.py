@@ -513,13 +513,16 @@ WORDS: dict[str, dict[str, str]] = {
         "currency_as_stored": "As the store prices them",
         "currency_rial": "Rial",
         "currency_toman": "Toman (1 Toman = 10 Rial)",
-        "currency_display_help": "Only how amounts are shown changes; Rial amounts that are not whole Tomans show one decimal.",
+        "currency_display_help": "Only how amounts are shown changes; Rial amounts that are "
+        "not whole Tomans show one decimal.",
         "widget_colour": "Widget colour",
-        "widget_colour_help": "#rrggbb, e.g. #5b2a86; empty for the widget's own. Used when the embed names none.",
+        "widget_colour_help": "#rrggbb, e.g. #5b2a86; empty for the widget's own. Used when "
+        "the embed names none.",
         "widget_colour_bad": "The colour is #rrggbb: # and six hexadecimal digits, e.g. #5b2a86.",
         "currency_display_bad": "Choose Rial, Toman or as the store prices them.",
         "settings_saved": "Settings saved.",
-        "policies_on_program": "Points policies (hold days, expiry, refunds) are set on the program page.",
+        "policies_on_program": "Points policies (hold days, expiry, refunds) are set on the "
+        "program page.",
     },
     "fa": {
         "admin": "مدیریت باشگاه وفا",
@@ -1007,13 +1010,17 @@ WORDS: dict[str, dict[str, str]] = {
         "currency_as_stored": "همان‌طور که فروشگاه قیمت می‌گذارد",
         "currency_rial": "ریال",
         "currency_toman": "تومان (هر تومان ۱۰ ریال)",
-        "currency_display_help": "فقط نمایش مبلغ‌ها تغییر می‌کند؛ مبلغ ریالی که تومان کامل نباشد با یک رقم اعشار نمایش داده می‌شود.",
+        "currency_display_help": "فقط نمایش مبلغ‌ها تغییر می‌کند؛ مبلغ ریالی که تومان کامل "
+        "نباشد با یک رقم اعشار نمایش داده می‌شود.",
         "widget_colour": "رنگ ابزارک",
-        "widget_colour_help": "به شکل ‎#rrggbb‎ مانند ‎#5b2a86‎؛ خالی برای رنگ خود ابزارک. وقتی کد جاسازی رنگی نگوید به کار می‌رود.",
-        "widget_colour_bad": "رنگ باید به شکل ‎#rrggbb‎ باشد: # و شش رقم شانزده‌شانزدهی، مانند ‎#5b2a86‎.",
+        "widget_colour_help": "به شکل ‎#rrggbb‎ مانند ‎#5b2a86‎؛ خالی برای رنگ خود ابزارک. "
+        "وقتی کد جاسازی رنگی نگوید به کار می‌رود.",
+        "widget_colour_bad": "رنگ باید به شکل ‎#rrggbb‎ باشد: # و شش رقم شانزده‌شانزدهی، "
+        "مانند ‎#5b2a86‎.",
         "currency_display_bad": "ریال، تومان یا همان‌طور که فروشگاه قیمت می‌گذارد را انتخاب کنید.",
         "settings_saved": "تنظیمات ذخیره شد.",
-        "policies_on_program": "سیاست‌های امتیاز (روزهای انتظار، انقضا، بازپرداخت) در صفحهٔ برنامه تنظیم می‌شوند.",
+        "policies_on_program": "سیاست‌های امتیاز (روزهای انتظار، انقضا، بازپرداخت) در صفحهٔ "
+        "برنامه تنظیم می‌شوند.",
     },
 }
 

@@ -29,15 +29,18 @@ from app.members import service as members
 from app.members.balances import balance_in
 from app.orm import utcnow
 from app.program import versions
+from app.program.settings import ProgramSettings
 from app.ratelimits import client_address
 from app.reports import service as reports
 from app.reports.rollup import local_day
 from app.rewards import service as rewards
 from app.rewards.schemas import RewardIn, RewardPatch
-from app.program.settings import ProgramSettings
 from app.shops.models import Shop, ShopStatus
 from app.shops.service import (
-    ShopContext, normalize_shopify_domain, normalize_store_url, update_display,
+    ShopContext,
+    normalize_shopify_domain,
+    normalize_store_url,
+    update_display,
 )  # fmt: skip
 from app.state import AppState
 
@@ -418,9 +421,7 @@ async def save_settings(request: Request, state: State, session: Signed) -> Resp
     if colour and not _COLOUR.fullmatch(colour):
         errors["widget_colour"] = "widget_colour_bad"
     if errors:  # the form again, each error beside its field, nothing saved
-        return await _settings_view(
-            request, state, session, form=form, errors=errors, status=422
-        )
+        return await _settings_view(request, state, session, form=form, errors=errors, status=422)
     async with state.db.write() as db:
         await update_display(
             db, session.shop_id, currency_display=display or None,

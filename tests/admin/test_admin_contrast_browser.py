@@ -55,7 +55,11 @@ async def test_the_settings_form_is_reachable_from_the_keyboard(
     reached = []
     for _ in range(40):
         await page.keyboard.press("Tab")
-        reached.append(await page.evaluate("() => document.activeElement.id || document.activeElement.textContent.trim()"))
+        reached.append(
+            await page.evaluate(
+                "() => document.activeElement.id || document.activeElement.textContent.trim()"
+            )
+        )
         if reached[-1] == "Save":
             break
     assert [f for f in reached if f in ("lang", "currency_display", "widget_colour", "Save")] == [

@@ -50,7 +50,8 @@ async def test_a_rial_shop_chooses_toman_and_the_admin_shows_its_amounts_in_toma
     assert (await _stored(state, shop_id)).currency_display == "toman"
     after = await client.get("/admin/program?lang=en")
     # One Rial is a tenth of a Toman: shown exactly, with the one decimal it needs.
-    assert "0.1 Toman" in after.text and "1 Rial" not in after.text
+    assert "0.1 Toman" in after.text
+    assert "1 Rial" not in after.text
     fa = await client.get("/admin/program?lang=fa")
     assert "۰٫۱ تومان" in fa.text
 
@@ -76,7 +77,8 @@ async def test_a_colour_that_is_not_rrggbb_is_refused_beside_its_field_and_nothi
     r = await _save(client, lang, currency_display="toman", widget_colour="purple")
     assert r.status_code == 422
     assert words in r.text
-    assert 'aria-invalid="true"' in r.text and 'id="e-widget_colour"' in r.text
+    assert 'aria-invalid="true"' in r.text
+    assert 'id="e-widget_colour"' in r.text
     assert 'value="purple"' in r.text  # what they typed, to correct
     assert (await _stored(state, shop_id)).currency_display is None
 

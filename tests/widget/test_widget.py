@@ -109,7 +109,11 @@ async def test_a_member_redeems_with_the_keyboard_and_sees_the_code_the_store_ho
     await expect(page.get_by_role("button", name="Redeem: 50 off")).to_be_disabled()
     assert await _unnamed_buttons(page) == []
     assert (
-        min(await contrast_ratios(page, ".launcher, header, .primary:not([disabled]), li, [role=tab]"))
+        min(
+            await contrast_ratios(
+                page, ".launcher, header, .primary:not([disabled]), li, [role=tab]"
+            )
+        )
         >= 4.5
     )
     await page.screenshot(path=screenshot_path("widget/en-member-open"))
