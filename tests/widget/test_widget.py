@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import httpx
 from playwright.async_api import Browser, Page, expect
 
-from app.shops.service import update_display
+from app.shops.service import update_display, update_settings
 from app.state import AppState
 from tests.browser import Storefront, contrast_ratios, screenshot_path
 from tests.fakes.shopify import FakeShopify
@@ -293,6 +293,27 @@ async def test_the_colour_set_in_the_admin_paints_the_widget_when_the_embed_name
     await expect(page.locator("vafa-club .launcher")).to_have_css(
         "background-color", "rgb(26, 58, 138)"
     )
+
+
+async def test_a_rial_shop_that_shows_toman_has_the_widget_show_toman(
+    live: tuple[Storefront, AppState],
+    browser: Browser,
+    client: httpx.AsyncClient,
+    on_shopify: StoreShop,
+) -> None:
+    store, state = live
+    async with state.db.write() as session:
+        await update_settings(session, on_shopify.shop_id, {"currency": "IRR"})
+        await update_display(
+            session, on_shopify.shop_id, currency_display="toman", widget_colour=None
+        )
+    state.shops.forget()
+    await give_points(client, on_shopify, 250)
+    page = await _shopify_page(browser, store, on_shopify, "en", on_shopify.customer_id)
+    await page.locator("vafa-club .launcher").click()
+    await page.get_by_role("tab", name="Ways to earn").click()
+    # The default rule: points per whole Rial, which is a tenth of a Toman.
+    await expect(page.get_by_role("tabpanel")).to_contain_text("per 0.1 Toman spent")
 
 
 async def test_the_script_is_small_and_cached(client: httpx.AsyncClient) -> None:
