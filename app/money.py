@@ -70,3 +70,25 @@ def to_minor(amount: str | int | Decimal, exponent: int) -> int:
 
 def from_minor(minor: int, exponent: int) -> Decimal:
     return Decimal(minor).scaleb(-exponent)
+
+
+# A Rial or Toman shop's choice of display: the code shown, and what one stored unit is in it.
+_SHOWN_AS: dict[tuple[str, str], tuple[str, Decimal]] = {
+    ("IRR", "toman"): ("IRT", Decimal("0.1")),
+    ("IRT", "rial"): ("IRR", Decimal(10)),
+}
+
+
+def shown_as(
+    minor: int, exponent: int, currency: str | None, display: str | None
+) -> tuple[Decimal, int, str | None]:
+    """An amount as a shop chose to show it: (amount, decimal places, currency code). Rials
+    shown as Tomans divide by 10 exactly, so 12,345 Rials is 1,234.5 Tomans (one more place,
+    never rounded); Tomans shown as Rials multiply by 10. Other currencies are as stored."""
+    amount = from_minor(minor, exponent)
+    found = _SHOWN_AS.get(((currency or "").upper(), display or ""))
+    if found is None:
+        return amount, exponent, currency
+    code, factor = found
+    places = exponent + 1 if factor < 1 and minor % 10 else exponent
+    return amount * factor, places, code

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import html
 import os
+import re
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser, Page, async_playwright
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -149,3 +150,38 @@ def screenshot_path(name: str) -> str:
     path = ARTIFACTS / f"{name}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     return str(path)
+
+
+async def contrast_ratios(
+    page: Page, selector: str, *, within: str | None = "vafa-club"
+) -> list[float]:
+    """WCAG contrast of text against its own background (the first painted one behind it) for
+    each element matched: inside ``within``'s shadow root (the widget), or the page itself."""
+    pairs: list[list[str]] = await page.evaluate(
+        """([selector, within]) => {
+            const root = within ? document.querySelector(within).shadowRoot : document;
+            const opaque = (c) => c !== 'transparent' && !c.endsWith(', 0)');
+            const behind = (n) => {  // the first background that is painted, up to the page's
+                for (let m = n; m; m = m.parentElement || (m.getRootNode().host || null)) {
+                    const c = getComputedStyle(m).backgroundColor;
+                    if (opaque(c)) return c;
+                }
+                return 'rgb(255, 255, 255)';
+            };
+            const shown = (n) => n.getClientRects().length > 0 && n.textContent.trim() !== '';
+            return [...root.querySelectorAll(selector)].filter(shown)
+                .map((n) => [getComputedStyle(n).color, behind(n)]);
+        }""",
+        [selector, within],
+    )
+
+    def luminance(rgb: str) -> float:
+        r, g, b = (int(x) / 255 for x in re.findall(r"\d+", rgb)[:3])
+        lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in (r, g, b)]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+    ratios = []
+    for fg, bg in pairs:
+        hi, lo = sorted((luminance(fg), luminance(bg)), reverse=True)
+        ratios.append((hi + 0.05) / (lo + 0.05))
+    return ratios

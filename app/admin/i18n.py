@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import jdatetime
 
-from app.money import from_minor
+from app.money import shown_as
 
 LANGS = ("fa", "en")
 _FA_DIGITS = str.maketrans("0123456789,", "۰۱۲۳۴۵۶۷۸۹٬")
@@ -507,6 +508,21 @@ WORDS: dict[str, dict[str, str]] = {
         "import_no_file": "Choose a CSV file to check.",
         "import_not_utf8": 'The file is not UTF-8 text. Save it as "CSV UTF-8" and try again.',
         "import_unknown_format": "The file's header row names no format Vafa knows.",
+        # The settings page: currency display and the widget's colour.
+        "currency_display": "Show amounts in",
+        "currency_as_stored": "As the store prices them",
+        "currency_rial": "Rial",
+        "currency_toman": "Toman (1 Toman = 10 Rial)",
+        "currency_display_help": "Only how amounts are shown changes; Rial amounts that are "
+        "not whole Tomans show one decimal.",
+        "widget_colour": "Widget colour",
+        "widget_colour_help": "#rrggbb, e.g. #5b2a86; empty for the widget's own. Used when "
+        "the embed names none.",
+        "widget_colour_bad": "The colour is #rrggbb: # and six hexadecimal digits, e.g. #5b2a86.",
+        "currency_display_bad": "Choose Rial, Toman or as the store prices them.",
+        "settings_saved": "Settings saved.",
+        "policies_on_program": "Points policies (hold days, expiry, refunds) are set on the "
+        "program page.",
     },
     "fa": {
         "admin": "مدیریت باشگاه وفا",
@@ -990,6 +1006,21 @@ WORDS: dict[str, dict[str, str]] = {
         "import_not_utf8": "فایل با کدگذاری UTF-8 نیست. آن را به صورت «CSV UTF-8» ذخیره کنید و "
         "دوباره امتحان کنید.",
         "import_unknown_format": "سطر عنوان فایل هیچ قالب شناخته‌شده‌ای را نام نمی‌برد.",
+        "currency_display": "نمایش مبلغ‌ها به",
+        "currency_as_stored": "همان‌طور که فروشگاه قیمت می‌گذارد",
+        "currency_rial": "ریال",
+        "currency_toman": "تومان (هر تومان ۱۰ ریال)",
+        "currency_display_help": "فقط نمایش مبلغ‌ها تغییر می‌کند؛ مبلغ ریالی که تومان کامل "
+        "نباشد با یک رقم اعشار نمایش داده می‌شود.",
+        "widget_colour": "رنگ ابزارک",
+        "widget_colour_help": "به شکل ‎#rrggbb‎ مانند ‎#5b2a86‎؛ خالی برای رنگ خود ابزارک. "
+        "وقتی کد جاسازی رنگی نگوید به کار می‌رود.",
+        "widget_colour_bad": "رنگ باید به شکل ‎#rrggbb‎ باشد: # و شش رقم شانزده‌شانزدهی، "
+        "مانند ‎#5b2a86‎.",
+        "currency_display_bad": "ریال، تومان یا همان‌طور که فروشگاه قیمت می‌گذارد را انتخاب کنید.",
+        "settings_saved": "تنظیمات ذخیره شد.",
+        "policies_on_program": "سیاست‌های امتیاز (روزهای انتظار، انقضا، بازپرداخت) در صفحهٔ "
+        "برنامه تنظیم می‌شوند.",
     },
 }
 
@@ -1008,8 +1039,8 @@ def when(value: datetime, lang: str, timezone: str) -> str:
 
 
 def money(minor: int, exponent: int, currency: str | None, lang: str) -> str:
-    amount = from_minor(minor, exponent)
-    text = f"{amount:,.{exponent}f}"
+    amount, places, currency = shown_as(minor, exponent, currency, CURRENCY_SHOWN.get())
+    text = f"{amount:,.{places}f}"
     if lang == "fa":
         text = text.translate(_FA_DIGITS).replace(".", "٫")
     name = _CURRENCY_NAMES.get(currency or "", {}).get(lang, currency or "")
@@ -1034,3 +1065,8 @@ def percent(share: str | None, lang: str) -> str:
         return "—"
     text = f"{(Decimal(share) * 100).quantize(Decimal('0.1'))}%"
     return digits(text, lang).replace("%", "٪") if lang == "fa" else text
+
+
+# The signed-in shop's choice of Toman or Rial for this request's money figures (set by
+# app/admin/pages.py on sign-in): every page's amounts go through :func:`money`.
+CURRENCY_SHOWN: ContextVar[str | None] = ContextVar("currency_shown", default=None)

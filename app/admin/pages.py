@@ -4,6 +4,7 @@ session's shop only; every form carries the session's CSRF token and is refused 
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import timedelta
 from typing import Annotated, Any
@@ -28,13 +29,19 @@ from app.members import service as members
 from app.members.balances import balance_in
 from app.orm import utcnow
 from app.program import versions
+from app.program.settings import ProgramSettings
 from app.ratelimits import client_address
 from app.reports import service as reports
 from app.reports.rollup import local_day
 from app.rewards import service as rewards
 from app.rewards.schemas import RewardIn, RewardPatch
-from app.shops.models import ShopStatus
-from app.shops.service import ShopContext, normalize_shopify_domain, normalize_store_url
+from app.shops.models import Shop, ShopStatus
+from app.shops.service import (
+    ShopContext,
+    normalize_shopify_domain,
+    normalize_store_url,
+    update_display,
+)  # fmt: skip
 from app.state import AppState
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
@@ -69,15 +76,19 @@ async def signed_in(request: Request, state: State) -> AdminSession:
     # Inside the Shopify admin: the request's session token is the session (app/admin/embedded.py).
     embedded_session = await embedded.session_of(request, state)
     if embedded_session is not None:
+        embedded_shop = await state.shops.by_id(embedded_session.shop_id)
+        i18n.CURRENCY_SHOWN.set(embedded_shop.settings.currency_display if embedded_shop else None)
         return embedded_session
     found = auth.load(state.settings.secret_key, request.cookies.get(auth.COOKIE))
     shop = await state.shops.by_id(found.shop_id) if found else None
-    if found is None or not _open(shop):
+    if found is None or shop is None or not _open(shop):
         raise SignInNeeded("sign in first")
     async with state.db.read() as db:
         live = await auth.is_live(db, found, utcnow())
     if not live:  # signed out, its password changed, or every session of the shop revoked
         raise SignInNeeded("sign in first")
+    # Every money figure of this request, shown in Toman or Rial as the shop chose.
+    i18n.CURRENCY_SHOWN.set(shop.settings.currency_display)
     return found
 
 
@@ -361,9 +372,38 @@ async def retry_job(
     return RedirectResponse("/admin/jobs?done=1", status_code=303)
 
 
+_COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
+
+
+async def _settings_view(
+    request: Request,
+    state: AppState,
+    session: AdminSession,
+    *,
+    form: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    async with state.db.read() as db:  # the stored choices, not the briefly cached ones
+        shop = await db.get(Shop, session.shop_id)
+        document = (await versions.load(db, session.shop_id)).latest.document
+    stored = ProgramSettings.from_json(shop.settings if shop else None)
+    shown = form or {
+        "currency_display": stored.currency_display or "",
+        "widget_colour": stored.widget_colour or "",
+    }  # fmt: skip
+    return await _page(
+        request, state, "settings.html", session, page="settings", status=status,
+        rial_shop=(document.currency or stored.currency) in ("IRR", "IRT"),
+        currency_display=shown.get("currency_display", ""),
+        widget_colour=shown.get("widget_colour", ""), errors=errors or {},
+        note_key="settings_saved" if request.query_params.get("saved") else None,
+    )  # fmt: skip
+
+
 @router.get("/settings")
 async def settings_page(request: Request, state: State, session: Signed) -> HTMLResponse:
-    return await _page(request, state, "settings.html", session, page="settings")
+    return await _settings_view(request, state, session)
 
 
 @router.post("/settings")
@@ -373,7 +413,22 @@ async def save_settings(request: Request, state: State, session: Signed) -> Resp
     lang = form.get("lang", "")
     if lang not in i18n.LANGS:
         raise InvalidRequest("the language is fa or en")
-    response = RedirectResponse("/admin/settings", status_code=303)
+    display = form.get("currency_display", "").strip()
+    colour = form.get("widget_colour", "").strip()
+    errors = {}  # field → the key of its error's words (in the page's language)
+    if display not in ("", "rial", "toman"):
+        errors["currency_display"] = "currency_display_bad"
+    if colour and not _COLOUR.fullmatch(colour):
+        errors["widget_colour"] = "widget_colour_bad"
+    if errors:  # the form again, each error beside its field, nothing saved
+        return await _settings_view(request, state, session, form=form, errors=errors, status=422)
+    async with state.db.write() as db:
+        await update_display(
+            db, session.shop_id, currency_display=display or None,
+            widget_colour=colour.lower() or None,
+        )  # fmt: skip
+    state.shops.forget()  # this process's next pages show the new choice at once
+    response = RedirectResponse("/admin/settings?saved=1", status_code=303)
     response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax")
     return response
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -28,6 +28,11 @@ class ProgramSettings(BaseModel):
     refund_expired_codes: bool = True
     # Does a refund of an order that used a code give back its points, in proportion?
     refund_redeemed_points_on_refund: bool = True
+    # How a Rial or Toman shop (IRR, IRT) shows amounts: "rial" or "toman" (None: as stored).
+    # Only the display converts; amounts stay in the stored minor units.
+    currency_display: Literal["rial", "toman"] | None = None
+    # The widget's colour when the embed names none (None: the widget's own).
+    widget_colour: str | None = Field(default=None, pattern=r"^#[0-9a-fA-F]{6}$")
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> ProgramSettings:

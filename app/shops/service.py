@@ -422,6 +422,26 @@ async def update_settings(
     return settings
 
 
+async def update_display(
+    session: AsyncSession, shop_id: int, *, currency_display: str | None, widget_colour: str | None
+) -> ProgramSettings:
+    """The admin settings page's choices (how amounts are shown, the widget's colour), beside
+    the shop's other settings. Not a program policy: no new program version."""
+    shop = await _locked(session, shop_id)
+    merged = {
+        **(shop.settings or {}), "currency_display": currency_display,
+        "widget_colour": widget_colour,
+    }  # fmt: skip
+    try:
+        settings = ProgramSettings.model_validate(merged)
+    except ValidationError as exc:
+        field_name = str(exc.errors()[0]["loc"][0])
+        raise InvalidRequest(f"invalid {field_name}") from exc
+    shop.settings = settings.to_json()
+    await session.flush()
+    return settings
+
+
 def webhook_url(shop: Shop) -> str:
     return "/webhooks/shopify" if shop.platform == Platform.SHOPIFY else webhook_path(shop.id)
 

@@ -94,6 +94,7 @@ async def _member(state: AppState, shopper: Shopper) -> Response:
         # The shop's program, read once for the public face, the tier and the referral link.
         history = await versions.load(session, shop_id)
         face = await service.public_face(session, shop_id, now, history)
+        face |= service.display_of(shopper.shop.settings)
         if shopper.customer_id is None:
             return _json({"signed_in": False, "member": None, **face})
         if await holdout.shown_as_holdout(session, shop_id, shopper.customer_id):

@@ -19,6 +19,7 @@ from app.members.balances import Balance, BalanceReader
 from app.money import currency_exponent
 from app.program import versions
 from app.program.document import ProgramDocument
+from app.program.settings import ProgramSettings
 from app.program.versions import ProgramHistory
 from app.referrals import service as referrals
 from app.rewards import service as rewards
@@ -106,6 +107,12 @@ async def public_face(
         "rewards": [reward_out(r) for r in catalog],
         "tiers": tiers_of(document),
     }
+
+
+def display_of(settings: ProgramSettings) -> dict[str, Any]:
+    """The shop's display choices the widget applies: Toman or Rial, and its colour (used when
+    the embed names none)."""
+    return {"currency_display": settings.currency_display, "colour": settings.widget_colour}
 
 
 async def balance_of(reader: BalanceReader, shop_id: int, customer_id: str) -> Balance:

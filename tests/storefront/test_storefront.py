@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from app.ratelimits import StorefrontLimits
+from app.shops.service import update_display
 from app.state import AppState
 from tests.fakes.shopify import FakeShopify
 from tests.fakes.woocommerce import FakeWooCommerce
@@ -497,3 +498,19 @@ async def test_a_member_gets_a_referral_link_while_the_program_has_a_referral_ru
     admin = await client.get(f"/api/v1/members/{on_shopify.customer_id}/referral",
                              headers=on_shopify.auth)  # fmt: skip
     assert admin.json()["code"] == referral["code"]
+
+
+async def test_the_member_answer_carries_the_shops_display_choices(
+    client: httpx.AsyncClient, on_shopify: StoreShop, state: AppState
+) -> None:
+    query = _proxy(on_shopify, on_shopify.customer_id)
+    r = await client.get(f"/storefront/shopify/member?{query}")
+    assert (r.json()["colour"], r.json()["currency_display"]) == (None, None)
+    async with state.db.write() as session:
+        await update_display(
+            session, on_shopify.shop_id, currency_display="toman", widget_colour="#0b5d1e"
+        )
+    state.shops.forget()
+    r = await client.get(f"/storefront/shopify/member?{query}")
+    assert r.status_code == 200, r.text
+    assert (r.json()["colour"], r.json()["currency_display"]) == ("#0b5d1e", "toman")

@@ -15,8 +15,9 @@ from zoneinfo import ZoneInfo
 import httpx
 from playwright.async_api import Browser, Page, expect
 
+from app.shops.service import update_display, update_settings
 from app.state import AppState
-from tests.browser import Storefront, screenshot_path
+from tests.browser import Storefront, contrast_ratios, screenshot_path
 from tests.fakes.shopify import FakeShopify
 from tests.rewards.conftest import StoreShop, add_reward, give_points
 from tests.storefront.signing import plugin_token
@@ -70,37 +71,6 @@ def _this_year(timezone: str) -> tuple[str, str]:
     return str(local.year), jalali.translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹"))
 
 
-async def _contrast_ok(page: Page, selector: str) -> list[float]:
-    """WCAG contrast of text against its own background for each element matched."""
-    pairs: list[list[str]] = await page.evaluate(
-        """(selector) => {
-            const root = document.querySelector('vafa-club').shadowRoot;
-            const opaque = (c) => c !== 'transparent' && !c.endsWith(', 0)');
-            const behind = (n) => {  // the first background that is painted, up to the page's
-                for (let m = n; m; m = m.parentElement || (m.getRootNode().host || null)) {
-                    const c = getComputedStyle(m).backgroundColor;
-                    if (opaque(c)) return c;
-                }
-                return 'rgb(255, 255, 255)';
-            };
-            return [...root.querySelectorAll(selector)]
-                .map((n) => [getComputedStyle(n).color, behind(n)]);
-        }""",
-        selector,
-    )
-
-    def luminance(rgb: str) -> float:
-        r, g, b = (int(x) / 255 for x in re.findall(r"\d+", rgb)[:3])
-        lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in (r, g, b)]
-        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
-
-    ratios = []
-    for fg, bg in pairs:
-        hi, lo = sorted((luminance(fg), luminance(bg)), reverse=True)
-        ratios.append((hi + 0.05) / (lo + 0.05))
-    return ratios
-
-
 async def _unnamed_buttons(page: Page) -> list[str]:
     return await page.evaluate(
         """() => [...document.querySelector('vafa-club').shadowRoot.querySelectorAll('button')]
@@ -139,7 +109,11 @@ async def test_a_member_redeems_with_the_keyboard_and_sees_the_code_the_store_ho
     await expect(page.get_by_role("button", name="Redeem: 50 off")).to_be_disabled()
     assert await _unnamed_buttons(page) == []
     assert (
-        min(await _contrast_ok(page, ".launcher, header, .primary:not([disabled]), li, [role=tab]"))
+        min(
+            await contrast_ratios(
+                page, ".launcher, header, .primary:not([disabled]), li, [role=tab]"
+            )
+        )
         >= 4.5
     )
     await page.screenshot(path=screenshot_path("widget/en-member-open"))
@@ -295,7 +269,51 @@ async def test_a_light_shop_colour_gets_dark_text(
     await expect(launcher).to_be_visible()
     colour = await launcher.evaluate("(n) => getComputedStyle(n).color")
     assert colour == "rgb(0, 0, 0)"
-    assert min(await _contrast_ok(page, ".launcher")) >= 4.5
+    assert min(await contrast_ratios(page, ".launcher")) >= 4.5
+
+
+async def test_the_colour_set_in_the_admin_paints_the_widget_when_the_embed_names_none(
+    live: tuple[Storefront, AppState],
+    browser: Browser,
+    on_shopify: StoreShop,
+) -> None:
+    store, state = live
+    async with state.db.write() as session:
+        await update_display(
+            session, on_shopify.shop_id, currency_display=None, widget_colour="#0b5d1e"
+        )
+    state.shops.forget()
+    page = await _shopify_page(browser, store, on_shopify, "en", "")
+    launcher = page.locator("vafa-club .launcher")
+    await expect(launcher).to_have_css("background-color", "rgb(11, 93, 30)")
+    await expect(launcher).to_have_css("color", "rgb(255, 255, 255)")
+    # The embed's own colour still wins.
+    store.colour = "#1a3a8a"
+    page = await _shopify_page(browser, store, on_shopify, "en", "")
+    await expect(page.locator("vafa-club .launcher")).to_have_css(
+        "background-color", "rgb(26, 58, 138)"
+    )
+
+
+async def test_a_rial_shop_that_shows_toman_has_the_widget_show_toman(
+    live: tuple[Storefront, AppState],
+    browser: Browser,
+    client: httpx.AsyncClient,
+    on_shopify: StoreShop,
+) -> None:
+    store, state = live
+    async with state.db.write() as session:
+        await update_settings(session, on_shopify.shop_id, {"currency": "IRR"})
+        await update_display(
+            session, on_shopify.shop_id, currency_display="toman", widget_colour=None
+        )
+    state.shops.forget()
+    await give_points(client, on_shopify, 250)
+    page = await _shopify_page(browser, store, on_shopify, "en", on_shopify.customer_id)
+    await page.locator("vafa-club .launcher").click()
+    await page.get_by_role("tab", name="Ways to earn").click()
+    # The default rule: points per whole Rial, which is a tenth of a Toman.
+    await expect(page.get_by_role("tabpanel")).to_contain_text("per 0.1 Toman spent")
 
 
 async def test_the_script_is_small_and_cached(client: httpx.AsyncClient) -> None:

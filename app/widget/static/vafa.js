@@ -99,13 +99,18 @@ a{color:#1a56db}`;
       this.entries = null;
       this.codes = {};
       this.recent = [];
-      let colour = /^#[0-9a-f]{6}$/i.test(this.dataset.colour || "") ? this.dataset.colour : "#5b2a86";
+      this.paint(this.dataset.colour);
+      this.open = this.view !== "launcher";
+      this.load();
+    }
+
+    // The shop's colour (the embed's, else the one set in Vafa's admin), with readable text.
+    paint(wanted) {
+      let colour = /^#[0-9a-f]{6}$/i.test(wanted || "") ? wanted : "#5b2a86";
       const fg = contrast(colour, "#ffffff") >= 4.5 ? "#ffffff" : "#000000";
       if (contrast(colour, fg) < 4.5) colour = "#5b2a86";
       this.style.setProperty("--c", colour);
       this.style.setProperty("--fg", fg);
-      this.open = this.view !== "launcher";
-      this.load();
     }
 
     get t() { return T[this.lang]; }
@@ -116,9 +121,12 @@ a{color:#1a56db}`;
     }
     money(minor) {
       const d = this.data || {};
-      const cur = d.currency;
+      let cur = d.currency;
       if (!cur) return this.num(minor);
-      const amount = minor / 10 ** (d.currency_exponent || 0);
+      let amount = minor / 10 ** (d.currency_exponent || 0);
+      // The shop's Toman or Rial choice: 1 Toman = 10 Rial (12,345 Rial shows as 1,234.5 Toman).
+      if (cur === "IRR" && d.currency_display === "toman") { cur = "IRT"; amount /= 10; }
+      else if (cur === "IRT" && d.currency_display === "rial") { cur = "IRR"; amount *= 10; }
       if (CURRENCY[cur]) return `${this.num(amount)} ${CURRENCY[cur][this.lang]}`;
       return new Intl.NumberFormat(this.lang === "fa" ? "fa-IR" : "en-US", { style: "currency", currency: cur }).format(amount);
     }
@@ -150,6 +158,7 @@ a{color:#1a56db}`;
     async load() {
       try {
         this.data = await this.api("member");
+        if (!this.dataset.colour && this.data.colour) this.paint(this.data.colour);
         // A shopper the shop holds out of the club (its lift report compares them): nothing shown.
         if (this.data.holdout) { this.hidden = true; this.root.replaceChildren(); return; }
         if (this.data.signed_in) {
