@@ -905,15 +905,19 @@ def main() -> None:
     cli()
 
 
+# Asked for twice, never echoed (or from the environment, for scripts).
+_Password = Annotated[
+    str,
+    typer.Option(prompt=True, hide_input=True, confirmation_prompt=True,
+                 envvar="VAFA_ADMIN_PASSWORD", help="at least 10 characters"),
+]  # fmt: skip
+
+
 @admin_user_cli.command("add")
 def admin_user_add(
     shop: Annotated[int, typer.Option(help="the shop's id")],
     email: Annotated[str, typer.Option(help="the person's e-mail address")],
-    password: Annotated[
-        str,
-        typer.Option(prompt=True, hide_input=True, confirmation_prompt=True,
-                     envvar="VAFA_ADMIN_PASSWORD", help="at least 10 characters"),
-    ],
+    password: _Password,
 ) -> None:  # fmt: skip
     """Let a person sign in to the shop's admin at /admin with an e-mail and a password."""
     from app.admin import auth
@@ -1037,11 +1041,7 @@ cli.add_typer(segments_cli, name="segments")
 def admin_user_password(
     shop: Annotated[int, typer.Option(help="the shop's id")],
     email: Annotated[str, typer.Option(help="the person's e-mail address")],
-    password: Annotated[
-        str,
-        typer.Option(prompt=True, hide_input=True, confirmation_prompt=True,
-                     envvar="VAFA_ADMIN_PASSWORD", help="at least 10 characters"),
-    ],
+    password: _Password,
 ) -> None:  # fmt: skip
     """Give an admin user a new password; every session they have open is signed out."""
     from app.admin import auth
