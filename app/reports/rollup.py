@@ -278,8 +278,11 @@ async def changed_days(
         )
     ).one()  # fmt: skip
     if newest_tx is not None:
-        days |= _days_between(first, last, zone)
-        start, end = _bounds(min(days), max(days), zone)
+        span = _days_between(first, last, zone)
+        days |= span
+        # Only the transactions' own span is made again whole: today and yesterday need not
+        # join it (a tick long after the lines, as a replay or a stopped worker gives).
+        start, end = _bounds(min(span), max(span), zone)
         touched = select(tx.order_id).where(
             tx.shop_id == shop_id, tx.id > after_tx, tx.order_id.is_not(None)
         )
