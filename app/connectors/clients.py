@@ -3,20 +3,25 @@ its sealed credentials when a job needs it.
 
 A client is built per use (a read of the shop row and a decryption): credentials rotated by
 ``vafa shop`` commands or a renewed Shopify token are then always the current ones, and
-nothing per shop is kept in memory."""
+nothing per shop is kept in memory but each Shopify shop's cost bucket, which its concurrent
+jobs share (bounded: a shop gone from it starts again from the next answer's figures)."""
 
 from __future__ import annotations
+
+import math
 
 import httpx
 from sqlalchemy import select
 
 from app.connectors.base import Platform
 from app.connectors.shopify.client import client_for_shop
+from app.connectors.shopify.throttle import CostBucket
 from app.connectors.store import StoreClient, StoreError
 from app.connectors.woocommerce.client import WooCommerceClient
 from app.crypto import Vault
 from app.db import Database
 from app.program.settings import ProgramSettings
+from app.shops.cache import ExpiringLRU
 from app.shops.models import Shop
 
 # Generous for a store under load, short enough that a job's lease outlives a hung call.
@@ -29,6 +34,7 @@ class StoreClients:
         self._vault = vault
         self._http = http
         self._owns_http = http is None
+        self._buckets: ExpiringLRU[int, CostBucket] = ExpiringLRU(1024)
 
     @property
     def http(self) -> httpx.AsyncClient:
@@ -44,7 +50,9 @@ class StoreClients:
         if shop is None:
             raise StoreError(f"shop {shop_id} does not exist")
         if shop.platform == Platform.SHOPIFY:
-            return client_for_shop(self.http, self._db, self._vault, shop)
+            return client_for_shop(
+                self.http, self._db, self._vault, shop, bucket=self._bucket(shop.id)
+            )
         if shop.platform == Platform.WOOCOMMERCE:
             return WooCommerceClient.from_credentials(
                 self.http,
@@ -53,6 +61,14 @@ class StoreClients:
                 exponents=ProgramSettings.from_json(shop.settings).currency_exponents,
             )
         raise StoreError(f"shop {shop_id} is on an unknown platform")
+
+    def _bucket(self, shop_id: int) -> CostBucket:
+        hit = self._buckets.get(shop_id, 0.0)
+        if hit is not None:
+            return hit[1]
+        bucket = CostBucket()
+        self._buckets.put(shop_id, bucket, math.inf)
+        return bucket
 
     async def aclose(self) -> None:
         if self._owns_http and self._http is not None:

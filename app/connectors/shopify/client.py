@@ -183,13 +183,14 @@ class ShopifyClient:
         exponents: Mapping[str, int] | None = None,
         max_wait: float = MAX_WAIT_SECONDS,
         api_version: str = API_VERSION,
+        bucket: CostBucket | None = None,
     ) -> None:
         self._http = http
         self._endpoint = f"{api_url.rstrip('/')}/admin/api/{api_version}/graphql.json"
         self._tokens = tokens
         self._exponents = dict(exponents or {})
         self._max_wait = max_wait
-        self._bucket = CostBucket()
+        self._bucket = CostBucket() if bucket is None else bucket  # shared: StoreClients
 
     # -- discount codes -------------------------------------------------------------------
 
@@ -374,7 +375,7 @@ class ShopifyClient:
         retries = 0
         refreshed = False
         while True:
-            await self._wait(self._bucket.wait_before(operation), retries)
+            await self._wait(self._bucket.reserve(operation, self._max_wait), retries)
             token = await self._tokens.token()
             response = await self._post(body, token)
             status = response.status_code

@@ -3,7 +3,10 @@
 Every Admin GraphQL answer carries ``extensions.cost``: what the query asked for and the
 bucket's ``throttleStatus`` (``maximumAvailable``, ``currentlyAvailable``, ``restoreRate`` points
 per second). The bucket leaks back at ``restoreRate``, so from the last answer the client can
-tell how long to wait before the store will take a query of a known cost.
+tell how long to wait before the store will take a query of a known cost. The bucket is the
+app's on that store: one per shop in a process, shared by its concurrent calls, each of which
+counts its cost as spent when it goes (else every waiting job would send at the moment the
+bucket refills, and all but one be throttled).
 """
 
 from __future__ import annotations
@@ -59,6 +62,21 @@ class CostBucket:
         if available >= cost:
             return 0.0
         return (cost - available) / status.restore_rate * _SLACK
+
+    def reserve(self, operation: str, longest: float) -> float:
+        """Seconds to wait before sending ``operation``; unless that is over ``longest`` (the
+        call will not wait so long), its cost is counted as spent from then on."""
+        wait = self.wait_before(operation)
+        status = self._status
+        if status is None or wait > longest:
+            return wait
+        now = self._clock()
+        cost = min(self._costs.get(operation, DEFAULT_COST), status.maximum)
+        available = min(
+            status.maximum, status.available + (now - status.seen_at) * status.restore_rate
+        )
+        self._status = ThrottleStatus(status.maximum, available - cost, status.restore_rate, now)
+        return wait
 
     def throttled_wait(self, operation: str) -> float:
         """After a THROTTLED answer: (requested − currentlyAvailable) / restoreRate."""
