@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.jobs import queue
 from app.jobs.models import WAITING_LITERALS, Job, JobStatus
-from app.orm import utcnow
+from app.orm import table_of, utcnow
 from app.shops.models import ShopStatus
 
 JOBS = queue.Queue(
@@ -59,7 +59,7 @@ async def enqueue(
         job_id = await session.scalar(insert(Job).values(values).returning(Job.id))
         assert job_id is not None
         return int(job_id)
-    job_id = await session.scalar(_coalescing(session, [values]).returning(Job.id))
+    job_id = await session.scalar(_coalescing(session).values(values).returning(table_of(Job).c.id))
     assert job_id is not None
     return int(job_id)
 
@@ -72,13 +72,15 @@ async def enqueue_many(
     *,
     run_after: datetime | None = None,
 ) -> None:
-    """:func:`enqueue` for many keys (key → payload) at once, coalescing each the same way:
-    a statement per 500 keys, not one per key. Flushes, never commits."""
+    """:func:`enqueue` for many keys (key → payload) at once, coalescing each the same way, in
+    order of key (two transactions never wait on each other in a circle). Flushes, never
+    commits."""
+    if not jobs:
+        return
     now = utcnow()
     rows = [_row(shop_id, kind, key, payload, run_after or now, now)
             for key, payload in sorted(jobs.items())]  # fmt: skip
-    for start in range(0, len(rows), 500):
-        await session.execute(_coalescing(session, rows[start : start + 500]))
+    await session.execute(_coalescing(session), rows)
 
 
 def _row(
@@ -102,26 +104,29 @@ def _row(
     }
 
 
-def _coalescing(session: AsyncSession, rows: list[dict[str, Any]]) -> Any:
-    """The insert of keyed jobs that updates the job already there (see :func:`enqueue`)."""
+def _coalescing(session: AsyncSession) -> Any:
+    """The insert of keyed jobs that updates the job already there (see :func:`enqueue`),
+    without its rows: run with them as parameters, it is one compiled statement whatever
+    their number (a VALUES list of all the rows was compiled afresh for every batch)."""
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(Job).values(rows)
+    job = table_of(Job).c
+    stmt = dialect.insert(table_of(Job))
     new = stmt.excluded
-    restart = Job.status.in_([JobStatus.DONE, JobStatus.FAILED])
-    sooner = and_(Job.status == JobStatus.PENDING, Job.attempts == 0, new.run_after < Job.run_after)
+    restart = job.status.in_([JobStatus.DONE, JobStatus.FAILED])
+    sooner = and_(job.status == JobStatus.PENDING, job.attempts == 0, new.run_after < job.run_after)
     return stmt.on_conflict_do_update(
-        index_elements=[Job.shop_id, Job.kind, Job.dedupe_key],
+        index_elements=[job.shop_id, job.kind, job.dedupe_key],
         set_={
             "payload": new.payload,
-            "revision": Job.revision + 1,
+            "revision": job.revision + 1,
             "status": case(
-                (Job.status == JobStatus.RUNNING, JobStatus.RUNNING), else_=JobStatus.PENDING
+                (job.status == JobStatus.RUNNING, JobStatus.RUNNING), else_=JobStatus.PENDING
             ),
-            "attempts": case((restart, 0), else_=Job.attempts),
+            "attempts": case((restart, 0), else_=job.attempts),
             "run_after": case(
-                (restart, new.run_after), (sooner, new.run_after), else_=Job.run_after
+                (restart, new.run_after), (sooner, new.run_after), else_=job.run_after
             ),  # fmt: skip
-            "last_error": case((restart, null()), else_=Job.last_error),
+            "last_error": case((restart, null()), else_=job.last_error),
             "finished_at": null(),
         },
     )
