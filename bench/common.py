@@ -38,6 +38,7 @@ from app.orm import table_of
 from app.shops.service import ADMIN_KEY_PREFIX
 from app.webhooks.models import WebhookEvent
 from bench.rss import cpu_seconds, peak_rss_kib
+from tests.fakes.shopify import DEFAULT_TOKEN  # what the fake store accepts
 
 REPO = Path(__file__).resolve().parent.parent
 ORDER_FIXTURE = REPO / "tests" / "fixtures" / "shopify" / "orders-create.json"
@@ -226,7 +227,7 @@ def prepare_shop(url: str, env: Mapping[str, str]) -> ShopInfo:
                 "--domain",
                 BENCH_DOMAIN,
                 "--access-token",
-                "bench-token",
+                DEFAULT_TOKEN,
                 "--api-secret",
                 secret,
             ],
@@ -256,7 +257,7 @@ def adopt_shops(url: str, secret_key: str) -> ShopInfo | None:
                     secret = random_token(24)
                     admin_key = f"{ADMIN_KEY_PREFIX}{shop_id}_{random_token()}"
                     credentials = (
-                        {"access_token": "bench-token", "api_secrets": [secret]}
+                        {"access_token": DEFAULT_TOKEN, "api_secrets": [secret]}
                         if platform == "shopify"
                         else {
                             "consumer_key": "ck_bench",
@@ -385,6 +386,24 @@ def free_port() -> int:
         sock.bind((LOOPBACK, 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+@contextlib.contextmanager
+def fake_store(customers: int, *, first: int = 1, unthrottled: bool = False) -> Iterator[str]:
+    """The fake Shopify (tests/fakes) in a process of its own, knowing customers ``first`` …
+    ``first + customers - 1``; its URL. Throttled like Shopify's standard plan unless
+    ``unthrottled``."""
+    command = [sys.executable, "-m", "tests.fakes.serve", "shopify",
+               "--customers", str(customers), "--first-customer", str(first)]  # fmt: skip
+    proc = subprocess.Popen(
+        [*command, *(["--unthrottled"] if unthrottled else [])],
+        cwd=REPO, stdout=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        yield proc.stdout.readline().strip()
+    finally:
+        stop_process(proc)
 
 
 def stop_process(proc: Process, timeout: float = 15) -> None:

@@ -12,6 +12,9 @@ pgbench TPC-B on the same PostgreSQL server.
    one of ``--customers`` (2,000) customers (seeded members where the database has them).
 3. ``--workers`` (1) ``vafa worker`` processes started; the run ends when no first attempt is
    pending. Events/s counts from the first batch the workers started to the end.
+   The shop's balance write-backs go to the fake Shopify in a process of its own, throttled
+   like Shopify's standard plan, as a live store would take them (``--store unreachable``:
+   to a domain that does not resolve, so every write-back fails and is retried).
 4. Checks: every event processed, one earn per order, ``vafa ledger verify`` clean.
 5. ``pgbench -i -s SCALE`` + ``pgbench -c 8 -j 2 -T 20`` on a scratch database (dropped after)
    on the same server; prints TPS and the ratio events/s ÷ TPS.
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import re
 import shutil
@@ -48,6 +52,7 @@ from bench.common import (
     customers_for_orders,
     database_name,
     drop_pg_database,
+    fake_store,
     insert_events,
     is_sqlite,
     new_order_ids,
@@ -251,6 +256,14 @@ def main() -> None:
         action="store_true",
         help="first delete events earlier runs left pending and vacuum the database",
     )
+    parser.add_argument(
+        "--store",
+        choices=["fake", "unreachable"],
+        default="fake",
+        help="where the shop's balance write-backs go: the fake Shopify in a process of its "
+        "own, throttled like Shopify's standard plan (as a live store would answer), or the "
+        "bench domain, which does not resolve (every write-back fails and is retried)",
+    )
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     args = parser.parse_args()
     if args.events < 1 or args.customers < 1 or args.workers < 1:
@@ -268,6 +281,13 @@ def main() -> None:
         env["VAFA_WORKER_BATCH_SIZE"] = str(args.batch_size)
     shop = prepare_shop(url, env)
     customers = customers_for_orders(url, shop.shop_id, args.customers)
+    stack = contextlib.ExitStack()
+    if args.store == "fake":
+        low, high = min(customers), max(customers)
+        known = high - low + 1 if high - low < 100_000 else 0  # a seed's sample: none known
+        store_url = stack.enter_context(fake_store(known, first=low))
+        # A live store's address: what `vafa shop add-shopify --api-url` records.
+        query(url, "UPDATE shops SET api_url = :u WHERE id = :s", u=store_url, s=shop.shop_id)
     if args.clear_pending:
         clear_pending(url)
 
@@ -292,7 +312,7 @@ def main() -> None:
     print(f"processing {events} events{also} with {args.workers} `vafa worker` process(es) …")
     activity_before = server_activity(url)
     reads_before = relation_reads(url)
-    with tempfile.TemporaryDirectory(prefix="vafa-bench-") as tmp:
+    with stack, tempfile.TemporaryDirectory(prefix="vafa-bench-") as tmp:
         log = Path(tmp) / "worker.log"
         launched = datetime.now(UTC)
         try:
@@ -346,6 +366,14 @@ def main() -> None:
         low=str(order_ids[0]),
         high=str(order_ids[-1]),
     )
+    writes = dict(
+        query(
+            url,
+            "SELECT status, COUNT(*) FROM jobs WHERE shop_id = :s AND kind = 'balance.write' "
+            "GROUP BY status",
+            s=shop.shop_id,
+        )
+    )
     verify = run_measured(
         [*vafa_command(), "ledger", "verify", "--shop", str(shop.shop_id)], env, REPO, 3600
     )
@@ -382,6 +410,7 @@ def main() -> None:
         print(f"  ratio events/TPS   {rate / tps:.3f}")
     print(f"  event statuses     {statuses}")
     print(f"  earn transactions  {earns} for {args.events} orders")
+    print(f"  balance write-backs {writes} (store: {args.store})")
     verdict = "clean" if verify.returncode == 0 else f"FAILED ({verify.returncode})"
     print(
         f"  ledger verify      {verdict} in {verify.seconds:.1f} s, "
@@ -414,6 +443,8 @@ def main() -> None:
             "ratio": round(rate / tps, 4) if tps else None,
             "statuses": statuses,
             "earn_transactions": earns,
+            "store": args.store,
+            "balance_writes": writes,
             "ledger_verify_ok": verify.returncode == 0,
             "ledger_verify_seconds": round(verify.seconds, 2),
             "ledger_verify_peak_rss_kib": verify.peak_rss_kib,

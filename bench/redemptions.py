@@ -22,13 +22,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -41,12 +38,11 @@ from app.connectors.store import DiscountKind, DiscountSpec
 from app.crypto import new_secret_key
 from app.orm import utcnow
 from bench.common import (
-    REPO,
+    fake_store,
     query,
     recreate_pg_database,
     scalar,
     serve_vafa,
-    stop_process,
     vafa,
     vafa_env,
     workers,
@@ -128,21 +124,6 @@ async def codes_on_store(store_url: str, codes: list[str]) -> int:
         return sum(1 for discount in found if discount is not None)
 
 
-@contextlib.contextmanager
-def fake_store(customers: int) -> Iterator[str]:
-    """The fake Shopify in a process of its own; its URL."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.serve", "shopify", "--customers", str(customers),
-         "--unthrottled"],
-        cwd=REPO, stdout=subprocess.PIPE, text=True, start_new_session=True,
-    )  # fmt: skip
-    try:
-        assert proc.stdout is not None
-        yield proc.stdout.readline().strip()
-    finally:
-        stop_process(proc)
-
-
 async def redeem_all(
     base: str, key: str, reward_id: int, members: int, count: int, connections: int
 ) -> None:
@@ -196,7 +177,7 @@ def main() -> None:
     vafa(["migrate"], env)
     with (
         tempfile.TemporaryDirectory(prefix="vafa-bench-") as tmp,
-        fake_store(args.members) as store,
+        fake_store(args.members, unthrottled=True) as store,
     ):
         floor = asyncio.run(store_floor(store, args.redemptions, args.connections))
         shop = add_shop(env, store)

@@ -1,6 +1,6 @@
 """Run a fake store as a process of its own (a benchmark's store must not share a GIL with the
-load it measures): ``python -m tests.fakes.serve shopify --customers N`` prints its URL on the
-first line of stdout and answers until it is stopped."""
+load it measures): ``python -m tests.fakes.serve shopify --customers N [--first-customer ID]``
+prints its URL on the first line of stdout and answers until it is stopped."""
 
 from __future__ import annotations
 
@@ -18,13 +18,16 @@ def main() -> None:
     parser.add_argument("platform", choices=["shopify"])
     parser.add_argument("--customers", type=int, default=0, help="customers 1…N")
     parser.add_argument(
+        "--first-customer", type=int, default=1, help="the first customer's id (then +1 each)"
+    )
+    parser.add_argument(
         "--unthrottled", action="store_true", help="a cost bucket that never runs dry"
     )
     args = parser.parse_args()
     fake = FakeShopify()
     if args.unthrottled:
         fake.set_bucket(maximum=10**9, available=10**9, restore_rate=10**9)
-    for n in range(1, args.customers + 1):
+    for n in range(args.first_customer, args.first_customer + args.customers):
         fake.add_customer(n)
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
