@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, insert, null, select
+from sqlalchemy import and_, case, insert, null, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -112,7 +112,8 @@ def _coalescing(session: AsyncSession) -> Any:
     job = table_of(Job).c
     stmt = dialect.insert(table_of(Job))
     new = stmt.excluded
-    restart = job.status.in_([JobStatus.DONE, JobStatus.FAILED])
+    # (no IN list: its expanding parameter cannot be run with the rows as parameters)
+    restart = or_(job.status == JobStatus.DONE, job.status == JobStatus.FAILED)
     sooner = and_(job.status == JobStatus.PENDING, job.attempts == 0, new.run_after < job.run_after)
     return stmt.on_conflict_do_update(
         index_elements=[job.shop_id, job.kind, job.dedupe_key],

@@ -182,6 +182,30 @@ class TestCoalescing:
         await runner(state, balance=writes).drain()
         assert writes.done[-1] == {"points": 4}
 
+    async def test_enqueueing_many_keys_at_once_coalesces_each_as_enqueue_does(
+        self, state: AppState, shopify_shop: ShopifyShop
+    ) -> None:
+        shop_id = shopify_shop.shop_id
+        done = await enqueue(state, shop_id, "balance", {"points": 1}, key="done")
+        await runner(state, balance=Recorder()).drain()
+        parked = await enqueue(state, shop_id, "balance", {"points": 1}, key="parked")
+        await runner(state, balance=Recorder(failures=100)).drain()
+        pending = await enqueue(state, shop_id, "other", {"points": 1}, key="pending")
+        async with state.db.write() as session:
+            many = {key: {"points": 2} for key in ("done", "parked", "new-a", "new-b")}
+            await jobs.enqueue_many(session, shop_id, "balance", many)
+            await jobs.enqueue_many(session, shop_id, "other", {"pending": {"points": 2}})
+        async with state.db.read() as session:
+            rows = (await session.scalars(select(Job).order_by(Job.dedupe_key))).all()
+        found = {row.dedupe_key: (row.id, row.status, row.attempts, row.payload) for row in rows}
+        assert found == {
+            "done": (done, JobStatus.PENDING, 0, {"points": 2}),
+            "parked": (parked, JobStatus.PENDING, 0, {"points": 2}),
+            "pending": (pending, JobStatus.PENDING, 0, {"points": 2}),
+            "new-a": (found["new-a"][0], JobStatus.PENDING, 0, {"points": 2}),
+            "new-b": (found["new-b"][0], JobStatus.PENDING, 0, {"points": 2}),
+        }
+
     async def test_the_same_key_in_two_shops_is_two_jobs(
         self, state: AppState, shopify_shop: ShopifyShop
     ) -> None:
