@@ -76,11 +76,14 @@ def contact_keys(
     phones: Iterable[str | None],
     addresses: Iterable[Iterable[str | None]],
 ) -> tuple[str, ...]:
+    # An order names the same person several times (its email and its customer's, the same
+    # shipping and billing address): each distinct value is normalised and hashed once.
     keys: set[str] = set()
-    for email in emails:
+    for email in dict.fromkeys(emails):
         keys |= email_keys(email)
-    keys.update(k for phone in phones if (k := phone_key(phone)))
-    keys.update(k for parts in addresses if (k := address_key(parts)))
+    keys.update(k for phone in dict.fromkeys(phones) if (k := phone_key(phone)))
+    distinct = dict.fromkeys(tuple(parts) for parts in addresses)
+    keys.update(k for parts in distinct if (k := address_key(parts)))
     return tuple(sorted(keys))
 
 
