@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import metrics
 from app.config import Settings
 from app.connectors.clients import StoreClients
-from app.connectors.store import StoreUnauthorized
+from app.connectors.store import StoreError, StoreThrottled, StoreUnauthorized
 from app.db import Database
 from app.jobs import queue
 from app.jobs.kinds import JobContext, JobKinds, RetryAfter
@@ -146,6 +146,14 @@ class JobWorker:
                             error=describe(exc))  # fmt: skip
             metrics.record_job_outcome(job.kind, "paused")
             return False
+        except StoreThrottled as exc:
+            # The store asks to wait: not a failed attempt (a burst of write-backs on a store's
+            # rate limit would otherwise park them). The job waits as long, its count kept.
+            due = utcnow() + timedelta(seconds=exc.retry_after)
+            async with self.db.write() as session:
+                await self._give_back_in(session, job, due, describe(exc))
+            metrics.record_job_outcome(job.kind, "throttled")
+            return True
         except Exception as exc:  # a failed attempt, recorded on the job for the operator
             not_before = None
             if isinstance(exc, RetryAfter):  # from when the store said it, not the claim
@@ -154,8 +162,12 @@ class JobWorker:
                 parked = await queue.record_failure(session, JOBS, job.id, job.attempts,
                                                     describe(exc), self.policy, now,
                                                     *ours, not_before=not_before)  # fmt: skip
-            log_failure(log, "job parked" if parked else "job failed", exc,
-                              job_id=job.id, kind=job.kind, attempt=job.attempts)  # fmt: skip
+            event = "job parked" if parked else "job failed"
+            ids: dict[str, Any] = {"job_id": job.id, "kind": job.kind, "attempt": job.attempts}
+            if isinstance(exc, StoreError):  # its message is the whole story: no traceback
+                log.warning(event, error=describe(exc), **ids)
+            else:
+                log_failure(log, event, exc, **ids)
             metrics.record_job_outcome(job.kind, JobStatus.FAILED if parked else "retry")
             return True
         latest = Job.revision == job.revision
@@ -182,13 +194,14 @@ class JobWorker:
             await self._give_back_in(session, job, now, None)
 
     async def _give_back_in(
-        self, session: AsyncSession, job: Claimed, now: datetime, error: str | None
+        self, session: AsyncSession, job: Claimed, due: datetime, error: str | None
     ) -> None:
-        """Back to waiting as if this attempt had not been made (the shop's pause holds it)."""
+        """Back to waiting, due at ``due``, as if this attempt had not been made (the shop's
+        pause holds it, or the store asked to wait)."""
         values: dict[str, Any] = {
             "status": JobStatus.PENDING,
             "attempts": job.attempts - 1,
-            "run_after": now,
+            "run_after": due,
         }
         if error is not None:
             values["last_error"] = error[: queue.ERROR_LIMIT]

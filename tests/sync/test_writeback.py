@@ -34,7 +34,7 @@ def writes(fake: FakeShopify) -> list[int]:
     return [
         int(request.variables["metafields"][0]["value"])
         for request in fake.graphql_requests()
-        if request.operation in WRITES and request.status == 200
+        if request.operation in WRITES and request.status == 200 and not request.throttled
     ]
 
 
@@ -127,6 +127,30 @@ class TestUnknownCustomers:
             for job in await jobs_of(state, shop_id, BALANCE_WRITE):
                 assert (job.status, job.attempts, job.last_error) == (JobStatus.DONE, 1, None)
         assert len(fake_shopify.graphql_requests("VafaSetBalanceNoTier")) == 1
+
+
+class TestThrottled:
+    async def test_a_write_the_store_throttles_waits_its_turn_without_spending_an_attempt(
+        self, state: AppState, fake_shopify: FakeShopify
+    ) -> None:
+        """Shopify's rate limit holds a burst of write-backs back; they are late, never failed:
+        a throttled attempt is given back, due when the store said, its count kept."""
+        fake_shopify.add_customer(CUSTOMER)
+        shop_id = await shopify_on(state, fake_shopify)
+        await adjust(state, shop_id, 120)
+        fake_shopify.set_bucket(available=0, restore_rate=1)  # 10 s before a write is paid for
+        for _ in range(3):
+            await run_due_jobs(state)
+            [job] = await jobs_of(state, shop_id, BALANCE_WRITE)
+            assert (job.status, job.attempts) == (JobStatus.PENDING, 0)
+            assert job.last_error is not None and "StoreThrottled" in job.last_error
+            assert job.run_after > utcnow() + timedelta(seconds=8)
+        assert writes(fake_shopify) == []
+        fake_shopify.set_bucket(available=1000, restore_rate=100)
+        await state.worker.drain(now=job.run_after + timedelta(seconds=1))
+        assert writes(fake_shopify) == [120]
+        [job] = await jobs_of(state, shop_id, BALANCE_WRITE)
+        assert (job.status, job.attempts) == (JobStatus.DONE, 1)
 
 
 class TestCoalescing:
