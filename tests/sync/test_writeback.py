@@ -143,7 +143,8 @@ class TestThrottled:
             await run_due_jobs(state)
             [job] = await jobs_of(state, shop_id, BALANCE_WRITE)
             assert (job.status, job.attempts) == (JobStatus.PENDING, 0)
-            assert job.last_error is not None and "StoreThrottled" in job.last_error
+            assert job.last_error is not None
+            assert "StoreThrottled" in job.last_error
             assert job.run_after > utcnow() + timedelta(seconds=8)
         assert writes(fake_shopify) == []
         fake_shopify.set_bucket(available=1000, restore_rate=100)
