@@ -68,7 +68,7 @@ from bench.common import (
     workers,
     write_json,
 )
-from bench.rss import cpu_seconds, mib, peak_rss_kib, run_measured
+from bench.rss import cpu_seconds, mib, peak_rss_kib, postgres_cpu_seconds, run_measured
 
 DATABASE = "vafa_bench_processing"
 PGBENCH_DATABASE = "vafa_bench_pgbench"
@@ -311,6 +311,7 @@ def main() -> None:
     also = f" ({args.events} inserted + {earlier} already pending)" if earlier else ""
     print(f"processing {events} events{also} with {args.workers} `vafa worker` process(es) …")
     activity_before = server_activity(url)
+    server_cpu_before = postgres_cpu_seconds()
     reads_before = relation_reads(url)
     with stack, tempfile.TemporaryDirectory(prefix="vafa-bench-") as tmp:
         log = Path(tmp) / "worker.log"
@@ -321,6 +322,7 @@ def main() -> None:
                 finished = time.time()
                 worker_rss = [peak_rss_kib(proc.pid) for proc in procs]
                 worker_cpu = [cpu_seconds(proc.pid) or 0.0 for proc in procs]
+                server_cpu_after = postgres_cpu_seconds()
         except RuntimeError as exc:
             raise SystemExit(f"{exc}\n{tail(log)}") from exc
 
@@ -421,6 +423,13 @@ def main() -> None:
         f"  worker CPU         {sum(worker_cpu):.1f} s = {1000 * sum(worker_cpu) / events:.1f} ms "
         "per event (user + system, start-up included)"
     )
+    server_cpu = None
+    if server_cpu_before is not None and server_cpu_after is not None and not is_sqlite(url):
+        server_cpu = server_cpu_after - server_cpu_before
+        print(
+            f"  PostgreSQL CPU     {server_cpu:.1f} s = {1000 * server_cpu / events:.2f} ms per "
+            "event (every postgres process on this machine, the bench's own queries included)"
+        )
     if per_event:
         print("  server, per event  " + ", ".join(f"{k} {v:g}" for k, v in per_event.items()))
         print(
@@ -450,6 +459,7 @@ def main() -> None:
             "ledger_verify_peak_rss_kib": verify.peak_rss_kib,
             "worker_peak_rss_kib": worker_rss,
             "worker_cpu_seconds": worker_cpu,
+            "postgres_cpu_seconds": server_cpu,
             "server_per_event": per_event,
         },
     )
