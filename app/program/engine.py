@@ -30,6 +30,7 @@ from typing import Any, Protocol
 
 from app.connectors.base import OrderLine
 from app.program import lines as order_lines
+from app.program.catalog import group_key
 from app.program.document import (
     DEFAULT_PURCHASE_KEY,
     CampaignRule,
@@ -86,6 +87,8 @@ class JudgedOrder(OrderFacts, Protocol):
     def program_version(self) -> int | None: ...
     @property
     def program_rules(self) -> list[str] | None: ...
+    @property
+    def product_groups(self) -> dict[str, list[str]] | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,12 +120,27 @@ def ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
-def _matches(match: LineMatch, line: OrderLine) -> bool:
+def wanted_groups(match: LineMatch) -> frozenset[str]:
+    """The product groups a match names, as ``catalog.group_key`` stores them: a collection
+    entry is a Shopify collection's handle or numeric id, or a product type; a category entry
+    a WooCommerce category's slug or id."""
+    return frozenset(
+        [group_key(kind, c) for c in match.collections for kind in ("collection", "type")]
+        + [group_key("category", c) for c in match.categories]
+    )
+
+
+def _matches(
+    match: LineMatch, line: OrderLine, groups: frozenset[str], wanted: frozenset[str]
+) -> bool:
+    """The line is one the match names: by product, variant or SKU, or by one of its product's
+    ``groups`` (those recorded on the order) among the match's ``wanted`` ones."""
     return (
         (line.product_id is not None and line.product_id in match.product_ids)
         or (line.variant_id is not None and line.variant_id in match.variant_ids)
         or (line.sku is not None and line.sku in match.skus)
-    )  # collections and categories: the platforms' order lines do not carry them
+        or not wanted.isdisjoint(groups)
+    )
 
 
 class Program:
@@ -138,6 +156,16 @@ class Program:
         self.needs_history = any(
             r.max_per_member or r.max_per_period or isinstance(r, SpendGoalRule) for r in self.rules
         )
+        # Each line match's groups, worked out once (by identity: the matches are the
+        # document's own objects).
+        self._wanted: dict[int, frozenset[str]] = {
+            id(match): wanted_groups(match)
+            for rule in self.rules
+            if isinstance(rule, PurchaseRule)
+            for match in (*(m.match for m in rule.multipliers), *rule.exclusions)
+        }
+        # Its lines' products' groups are needed to judge an order (app/program/catalog.py).
+        self.uses_groups = any(self._wanted.values())
 
     def _suffix(self, rule: OrderRule) -> str:
         return f"(rule {rule.key}, program v{self.version.version})"
@@ -263,14 +291,22 @@ class Program:
         parsed = order_lines.order_lines(order.lines)
         if not parsed:
             return order.merchandise_minor  # stored before lines were kept
+        recorded = order.product_groups or {}
+        wanted = self._wanted
         total: Decimal = Decimal(0)
         for line in parsed:
+            groups = frozenset(recorded.get(line.product_id or "", ()))
             if is_membership_line(self.document, line) or any(
-                _matches(ex, line) for ex in exclusions
+                _matches(ex, line, groups, wanted[id(ex)]) for ex in exclusions
             ):
                 continue
             weight = next(
-                (m.multiplier for m in rule.multipliers if _matches(m.match, line)), Decimal(1)
+                (
+                    m.multiplier
+                    for m in rule.multipliers
+                    if _matches(m.match, line, groups, wanted[id(m.match)])
+                ),
+                Decimal(1),
             )
             total += line.merchandise_minor * weight
         return total if total != total.to_integral_value() else int(total)
