@@ -195,20 +195,27 @@ async def copy_groups(
         )
     )
     await store(target, shop_id, dict(cached.tuples().all()), now)
-    judged = await source.stream(
-        select(Order.order_id, Order.product_groups).where(
-            Order.shop_id == shop_id, Order.product_groups.is_not(None)
-        )
-    )
-    count = 0
-    async for chunk in judged.partitions(_CHUNK):
+    count, after = 0, 0
+    while True:  # a page at a time by id (the reader may hold no cursor open)
+        chunk = (
+            await source.execute(
+                select(Order.id, Order.order_id, Order.product_groups)
+                .where(
+                    Order.shop_id == shop_id, Order.product_groups.is_not(None), Order.id > after
+                )
+                .order_by(Order.id)
+                .limit(_CHUNK)
+            )
+        ).all()
+        if not chunk:
+            return count
+        after = chunk[-1][0]
         rows = [
             {"shop_id": shop_id, "order_id": order_id, "known": False, "exponent": 2,
              "merchandise_minor": 0, "shipping_minor": 0, "tax_minor": 0,
              "financial_state": FinancialState.PENDING.value, "cancelled": False,
              "deleted": False, "backfilled": False, "product_groups": groups}
-            for order_id, groups in chunk
+            for _, order_id, groups in chunk
         ]  # fmt: skip
         await target.execute(insert(table_of(Order)), rows)
         count += len(rows)
-    return count
