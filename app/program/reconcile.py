@@ -320,13 +320,14 @@ async def reconcile_many(
     members' locks."""
     programs = Programs(history or await versions.load(session, shop_id))
     await judging.judge(session, shop_id, programs, orders)
+    held_out = await held_out_orders(session, shop_id, orders, now)  # recorded, never earning
     # Raises catalog.CatalogNeeded (before anything is posted) when a product's groups must
     # first be fetched from the store, which the caller does outside its transaction.
-    await catalog.fill(session, shop_id, programs, orders, now)
+    earning = [o for o in orders if o.order_id not in held_out] if held_out else orders
+    await catalog.fill(session, shop_id, programs, earning, now)
     order_ids = [order.order_id for order in orders]
     held = await holdings(session, shop_id, order_ids)
     refunds = await refunds_of(session, shop_id, order_ids)
-    held_out = await held_out_orders(session, shop_id, orders, now)  # recorded, never earning
     entries: list[ledger.Entry] = []
     grants: list[tuple[OrderState, Award]] = []
     for order in orders:

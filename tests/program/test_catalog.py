@@ -5,12 +5,14 @@ batch's transaction, recorded on the order, and every balance computed by hand."
 from __future__ import annotations
 
 import copy
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import select
 
+from app.connectors.clients import StoreClients
 from app.orm import utcnow
 from app.program import versions
 from app.program.models import Order
@@ -18,6 +20,7 @@ from app.program.settings import ProgramSettings
 from app.program.simulate import simulate
 from app.shops import service as shops
 from app.state import AppState
+from app.sync import orders
 from app.webhooks.models import WebhookEvent
 from app.webhooks.processing import EventProcessor, replay
 from tests.conftest import ShopifyShop, WooShop
@@ -329,3 +332,23 @@ class TestWooCommerceCategories:
         await woo_club.deliver("order.updated", woo_lines_order(1042, customer))
         assert (await woo_club.points(customer))["available"] == 45
         assert woo_catalog_calls(woo_store) == []
+
+    async def test_an_order_the_sweep_finds_earns_with_its_categories(
+        self, woo_club: Club, woo_store: FakeWooCommerce, state: AppState
+    ) -> None:
+        customer = woo_store.add_customer("nima@example.com")["id"]
+        woo_store.add_product(21, categories=("hats",))
+        woo_store.add_product(22, categories=("scarves",))
+        sale = woo_store.add_product(23, categories=("sale",))["categories"][0]["id"]
+        await woo_club.set(woo_program(sale))
+        # Never delivered: the reconciliation sweep reads it from the store.
+        woo_store.add_order(woo_lines_order(1042, customer), modified=utcnow())
+        shop = await state.shops.by_id(woo_club.shop.shop_id)
+        assert shop is not None
+        stores = StoreClients(state.db, state.vault)
+        try:
+            await orders.sweep(state.db, stores, shop, timedelta(minutes=5))
+        finally:
+            await stores.aclose()
+        assert (await woo_club.points(customer))["available"] == 75
+        assert len(woo_catalog_calls(woo_store)) == 1
