@@ -23,7 +23,7 @@ purchase points (``⌊total × m⌋ − total``; a multiplier below 1 adds nothi
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any, Protocol
@@ -268,10 +268,13 @@ class Program:
         met = [rule for rule in self.rules if rule.key in decided]
         out = [self._purchase(rule, order, label) for rule in met if isinstance(rule, PurchaseRule)]
         total = sum(a.points for a in out)
-        out.extend(self._tier(order, total, label))
+        # What a tier or campaign adds to the purchase points is taken back as they are: by
+        # the purchase rule's line weights when there is one rule to follow.
+        weighting = out[0].weighting if len(out) == 1 else None
+        out.extend(replace(a, weighting=weighting) for a in self._tier(order, total, label))
         for rule in met:
             if isinstance(rule, CampaignRule):
-                out.append(self._campaign(rule, total, label))
+                out.append(replace(self._campaign(rule, total, label), weighting=weighting))
             elif isinstance(rule, _GRANTS):
                 out.append(self._grant(rule, order, label))
         return out

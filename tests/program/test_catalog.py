@@ -146,6 +146,26 @@ class TestShopifyCollections:
         assert [points for points, _ in lines[1:]] == [-80]
         await shopify_club.verify()
 
+    async def test_a_campaign_on_top_is_taken_back_as_the_line_was(
+        self, shopify_club: Club
+    ) -> None:
+        campaign = {
+            "key": "double",
+            "type": "campaign",
+            "multiplier": "2",
+            "starts_at": "2027-01-01T00:00:00Z",
+            "ends_at": "2027-03-01T00:00:00Z",
+        }
+        await shopify_club.set({"rules": [*SHOPIFY_PROGRAM["rules"], campaign]})  # fmt: skip
+        await shopify_club.deliver("orders/paid", lines_order(5001, ORDER))
+        # 105 purchase points, and the campaign adds 105 × 2 − 105 = 105.
+        assert (await shopify_club.points(CUSTOMER))["available"] == 210
+        # The T-shirt refunded: each keeps 105 × 25.50 / 105.50, rounded down: 25.
+        await shopify_club.deliver("refunds/create", line_refund(901, 5001, 1, "40.00"))
+        assert (await shopify_club.points(CUSTOMER))["available"] == 50
+        assert [p for p, _ in await shopify_club.lines(CUSTOMER)] == [105, 105, -80, -80]
+        await shopify_club.verify()
+
     async def test_a_store_error_fails_the_event_which_retries_and_never_earns_without_it(
         self, shopify_club: Club, fake_shopify: FakeShopify, state: AppState
     ) -> None:
