@@ -775,13 +775,19 @@ def replay_events(
 @events_cli.command("process")
 def process_events() -> None:
     """Process every due event now, then exit (a one-shot worker)."""
+    from app.connectors.clients import StoreClients
+    from app.program.catalog import StoreCatalog
     from app.shops.service import ShopDirectory
     from app.webhooks.processing import EventProcessor
 
     async def go(db: Database) -> int:
         settings = get_settings()
         shops = ShopDirectory(db, Vault(settings.secret_key), settings.shop_cache_seconds)
-        return await EventProcessor(db, shops, settings).drain()
+        stores = StoreClients(db, shops.vault)
+        try:  # product groups a program matches are fetched from the stores
+            return await EventProcessor(db, shops, settings, StoreCatalog(stores)).drain()
+        finally:
+            await stores.aclose()
 
     err.print(f"processed {_run(go)} event(s)")
 

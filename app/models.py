@@ -9,7 +9,7 @@ from app.ledger.models import Account, LedgerTransaction, LotMovement, PointLot,
 from app.members.models import Member
 from app.orm import Base
 from app.privacy.models import PrivacyRequest, PrivacySettings
-from app.program.models import Order, OrderRefund, ProgramVersion
+from app.program.models import Order, OrderRefund, ProductGroups, ProgramVersion
 from app.referrals.models import Referral, ReferralCode
 from app.reports.models import (
     ReportCampaignDay,
@@ -48,6 +48,7 @@ __all__ = [
     "Order",
     "OrderRefund",
     "PointLot",
+    "ProductGroups",
     "ProgramVersion",
     "Posting",
     "PrivacyRequest",

@@ -14,6 +14,7 @@ from app.jobs.runner import Runner
 from app.jobs.scheduled import SCHEDULED
 from app.jobs.worker import JobWorker
 from app.members.balances import BalanceReader
+from app.program.catalog import StoreCatalog
 from app.program.versions import HistoryCache
 from app.ratelimits import ConnectLimits, SignInLimits, StorefrontLimits
 from app.shops.service import ShopDirectory
@@ -35,7 +36,7 @@ def build_runner(
         shops,
         settings,
         sources=[
-            EventProcessor(db, shops, settings),
+            EventProcessor(db, shops, settings, StoreCatalog(stores)),
             JobWorker(db, shops, settings, app_kinds() if kinds is None else kinds, stores),
         ],
         periodic=SCHEDULED,

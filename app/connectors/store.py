@@ -142,6 +142,12 @@ class StoreClient(Protocol):
         give."""
         ...
 
+    async def product_groups(self, product_ids: Sequence[str]) -> dict[str, set[str]]:
+        """Each product's groups as ``app.program.catalog.group_key`` writes them (Shopify's
+        collections and product type, WooCommerce's categories); a product the store does not
+        have is left out."""
+        ...
+
     async def aclose(self) -> None:
         """Release what the client holds of its own (not the shared HTTP client)."""
         ...

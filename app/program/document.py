@@ -98,14 +98,39 @@ class _Grants(_Rule):
 
 
 class LineMatch(_Strict):
-    """Which order lines a multiplier or an exclusion applies to (any listed id matches)."""
+    """Which order lines a multiplier or an exclusion applies to: a line matches when any
+    listed entry names it.
+
+    ``product_ids``, ``variant_ids`` and ``skus`` are compared with the line itself. The line's
+    product's groups are asked of the store (``app/program/catalog.py``) and recorded on the
+    order when it is judged, so that later changes to the catalog never change it:
+
+    - ``collections`` (Shopify): a collection's handle (``summer-sale``) or numeric id
+      (``841564295``), or a product type (``Shirts``) — the product is in that collection, or
+      of that type;
+    - ``categories`` (WooCommerce): a category's slug (``hats``) or numeric id (``15``) — the
+      product (for a variation, its parent) is in that category.
+
+    Handles, slugs and types compare case-insensitively, a slug percent-encoded or not. An
+    entry names nothing on the other platform."""
 
     product_ids: list[str] = Field(default_factory=list, max_length=1000)
     variant_ids: list[str] = Field(default_factory=list, max_length=1000)
     skus: list[str] = Field(default_factory=list, max_length=1000)
-    # Shopify collections / product types, WooCommerce categories, as the order lines name them.
-    collections: list[str] = Field(default_factory=list, max_length=1000)
-    categories: list[str] = Field(default_factory=list, max_length=1000)
+    collections: list[str] = Field(
+        default_factory=list,
+        max_length=1000,
+        description="Shopify: collection handles or numeric ids, or product types; a line "
+        "matches when its product is in one of them (as the store said when the order was "
+        "judged).",
+    )
+    categories: list[str] = Field(
+        default_factory=list,
+        max_length=1000,
+        description="WooCommerce: category slugs or numeric ids; a line matches when its "
+        "product (a variation's parent) is in one of them (as the store said when the order "
+        "was judged).",
+    )
 
     @model_validator(mode="after")
     def _some(self) -> LineMatch:

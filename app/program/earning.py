@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from app.connectors.base import RefundLine
-from app.program.engine import Award
+from app.program.engine import Award, Weighting
 from app.program.rules import OrderFacts, clamp_points, is_earning, remaining_points
 from app.program.settings import ProgramSettings
 
@@ -59,11 +59,20 @@ class Carry:
     earning: bool  # the order earns now (paid, a member's, not cancelled nor deleted)
     refunded_minor: int  # merchandise of every refund known
     why: str = ""  # the earn line's reason after "N points: " (the award's)
+    # A purchase award's line weights: then ``merchandise_minor`` and ``refunded_minor`` are
+    # what the lines counted (``engine.Weighting``), and a refund takes back its lines' part.
+    weighting: Weighting | None = None
 
     def kept(self, refunded_minor: int) -> int:
-        """Points the order keeps once ``refunded_minor`` of its merchandise is refunded: in
-        [0, earns], whatever the refunds say."""
+        """Points the order keeps once ``refunded_minor`` of its merchandise is refunded (in
+        :meth:`share` units): in [0, earns], whatever the refunds say."""
         return remaining_points(self.earns, self.merchandise_minor, refunded_minor)
+
+    def share(self, refund: Refund) -> int:
+        """What ``refund`` takes of what the carry was earned on."""
+        if self.weighting is None:
+            return refund.merchandise_minor
+        return self.weighting.share(refund.merchandise_minor, refund.lines)
 
     @property
     def target(self) -> int:
@@ -104,6 +113,19 @@ def should_carry(
             earning=earning,
             refunded_minor=refunded,
             why=award.why,
+        )
+        if award.weighting is None
+        else Carry(
+            rule=award.rule,
+            segment=award.segment,
+            earns=clamp_points(award.points),
+            merchandise_minor=award.weighting.counted,
+            earning=earning,
+            refunded_minor=sum(
+                award.weighting.share(r.merchandise_minor, r.lines) for r in known_refunds
+            ),
+            why=award.why,
+            weighting=award.weighting,
         )
         for award in awards
         if award.reward_id is None

@@ -23,13 +23,14 @@ purchase points (``⌊total × m⌋ − total``; a multiplier below 1 adds nothi
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any, Protocol
 
-from app.connectors.base import OrderLine
+from app.connectors.base import OrderLine, RefundLine
 from app.program import lines as order_lines
+from app.program.catalog import group_key
 from app.program.document import (
     DEFAULT_PURCHASE_KEY,
     CampaignRule,
@@ -53,6 +54,32 @@ _ORDER_TYPES = (PurchaseRule, FirstOrderRule, NthOrderRule, SpendGoalRule, Campa
 _GRANTS = (FirstOrderRule, NthOrderRule, SpendGoalRule)
 
 
+_NONE: frozenset[str] = frozenset()
+# Weights in ten-thousandths: a line multiplier has at most 4 decimal places.
+_WEIGHT_SCALE = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Weighting:
+    """How a purchase award counted the order, line by line (its multipliers and exclusions;
+    a paid membership's lines count 0), in ten-thousandths of minor units, so that a refund
+    takes back what its lines counted: refunding a line that counted twice takes back twice
+    its share. A refund that does not name its lines (WooCommerce's order gives totals) takes
+    back its share of the money, as without weights."""
+
+    counted: int  # Σ line merchandise × weight × 10^4
+    weights: dict[str, int]  # line id → weight × 10^4
+    merchandise_minor: int  # the lines' merchandise, a paid membership's left out
+
+    def share(self, refunded_minor: int, lines: Sequence[RefundLine]) -> int:
+        """What a refund of ``refunded_minor`` (its ``lines``) takes of :attr:`counted`."""
+        if lines and all(line.line_id in self.weights for line in lines):
+            return sum(line.merchandise_minor * self.weights[line.line_id or ""] for line in lines)
+        if self.merchandise_minor <= 0:
+            return 0
+        return refunded_minor * self.counted // self.merchandise_minor
+
+
 @dataclass(frozen=True, slots=True)
 class Award:
     """What one rule gives an order: points (``reward_id`` None) or a reward."""
@@ -63,6 +90,7 @@ class Award:
     why: str  # the reason after "N points: ", naming the rule and the version
     reward_id: int | None = None
     grant_key: str | None = None  # a reward's grant key, one per rule and order
+    weighting: Weighting | None = None  # a purchase award with line multipliers or exclusions
 
 
 class JudgedOrder(OrderFacts, Protocol):
@@ -86,6 +114,8 @@ class JudgedOrder(OrderFacts, Protocol):
     def program_version(self) -> int | None: ...
     @property
     def program_rules(self) -> list[str] | None: ...
+    @property
+    def product_groups(self) -> dict[str, list[str]] | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,12 +147,27 @@ def ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
-def _matches(match: LineMatch, line: OrderLine) -> bool:
+def wanted_groups(match: LineMatch) -> frozenset[str]:
+    """The product groups a match names, as ``catalog.group_key`` stores them: a collection
+    entry is a Shopify collection's handle or numeric id, or a product type; a category entry
+    a WooCommerce category's slug or id."""
+    return frozenset(
+        [group_key(kind, c) for c in match.collections for kind in ("collection", "type")]
+        + [group_key("category", c) for c in match.categories]
+    )
+
+
+def _matches(
+    match: LineMatch, line: OrderLine, groups: frozenset[str], wanted: frozenset[str]
+) -> bool:
+    """The line is one the match names: by product, variant or SKU, or by one of its product's
+    ``groups`` (those recorded on the order) among the match's ``wanted`` ones."""
     return (
         (line.product_id is not None and line.product_id in match.product_ids)
         or (line.variant_id is not None and line.variant_id in match.variant_ids)
         or (line.sku is not None and line.sku in match.skus)
-    )  # collections and categories: the platforms' order lines do not carry them
+        or not wanted.isdisjoint(groups)
+    )
 
 
 class Program:
@@ -138,6 +183,16 @@ class Program:
         self.needs_history = any(
             r.max_per_member or r.max_per_period or isinstance(r, SpendGoalRule) for r in self.rules
         )
+        # Each line match's groups, worked out once (by identity: the matches are the
+        # document's own objects).
+        self._wanted: dict[int, frozenset[str]] = {
+            id(match): wanted_groups(match)
+            for rule in self.rules
+            if isinstance(rule, PurchaseRule)
+            for match in (*(m.match for m in rule.multipliers), *rule.exclusions)
+        }
+        # Its lines' products' groups are needed to judge an order (app/program/catalog.py).
+        self.uses_groups = any(self._wanted.values())
 
     def _suffix(self, rule: OrderRule) -> str:
         return f"(rule {rule.key}, program v{self.version.version})"
@@ -213,10 +268,13 @@ class Program:
         met = [rule for rule in self.rules if rule.key in decided]
         out = [self._purchase(rule, order, label) for rule in met if isinstance(rule, PurchaseRule)]
         total = sum(a.points for a in out)
-        out.extend(self._tier(order, total, label))
+        # What a tier or campaign adds to the purchase points is taken back as they are: by
+        # the purchase rule's line weights when there is one rule to follow.
+        weighting = out[0].weighting if len(out) == 1 else None
+        out.extend(replace(a, weighting=weighting) for a in self._tier(order, total, label))
         for rule in met:
             if isinstance(rule, CampaignRule):
-                out.append(self._campaign(rule, total, label))
+                out.append(replace(self._campaign(rule, total, label), weighting=weighting))
             elif isinstance(rule, _GRANTS):
                 out.append(self._grant(rule, order, label))
         return out
@@ -237,7 +295,8 @@ class Program:
             minimum = format_money(rule.min_order_minor, order.exponent, order.currency)
             why += f", below the {minimum} minimum"
             return Award(name, segment, 0, f"{why} {self._suffix(rule)}")
-        amount = Decimal(self._weighted(rule, order) + extras)
+        counted, weighting = self._weighted(rule, order)
+        amount = Decimal(counted + extras)
         if amount != base + extras:
             why += f" ({format_money(int(amount), order.exponent, order.currency)} counted"
             if rule.multipliers or rule.exclusions:
@@ -251,29 +310,58 @@ class Program:
         else:
             raw = amount.scaleb(-order.exponent) * rule.points / rule.per_units
             points = int(raw.to_integral_value(rounding=rounding))
-        return Award(name, segment, max(points, 0), f"{why} {self._suffix(rule)}")
+        # Refunds take back what their lines counted only where lines were weighed, so an
+        # order earning on shipping or tax keeps the plain share.
+        if extras:
+            weighting = None
+        return Award(
+            name, segment, max(points, 0), f"{why} {self._suffix(rule)}", weighting=weighting
+        )
 
-    def _weighted(self, rule: PurchaseRule, order: JudgedOrder) -> Decimal | int:
+    def _weighted(
+        self, rule: PurchaseRule, order: JudgedOrder
+    ) -> tuple[Decimal | int, Weighting | None]:
         """The order's merchandise with the rule's line multipliers and exclusions applied
-        (each line: excluded, else the first multiplier that matches it). A paid membership's
-        product earns no purchase points: its lines are always excluded."""
+        (each line: excluded, else the first multiplier that matches it), and how each line was
+        weighed (None: no line multiplier nor exclusion). A paid membership's product earns no
+        purchase points: its lines are always excluded."""
         exclusions = rule.exclusions
         if not (rule.multipliers or exclusions or self.document.membership):
-            return order.merchandise_minor
+            return order.merchandise_minor, None
         parsed = order_lines.order_lines(order.lines)
         if not parsed:
-            return order.merchandise_minor  # stored before lines were kept
+            return order.merchandise_minor, None  # stored before lines were kept
+        recorded = order.product_groups or {}
+        wanted = self._wanted
         total: Decimal = Decimal(0)
+        weights: dict[str, int] = {}
+        earning = 0
         for line in parsed:
-            if is_membership_line(self.document, line) or any(
-                _matches(ex, line) for ex in exclusions
+            groups = frozenset(recorded.get(line.product_id or "", ())) if recorded else _NONE
+            weight = Decimal(0)
+            member = is_membership_line(self.document, line)
+            if not member and not any(
+                _matches(ex, line, groups, wanted[id(ex)]) for ex in exclusions
             ):
-                continue
-            weight = next(
-                (m.multiplier for m in rule.multipliers if _matches(m.match, line)), Decimal(1)
-            )
+                weight = next(
+                    (
+                        m.multiplier
+                        for m in rule.multipliers
+                        if _matches(m.match, line, groups, wanted[id(m.match)])
+                    ),
+                    Decimal(1),
+                )
             total += line.merchandise_minor * weight
-        return total if total != total.to_integral_value() else int(total)
+            if not member:
+                earning += line.merchandise_minor  # what a refund of unnamed lines is a share of
+            if line.line_id is not None:
+                weights[line.line_id] = int(weight * _WEIGHT_SCALE)
+        counted = total if total != total.to_integral_value() else int(total)
+        weighed = rule.multipliers or exclusions
+        if not weighed or total <= 0 or len(weights) != len(parsed):
+            return counted, None
+        scaled = int(total * _WEIGHT_SCALE)
+        return counted, Weighting(scaled, weights, earning)
 
     def _tier(self, order: JudgedOrder, total: int, label: str) -> list[Award]:
         tiers = self.document.tiers

@@ -128,15 +128,13 @@ class _RuleDiff:
 
         reverse_key = f"refund:{order.order_id}:{{}}:reverse{self.suffix}"
         refunded = sum(
-            r.merchandise_minor
-            for r in targets.refunds
-            if reverse_key.format(r.refund_id) in held.keys
+            carry.share(r) for r in targets.refunds if reverse_key.format(r.refund_id) in held.keys
         )
         for refund in targets.refunds:
             key = reverse_key.format(refund.refund_id)
             if key in held.keys:
                 continue
-            refunded += refund.merchandise_minor
+            refunded += carry.share(refund)
             points = max(0, held.effective - carry.kept(refunded))
             amount = format_money(
                 refund.merchandise_minor + refund.not_earning_minor, order.exponent, order.currency

@@ -70,6 +70,26 @@ class Order(Base):
     # The keys of the segments the member was in when the order was paid (app/segments), read
     # from their spans when it is judged: what a segment's campaign is decided by.
     segments: Mapped[list[str] | None] = mapped_column(JSON)
+    # The groups of the order's products it was judged with (app/program/catalog.py), by product
+    # id: recorded once per product when a program that matches collections or categories
+    # first needs it, so a replay or a refund later judges the lines as they were judged.
+    # NULL: judged without groups (a program without such matches, or before Vafa kept them).
+    product_groups: Mapped[dict[str, list[str]] | None] = mapped_column(JSON)
+
+
+class ProductGroups(Base):
+    """What the store last said of one product's groups (its Shopify collections and product
+    type, or its WooCommerce categories), as ``catalog.group_key`` writes them; a product the
+    store no longer has is kept with none. Re-fetched when older than ``catalog.FRESH_FOR``."""
+
+    __tablename__ = "product_groups"
+    __table_args__ = (UniqueConstraint("shop_id", "product_id"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    product_id: Mapped[str] = mapped_column(String(64))
+    groups: Mapped[list[str]] = mapped_column(JSON)
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class OrderRefund(Base):

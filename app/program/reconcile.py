@@ -27,7 +27,7 @@ from app.holdout.membership import held_out_orders
 from app.ledger import service as ledger
 from app.ledger.models import SYSTEM_OWNER, Account, AccountKind, LedgerTransaction, Posting
 from app.orm import table_of
-from app.program import judging, lines, versions
+from app.program import catalog, judging, lines, versions
 from app.program.document import ProgramDocument
 from app.program.earning import Refund, should_carry
 from app.program.engine import Award, Programs
@@ -45,7 +45,7 @@ _ORDER_FIELDS = (
     "shipping_minor", "tax_minor", "financial_state", "cancelled", "deleted", "paid_at",
     "release_at", "source_updated_at", "lines", "discount_codes", "backfilled",
     "program_version", "member_seq", "tier", "program_rules",
-    "referral_code", "contact_keys", "segments",
+    "referral_code", "contact_keys", "segments", "product_groups",
 )  # fmt: skip
 
 
@@ -81,6 +81,8 @@ class OrderState:
     referral_code: str | None = None
     contact_keys: list[str] | None = None
     segments: list[str] | None = None  # the member's segments when paid (judging)
+    # Its products' groups as judged, by product id (app/program/catalog.py); None: none kept.
+    product_groups: dict[str, list[str]] | None = None
     read: tuple[object, ...] = ()  # the values as locked, to save only what changed
 
     def values(self) -> tuple[object, ...]:
@@ -318,10 +320,14 @@ async def reconcile_many(
     members' locks."""
     programs = Programs(history or await versions.load(session, shop_id))
     await judging.judge(session, shop_id, programs, orders)
+    held_out = await held_out_orders(session, shop_id, orders, now)  # recorded, never earning
+    # Raises catalog.CatalogNeeded (before anything is posted) when a product's groups must
+    # first be fetched from the store, which the caller does outside its transaction.
+    earning = [o for o in orders if o.order_id not in held_out] if held_out else orders
+    await catalog.fill(session, shop_id, programs, earning, now)
     order_ids = [order.order_id for order in orders]
     held = await holdings(session, shop_id, order_ids)
     refunds = await refunds_of(session, shop_id, order_ids)
-    held_out = await held_out_orders(session, shop_id, orders, now)  # recorded, never earning
     entries: list[ledger.Entry] = []
     grants: list[tuple[OrderState, Award]] = []
     for order in orders:

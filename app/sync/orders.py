@@ -14,11 +14,15 @@ from app.connectors.base import OrderSnapshot
 from app.connectors.clients import StoreClients
 from app.db import Database, insert_ignore
 from app.orm import table_of, utcnow
+from app.program import catalog as program_catalog
 from app.program import reconcile
+from app.program.catalog import Catalog, CatalogNeeded, StoreCatalog
 from app.shops.models import Shop
 from app.shops.service import ShopContext
 from app.sync.models import StoreSync
 from app.webhooks.apply import Parsed, apply_batch
+
+_FETCHES = 5  # rounds of "apply, find product groups missing, fetch them" for one page
 
 
 async def import_orders(
@@ -28,12 +32,31 @@ async def import_orders(
     now: datetime,
     *,
     award: bool = True,
+    catalog: Catalog | None = None,
 ) -> None:
     """Apply one page of orders in one transaction. ``award=False`` (a backfill without
     ``--award``): an order Vafa did not know yet is recorded without earning points, ever, so
-    that a later refund of it takes none back; an order it knew is reconciled as usual."""
+    that a later refund of it takes none back; an order it knew is reconciled as usual. The
+    product groups a program matches that the cache lacks are fetched from ``catalog`` between
+    two attempts (never inside the transaction); a store that cannot say fails the job."""
     if not snapshots:
         return
+    for _ in range(_FETCHES):
+        try:
+            await _import_page(db, shop, snapshots, now, award)
+            return
+        except CatalogNeeded as need:
+            if catalog is None:
+                raise
+            found = await catalog.fetch(need.shop_id, need.product_ids)
+            async with db.write() as session:
+                await program_catalog.store(session, need.shop_id, found, now)
+    raise RuntimeError("product groups were still missing after fetching them")
+
+
+async def _import_page(
+    db: Database, shop: ShopContext, snapshots: Sequence[OrderSnapshot], now: datetime, award: bool
+) -> None:
     async with db.write() as session:
         if not award:
             orders = await reconcile.lock_orders(
@@ -59,11 +82,12 @@ async def import_since(
     """Import every order the store changed after ``since`` (and not after ``until``), a page
     at a time; yields each page once it is applied."""
     store = await stores.for_shop(shop.shop_id)
+    catalog = StoreCatalog(stores)
     try:
         async for page in store.orders_modified_since(since):
             if until is not None:
                 page = [order for order in page if order.updated_at <= until]
-            await import_orders(db, shop, page, utcnow(), award=award)
+            await import_orders(db, shop, page, utcnow(), award=award, catalog=catalog)
             yield page
     finally:
         await store.aclose()

@@ -10,6 +10,11 @@ a shop that is not active wait.
 A batch that fails is retried one event at a time, so one bad event never blocks the others;
 an event that keeps failing is retried with backoff and finally parked as ``failed`` for the
 operator (``vafa events list --status failed``, ``vafa events replay``).
+
+A batch whose orders need product groups the shop's cache lacks (a program matching
+collections or categories, ``app/program/catalog.py``) rolls back, has them fetched from the
+store outside any transaction and is applied again; if the store cannot say, its events fail
+as any other (a store's failure is asked of it once per turn, not once per event).
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import structlog
 from sqlalchemy import ColumnElement, select, update
@@ -26,12 +31,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import metrics
 from app.config import Settings
 from app.connectors.registry import parse_body
+from app.connectors.store import StoreThrottled
 from app.db import Database
 from app.errors import InvalidPayload
 from app.jobs import queue
 from app.logs import describe, log_failure
 from app.orm import utcnow
 from app.privacy import webhooks as privacy
+from app.program import catalog
+from app.program.catalog import Catalog, CatalogNeeded
 from app.shops.service import ShopDirectory
 from app.webhooks.apply import Parsed, apply_batch
 from app.webhooks.models import PENDING_LITERAL, EventStatus, WebhookEvent
@@ -50,6 +58,9 @@ EVENTS = queue.Queue(
     pending=EventStatus.PENDING,
     failed=EventStatus.FAILED,
 )
+# Rounds of "apply, find product groups missing, fetch them" in one turn: one per shop in the
+# batch at most, in practice.
+_FETCHES_PER_TURN = 5
 _CLAIMED = (WebhookEvent.id, WebhookEvent.shop_id, WebhookEvent.topic, WebhookEvent.body,
             WebhookEvent.attempts)  # fmt: skip
 
@@ -66,33 +77,66 @@ class Claimed:
 class EventProcessor:
     name = "events"
 
-    def __init__(self, db: Database, shops: ShopDirectory, settings: Settings) -> None:
+    def __init__(
+        self,
+        db: Database,
+        shops: ShopDirectory,
+        settings: Settings,
+        catalog: Catalog | None = None,
+    ) -> None:
         self.db = db
         self.shops = shops
         self.batch_size = settings.batch_size
         self.policy = queue.RetryPolicy.from_settings(settings)
+        # Where product groups missing from a shop's cache are fetched (None: nowhere, so an
+        # event that needs some fails, as if the store were down).
+        self.catalog = catalog
 
     async def run_once(self, now: datetime | None = None, limit: int | None = None) -> int:
         """Claim and process one batch; returns how many events it settled."""
         now = now or utcnow()
         batch: list[Claimed] = []
+        failed: dict[int, Exception] = {}  # shops whose store could not give groups this turn
         try:
-            settled: dict[str, int] = {}
-            async with self.db.write() as session:
-                claim = queue.claim(EVENTS, _CLAIMED, now, limit or self.batch_size)
-                rows = await session.execute(claim)
-                batch = [Claimed(*row) for row in rows]
-                if batch:
-                    settled = await self._apply_batch(session, batch, now)
-            _count(settled)
-            return len(batch)
+            for _ in range(_FETCHES_PER_TURN):
+                settled: dict[str, int] = {}
+                try:
+                    async with self.db.write() as session:
+                        claim = queue.claim(EVENTS, _CLAIMED, now, limit or self.batch_size)
+                        rows = await session.execute(claim)
+                        batch = [Claimed(*row) for row in rows]
+                        if batch:
+                            settled = await self._apply_batch(session, batch, now)
+                except CatalogNeeded as need:  # rolled back: fetch, then claim and apply again
+                    await self._fetch(need, now, failed)
+                    continue
+                _count(settled)
+                return len(batch)
+            raise RuntimeError("product groups were still missing after fetching them")
         except Exception as exc:
             if not batch:
                 raise
             log.warning("batch failed; retrying its events one by one", error=describe(exc))
         for event in batch:
-            await self._run_alone(event.id, now)
+            await self._run_alone(event.id, now, failed)
         return len(batch)
+
+    async def _fetch(
+        self, need: CatalogNeeded, now: datetime, failed: dict[int, Exception]
+    ) -> None:
+        """The products' groups from the shop's store, kept in its cache (outside any
+        transaction but the short one that stores them)."""
+        if need.shop_id in failed:
+            raise failed[need.shop_id]
+        try:
+            if self.catalog is None:
+                raise RuntimeError("this process has no store to ask for product groups")
+            found = await self.catalog.fetch(need.shop_id, need.product_ids)
+        except Exception as exc:
+            failed[need.shop_id] = exc
+            raise
+        async with self.db.write() as session:
+            await catalog.store(session, need.shop_id, found, now)
 
     async def drain(self, now: datetime | None = None) -> int:
         """Process until nothing is due (tests, `vafa events process`)."""
@@ -144,15 +188,26 @@ class EventProcessor:
             settled[EventStatus.REJECTED] = len(errors)
         return settled
 
-    async def _run_alone(self, event_id: int, now: datetime) -> None:
+    async def _run_alone(
+        self, event_id: int, now: datetime, failed: dict[int, Exception] | None = None
+    ) -> None:
+        failed = {} if failed is None else failed
         try:
-            async with self.db.write() as session:
-                only = WebhookEvent.id == event_id
-                row = (await session.execute(queue.claim(EVENTS, _CLAIMED, now, 1, only))).first()
-                if row is None:
-                    return
-                settled = await self._apply_batch(session, [Claimed(*row)], now)
-            _count(settled)
+            for _ in range(_FETCHES_PER_TURN):
+                try:
+                    async with self.db.write() as session:
+                        only = WebhookEvent.id == event_id
+                        claim = queue.claim(EVENTS, _CLAIMED, now, 1, only)
+                        row = (await session.execute(claim)).first()
+                        if row is None:
+                            return
+                        settled = await self._apply_batch(session, [Claimed(*row)], now)
+                except CatalogNeeded as need:
+                    await self._fetch(need, now, failed)
+                    continue
+                _count(settled)
+                return
+            raise RuntimeError("product groups were still missing after fetching them")
         except Exception as exc:  # recorded on the event for the operator
             parked = await self._record_failure(event_id, now, exc)
             if parked:
@@ -161,6 +216,10 @@ class EventProcessor:
                               event_id=event_id)  # fmt: skip
 
     async def _record_failure(self, event_id: int, now: datetime, exc: Exception) -> bool:
+        # A store that asked to wait is not asked again before it said (a fetch of groups).
+        not_before = None
+        if isinstance(exc, StoreThrottled):
+            not_before = utcnow() + timedelta(seconds=exc.retry_after)
         async with self.db.write() as session:
             attempts = await session.scalar(
                 select(WebhookEvent.attempts).where(WebhookEvent.id == event_id)
@@ -168,8 +227,8 @@ class EventProcessor:
             # Another runner may have processed it since this one failed.
             still_pending = WebhookEvent.status == EventStatus.PENDING
             return await queue.record_failure(session, EVENTS, event_id, (attempts or 0) + 1,
-                                              describe(exc), self.policy, now,
-                                              still_pending)  # fmt: skip
+                                              describe(exc), self.policy, now, still_pending,
+                                              not_before=not_before)  # fmt: skip
 
 
 def _count(settled: dict[str, int]) -> None:

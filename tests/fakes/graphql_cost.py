@@ -1,8 +1,9 @@
 """Shopify's calculated query cost, as the fake store charges it (PLATFORMS.md S6.5).
 
 Roughly Shopify's rules: a mutation costs 10; an object 1 and a scalar 0; a connection
-2 + ``first`` × its node's cost (``pageInfo`` free). The bucket is charged the requested cost
-before the query runs and given back what the answer did not use (fewer nodes than ``first``).
+2 + ``first`` × its node's cost (``pageInfo`` free); ``nodes(ids:)`` an object per id. The
+bucket is charged the requested cost before the query runs and given back what the answer did
+not use (fewer nodes than ``first``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from graphql import (
     FragmentSpreadNode,
     InlineFragmentNode,
     IntValueNode,
+    ListValueNode,
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
@@ -56,6 +58,10 @@ def _selection_cost(
             children = _selection_cost(selection.selection_set, variables, fragments)
             if name == "pageInfo":
                 continue
+            ids = _list_argument(selection, "ids", variables)
+            if ids is not None:  # nodes(ids:): an object per id asked for
+                total += ids * (1 + children)
+                continue
             if name in ("nodes", "edges", "node"):
                 total += children  # the connection counts its nodes
                 continue
@@ -74,6 +80,20 @@ def _argument(node: FieldNode, name: str, variables: dict[str, Any]) -> int | No
         if isinstance(value, VariableNode):
             found = variables.get(value.name.value)
             return found if isinstance(found, int) else None
+    return None
+
+
+def _list_argument(node: FieldNode, name: str, variables: dict[str, Any]) -> int | None:
+    """How many values a list argument holds (``nodes(ids: …)``), if the field has it."""
+    for argument in node.arguments or ():
+        if argument.name.value != name:
+            continue
+        value = argument.value
+        if isinstance(value, ListValueNode):
+            return len(value.values)
+        if isinstance(value, VariableNode):
+            found = variables.get(value.name.value)
+            return len(found) if isinstance(found, list) else 1
     return None
 
 
@@ -109,7 +129,9 @@ def _returned_cost(
             child = value.get(selection.alias.value if selection.alias else name)
             items = child if isinstance(child, list) else [child]
             inner = sum(_returned_cost(selection.selection_set, item, fragments) for item in items)
-            if name in ("nodes", "edges", "node"):
+            if any(a.name.value == "ids" for a in selection.arguments or ()):
+                total += sum(item is not None for item in items) + inner  # nodes(ids:)
+            elif name in ("nodes", "edges", "node"):
                 total += inner
             elif child is not None:
                 has_first = any(a.name.value == "first" for a in selection.arguments or ())

@@ -12,6 +12,9 @@ of a session token, PLATFORMS.md S3), and holds to the documented contract:
 - the GraphQL cost throttle: a leaky bucket (``maximum`` points, refilled at ``restore_rate``
   points a second); every answer carries ``extensions.cost``; a query the bucket cannot pay for
   gets a ``THROTTLED`` error (HTTP 200, or ``throttle_status``);
+- the catalog: ``nodes(ids:)`` (at most 250 well-formed GIDs; one not found is null) and
+  ``product(id:)`` with each product's ``productType`` and ``collections``
+  (:meth:`FakeShopify.add_product`);
 - failures on demand: :meth:`FakeShopify.fail_next` (5xx, or 429 with ``Retry-After``) and
   :meth:`FakeShopify.delay_next` (a slow answer, for timeouts).
 
@@ -162,6 +165,10 @@ class FakeShopify:
         self.customers: dict[str, dict[str, Any]] = {}  # by GID
         self.metafields: dict[tuple[str, str, str], dict[str, Any]] = {}  # (owner, ns, key)
         self.products: set[str] = set()  # GIDs
+        # The catalog nodes(ids:) and product(id:) read: product GID → its handle, title,
+        # productType and collections (GIDs, in order); collection GID → id, handle, title.
+        self.catalog: dict[str, dict[str, Any]] = {}
+        self.collections: dict[str, dict[str, Any]] = {}
         self.webhooks: list[dict[str, Any]] = []
         self.orders: list[dict[str, Any]] = []
         self.requests: list[RecordedRequest] = []
@@ -218,11 +225,40 @@ class FakeShopify:
             }
         return customer_gid
 
-    def add_product(self, product_id: str | int) -> str:
+    def add_product(
+        self,
+        product_id: str | int,
+        *,
+        product_type: str = "",
+        collections: tuple[str, ...] = (),
+    ) -> str:
+        """A product, in the collections with these handles (made if new); adding it again
+        replaces its type and collections (a merchant editing the catalog)."""
         product_gid = gid("Product", product_id)
         with self._lock:
             self.products.add(product_gid)
+            self.catalog[product_gid] = {
+                "id": product_gid,
+                "handle": f"product-{product_id}",
+                "title": f"Product {product_id}",
+                "productType": product_type,
+                "collections": [self.add_collection(handle) for handle in collections],
+            }
         return product_gid
+
+    def add_collection(self, handle: str, collection_id: int | None = None) -> str:
+        """The collection with this handle (made with ``collection_id`` or a new id)."""
+        with self._lock:
+            for collection in self.collections.values():
+                if collection["handle"] == handle:
+                    return str(collection["id"])
+            collection_gid = gid("Collection", collection_id or next(self._ids))
+            self.collections[collection_gid] = {
+                "id": collection_gid,
+                "handle": handle,
+                "title": handle.replace("-", " ").title(),
+            }
+            return collection_gid
 
     def add_order(self, order: dict[str, Any]) -> None:
         """An order in Admin GraphQL's shape (``shopify_orders.order_from_webhook`` makes one)."""
@@ -563,7 +599,30 @@ class FakeShopify:
                 next((o for o in self.orders if o["id"] == id), None)
             ),
             "refund": lambda _info, id: self._refund_by_id(id),
+            "nodes": self._nodes,
+            "product": lambda _info, id: self._product_view(self.catalog.get(id)),
         }
+
+    # -- the catalog ---------------------------------------------------------------------
+
+    def _nodes(self, _info: Any, ids: list[str]) -> list[dict[str, Any] | None]:
+        """As Shopify: at most 250 ids, each a well-formed GID; one not found is null."""
+        if len(ids) > 250:
+            raise GraphQLError(
+                f"The input array size of {len(ids)} is greater than the maximum allowed of 250."
+            )
+        for node_id in ids:
+            if not re.fullmatch(r"gid://shopify/[A-Za-z]+/[0-9]+", node_id):
+                raise GraphQLError(f"Invalid global id '{node_id}'")
+        return [self._product_view(self.catalog.get(node_id)) for node_id in ids]
+
+    def _product_view(self, product: dict[str, Any] | None) -> dict[str, Any] | None:
+        if product is None:
+            return None
+        view = {k: v for k, v in product.items() if k != "collections"}
+        view["__typename"] = "Product"
+        view["collections"] = _paged([self.collections[c] for c in product["collections"]])
+        return view
 
     # -- discounts -----------------------------------------------------------------------
 

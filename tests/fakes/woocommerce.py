@@ -16,6 +16,9 @@ bodies WordPress sends (``{"code", "message", "data": {"status"}}``):
 - Customers with ``meta_data`` (an entry given by key replaces that key's value), webhooks with
   a status (:meth:`FakeWooCommerce.disable_webhook` does what 5 failed deliveries do), orders
   filtered by ``modified_after`` and paginated with ``X-WP-Total`` / ``X-WP-TotalPages``.
+- Products (``GET /products?include=…``, ``GET /products/{id}``) with their ``categories``
+  (``{id, name, slug}``), an ``include`` that is not a list of integers refused as WordPress
+  refuses it.
 - Settings (``WC_REST_Setting_Options_Controller``): ``GET /settings/{group}``,
   ``GET``/``PUT /settings/{group}/{id}`` for the groups a plugin registered
   (:meth:`FakeWooCommerce.register_settings`; by default the Vafa club plugin's group, as
@@ -174,6 +177,8 @@ class _State:
     customers: dict[int, Json] = field(default_factory=dict)
     webhooks: dict[int, Json] = field(default_factory=dict)
     orders: dict[int, Json] = field(default_factory=dict)
+    products: dict[int, Json] = field(default_factory=dict)
+    categories: dict[str, Json] = field(default_factory=dict)  # by slug
     settings: dict[str, dict[str, Json]] = field(default_factory=dict)  # group → id → option
 
 
@@ -399,6 +404,36 @@ class FakeWooCommerce:
             self._state.orders[int(stored["id"])] = stored
             return copy.deepcopy(stored)
 
+    def add_product(
+        self, product_id: int | None = None, *, categories: tuple[str, ...] = ()
+    ) -> Json:
+        """A product in the categories with these slugs (made if new; a variation's lines name
+        this product, its parent, which carries the categories); adding it again replaces its
+        categories (the merchant editing the catalog)."""
+        with self._lock:
+            now = wc_time()
+            pid = product_id or self._new_id()
+            product = {
+                "id": pid, "name": f"Product {pid}", "slug": f"product-{pid}",
+                "permalink": f"{self.public_url or ''}/product/product-{pid}/",
+                "date_created": now, "date_created_gmt": now,
+                "date_modified": now, "date_modified_gmt": now,
+                "type": "simple", "status": "publish", "parent_id": 0, "sku": "",
+                "price": "10.00", "regular_price": "10.00",
+                "categories": [self._category(slug) for slug in categories],
+                "tags": [], "variations": [], "meta_data": [],
+            }  # fmt: skip
+            self._state.products[pid] = product
+            return copy.deepcopy(product)
+
+    def _category(self, slug: str) -> Json:
+        found = self._state.categories.get(slug)
+        if found is None:
+            name = slug.replace("-", " ").title()
+            found = {"id": self._new_id(), "name": name, "slug": slug}
+            self._state.categories[slug] = found
+        return dict(found)
+
     def add_webhook(self, topic: str, delivery_url: str, *, status: str = "active") -> Json:
         """A subscription made by someone else (the owner, an earlier install)."""
         body = {"topic": topic, "delivery_url": delivery_url, "status": status}
@@ -619,6 +654,8 @@ class FakeWooCommerce:
             route("GET", "/webhooks" + one, self._get_webhook, "view"),
             route("PUT", "/webhooks" + one, self._update_webhook, "edit"),
             route("DELETE", "/webhooks" + one, self._delete_webhook, "delete"),
+            route("GET", "/products", self._list_products, "view"),
+            route("GET", "/products" + one, self._get_product, "view"),
             route("GET", "/orders", self._list_orders, "view"),
             route("GET", "/orders" + one, self._get_order, "view"),
         ]
@@ -980,6 +1017,28 @@ class FakeWooCommerce:
         else:
             setting["value"] = "" if value is None else _wc_clean(value)
         return JSONResponse(self._shown_setting(setting))
+
+    # --- products ----------------------------------------------------------------------------
+
+    def _list_products(self, request: Request, body: Json) -> Response:
+        """``WC_REST_Products_Controller::get_items``: newest first; ``include`` a list of ids
+        (comma-separated, as ``wp_parse_id_list`` reads it), each an integer."""
+        products = sorted(self._state.products.values(), key=lambda p: -p["id"])
+        raw = request.query_params.get("include")
+        if raw is not None:
+            wanted = []
+            for i, item in enumerate(part.strip() for part in raw.split(",") if part.strip()):
+                if not item.isdecimal():
+                    raise _invalid_param("include", f"include[{i}] is not of type integer.")
+                wanted.append(int(item))
+            products = [p for p in products if p["id"] in wanted]
+        return self._page(request, products)
+
+    def _get_product(self, request: Request, body: Json, product_id: int) -> Response:
+        product = self._state.products.get(product_id)
+        if product is None:
+            raise WPError(404, "woocommerce_rest_product_invalid_id", "Invalid ID.")
+        return JSONResponse(product)
 
     # --- orders ------------------------------------------------------------------------------
 

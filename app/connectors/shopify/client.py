@@ -33,6 +33,13 @@ from app.connectors._json import (
     require_str,
 )
 from app.connectors.base import CustomerSnapshot, OrderSnapshot
+from app.connectors.shopify.catalog import (
+    COLLECTIONS_MORE_PAGE,
+    PRODUCT_COLLECTIONS_QUERY,
+    PRODUCT_GROUPS_QUERY,
+    PRODUCTS_PER_QUERY,
+    product_groups,
+)
 from app.connectors.shopify.gid import from_gid, to_gid
 from app.connectors.shopify.graphql_orders import (
     LINES_PAGE,
@@ -363,6 +370,30 @@ class ShopifyClient:
             nodes += connection_nodes(parent, field, root)
             after = next_cursor(get_obj(parent, field, root), f"{root}.{field}")
         return nodes
+
+    # -- the catalog ----------------------------------------------------------------------
+
+    async def product_groups(self, product_ids: Sequence[str]) -> dict[str, set[str]]:
+        """Each product's collections (handle and id) and product type as group keys; a
+        product the store does not have is left out."""
+        found: dict[str, set[str]] = {}
+        ids = list(dict.fromkeys(product_ids))
+        for start in range(0, len(ids), PRODUCTS_PER_QUERY):
+            gids = [to_gid("Product", pid) for pid in ids[start : start + PRODUCTS_PER_QUERY]]
+            data = await self._graphql(PRODUCT_GROUPS_QUERY, {"ids": gids}, "VafaProductGroups")
+            with _readable("nodes"):
+                raw = data.get("nodes")
+                nodes = raw if isinstance(raw, list) else []
+                for node in nodes:
+                    if not isinstance(node, dict) or not node.get("id"):
+                        continue  # gone, or not a product
+                    product_gid = require_str(node, "id", "nodes[]")
+                    collections = await self._rest_of(
+                        node, "collections", PRODUCT_COLLECTIONS_QUERY, "VafaProductCollections",
+                        product_gid, COLLECTIONS_MORE_PAGE, "product",
+                    )  # fmt: skip
+                    found[from_gid(product_gid)] = product_groups(node, collections)
+        return found
 
     async def aclose(self) -> None:
         """Nothing of its own to release: the HTTP client is the process's."""

@@ -25,6 +25,7 @@ from app.connectors._json import (
     get_count,
     get_datetime,
     get_id,
+    get_objs,
     get_str,
     require_obj,
     require_str,
@@ -48,6 +49,7 @@ from app.connectors.woocommerce.parse import parse_customer, parse_order
 from app.connectors.woocommerce.signing import Method, oauth_query_url
 from app.errors import InvalidPayload
 from app.money import from_minor
+from app.program.catalog import group_key
 
 log = structlog.get_logger(__name__)
 
@@ -241,6 +243,26 @@ class WooCommerceClient:
                     # the sweep for every other.
                     log.warning("woocommerce_order_unparsable", error=str(exc))
             yield snapshots
+
+    # --- the catalog -------------------------------------------------------------------------
+
+    async def product_groups(self, product_ids: Sequence[str]) -> dict[str, set[str]]:
+        """Each product's categories (slug and id) as group keys, read ``include``-d a page of
+        100 at a time; an order line names the parent of a variation, which carries them. A
+        product the store does not have (or an id that cannot be one) is left out."""
+        ids = [pid for pid in dict.fromkeys(product_ids) if pid.isascii() and pid.isdecimal()]
+        found: dict[str, set[str]] = {}
+        for start in range(0, len(ids), PAGE_SIZE):
+            chunk = ids[start : start + PAGE_SIZE]
+            params = {"include": ",".join(chunk), "per_page": str(PAGE_SIZE)}
+            response = await self._request("GET", "/products", params=params)
+            try:
+                for item in _list(response, "products"):
+                    product = require_obj(item, "product")
+                    found[get_id(product, "id", "product")] = _categories(product)
+            except InvalidPayload as exc:
+                raise _unexpected("GET /products", exc) from exc
+        return found
 
     # --- HTTP --------------------------------------------------------------------------------
 
@@ -444,6 +466,16 @@ def _hook(webhook: JsonObj) -> _Hook:
         )
     except InvalidPayload as exc:
         raise _unexpected("a webhook", exc) from exc
+
+
+def _categories(product: JsonObj) -> set[str]:
+    groups = set()
+    for item in get_objs(product, "categories", "product"):
+        groups.add(group_key("category", get_id(item, "id", "product.categories[]")))
+        slug = get_str(item, "slug", "product.categories[]")
+        if slug:
+            groups.add(group_key("category", slug))
+    return groups
 
 
 def _numeric_id(value: str) -> str:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from app.db import Database
+from app.program.catalog import copy_groups
 from app.program.simulation import queries
 from app.program.simulation.sandbox import BATCH_EVENTS, ProgramRows, Sandbox, ShopCopy
 
@@ -75,6 +76,8 @@ async def replay_into(
 
         async with live.read() as reading, sandbox.db.write() as writing:
             await copy_spans(reading, writing, source.shop.id)
+            # And the product groups each order was judged with: the store is not asked.
+            await copy_groups(reading, writing, source.shop.id, source.now)
         done = 0
         async for page in queries.stored_events(
             live, source.shop.id, source.start, source.until_id, per_read=source.batch

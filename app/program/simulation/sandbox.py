@@ -26,6 +26,7 @@ from app.config import Settings
 from app.crypto import Vault, new_secret_key
 from app.db import Database
 from app.orm import Base, UTCDateTime, table_of
+from app.program.catalog import KnownCatalog
 from app.program.models import ProgramVersion
 from app.shops.models import Shop, ShopStatus
 from app.shops.service import ShopDirectory
@@ -93,7 +94,10 @@ class Sandbox:
             worker_max_attempts=1,  # an event that fails would fail again: parked at once
             worker_in_process=False,
         )
-        self.processor = EventProcessor(db, ShopDirectory(db, vault, ttl=1e9), settings)
+        # No store is asked: the product groups Vafa knew are copied in (copy_groups).
+        self.processor = EventProcessor(
+            db, ShopDirectory(db, vault, ttl=1e9), settings, KnownCatalog()
+        )
         self.batch = batch
         self.statuses: Counter[str] = Counter()
 
