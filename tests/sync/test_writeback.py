@@ -178,8 +178,10 @@ class TestCoalescing:
         finally:
             stop.set()
             await asyncio.wait_for(worker, timeout=10)
-        assert elapsed < 2.0
-        assert 1 <= len(writes(fake_shopify)) <= 2
+        # A write at most per delay of changes: 2 when the 30 took their 1.8 s; more only if a
+        # busy machine spread them wider (no bound on the machine's speed here).
+        delay = state.settings.writeback_delay_seconds
+        assert 1 <= len(writes(fake_shopify)) <= 1 + int(elapsed / delay)
         assert writes(fake_shopify)[-1] == final
         # Never older over newer: each write carries at least what the one before did.
         assert writes(fake_shopify) == sorted(writes(fake_shopify))
