@@ -115,8 +115,15 @@ class Runner:
         loop, every other source (jobs) in a loop of its own: a job waiting for a store's API
         never holds up the processing of events."""
         first, *others = self.sources or (_Nothing(),)
+        # More streams of the first source only beside no intake, on PostgreSQL (SQLite has
+        # one writer: a second stream would only wait for it).
+        extra = (
+            0 if wake is not None or self.db.is_sqlite else self.settings.worker_event_streams - 1
+        )
         await asyncio.gather(
             self._source_loop(first, stop, wake, intake=wake is not None, scheduled=True),
+            *(self._source_loop(first, stop, None, intake=False, scheduled=False)
+              for _ in range(extra)),
             *(self._source_loop(s, stop, self._jobs, intake=False, scheduled=False)
               for s in others),
         )  # fmt: skip

@@ -116,6 +116,57 @@ class TestSourcesRunApart:
         await asyncio.wait_for(task, 5)
 
 
+class CountingSource:
+    """Batches that wait for ``release``; counts how many are applied at once."""
+
+    name = "counting"
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+        self.now = 0
+        self.most = 0
+
+    async def run_once(self, now: datetime | None = None, limit: int | None = None) -> int:
+        self.now += 1
+        self.most = max(self.most, self.now)
+        await self.release.wait()
+        self.now -= 1
+        return 0
+
+    async def close(self) -> None:
+        return None
+
+
+class TestEventStreams:
+    async def test_a_worker_on_postgresql_applies_its_streams_batches_at_once(
+        self, state: AppState
+    ) -> None:
+        """`vafa worker` (no intake in its process): on PostgreSQL one batch's Python work runs
+        while another waits for the database; SQLite has one writer, so one stream."""
+        events = CountingSource()
+        settings = state.settings.model_copy(update={"worker_event_streams": 3})
+        runner = Runner(state.db, state.shops, settings, [events], [])
+        stop = asyncio.Event()
+        task = asyncio.create_task(runner.run_forever(stop))
+        await asyncio.sleep(0.3)
+        assert events.most == (1 if state.db.is_sqlite else 3)
+        stop.set()
+        events.release.set()
+        await asyncio.wait_for(task, 5)
+
+    async def test_inside_vafa_serve_the_worker_keeps_one_stream(self, state: AppState) -> None:
+        events = CountingSource()
+        settings = state.settings.model_copy(update={"worker_event_streams": 3})
+        runner = Runner(state.db, state.shops, settings, [events], [])
+        stop = asyncio.Event()
+        task = asyncio.create_task(runner.run_forever(stop, wake=asyncio.Event()))
+        await asyncio.sleep(0.3)
+        assert events.most == 1
+        stop.set()
+        events.release.set()
+        await asyncio.wait_for(task, 5)
+
+
 class TestPeriodic:
     async def test_a_periodic_task_runs_for_active_and_paused_shops_not_disabled_ones(
         self, state: AppState, shopify_shop: ShopifyShop
