@@ -193,6 +193,10 @@ class Program:
         }
         # Its lines' products' groups are needed to judge an order (app/program/catalog.py).
         self.uses_groups = any(self._wanted.values())
+        # Some line counts other than its money: an order judged by it records so
+        # (``product_groups`` set, if only to {}), and its refunds take back what their lines
+        # counted; an order judged before Vafa recorded that keeps the money share it had.
+        self.weighs_lines = bool(self._wanted)
 
     def _suffix(self, rule: OrderRule) -> str:
         return f"(rule {rule.key}, program v{self.version.version})"
@@ -358,7 +362,8 @@ class Program:
                 weights[line.line_id] = int(weight * _WEIGHT_SCALE)
         counted = total if total != total.to_integral_value() else int(total)
         weighed = rule.multipliers or exclusions
-        if not weighed or total <= 0 or len(weights) != len(parsed):
+        judged_with_weights = order.product_groups is not None  # see Program.weighs_lines
+        if not weighed or total <= 0 or len(weights) != len(parsed) or not judged_with_weights:
             return counted, None
         scaled = int(total * _WEIGHT_SCALE)
         return counted, Weighting(scaled, weights, earning)

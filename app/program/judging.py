@@ -70,8 +70,10 @@ async def judge(
         order.tier = tiers.get(order.customer_id)
         order.segments = spans.at(order.customer_id, at)
         order.program_version = program.version.version
-        if program.uses_groups and order.product_groups is None:
-            # Its lines' product groups are recorded next (catalog.fill), once per product.
+        if program.weighs_lines and order.product_groups is None:
+            # Its lines' product groups are recorded next (catalog.fill, where the program
+            # matches groups), once per product; recorded at all, they say the lines were
+            # weighed (engine.Program.weighs_lines).
             order.product_groups = {}
         order.program_rules = program.decide(
             order, at, order.member_seq, order.tier, priors[order.customer_id], order.segments

@@ -73,8 +73,9 @@ class Order(Base):
     # The groups of the order's products it was judged with (app/program/catalog.py), by product
     # id: recorded once per product when a program that matches collections or categories
     # first needs it, so a replay or a refund later judges the lines as they were judged.
-    # NULL: judged without groups (a program without such matches, or before Vafa kept them).
-    product_groups: Mapped[dict[str, list[str]] | None] = mapped_column(JSON)
+    # NULL: judged without groups or line weights (a program without line multipliers or
+    # exclusions, or before Vafa kept them; its refunds then take back their money's share).
+    product_groups: Mapped[dict[str, list[str]] | None] = mapped_column(JSON(none_as_null=True))
 
 
 class ProductGroups(Base):
