@@ -38,7 +38,7 @@ class Settings(BaseSettings):
     worker_idle_sleep_seconds: float = 0.2
     # Batches of events a `vafa worker` applies at once on PostgreSQL, each in its own
     # transaction: one batch's Python work runs while another waits for the database.
-    worker_event_streams: int = Field(default=1, ge=1, le=8)
+    worker_event_streams: int = Field(default=2, ge=1, le=8)
     # A failed event or job is tried again after base · 2^(attempts−1) seconds, at most the
     # cap, less a random part (the jitter) of it; parked as failed after max_attempts.
     worker_max_attempts: int = Field(default=8, ge=1)
