@@ -52,9 +52,10 @@ _ORDER_FIELDS = (
 @dataclass(slots=True)
 class OrderState:
     """An order row, locked for this transaction, changed in memory and saved in bulk by
-    :func:`reconcile_many` (plain objects: ORM bookkeeping cost more than the rest of a batch)."""
+    :func:`reconcile_many` (plain objects: ORM bookkeeping cost more than the rest of a batch).
+    ``id`` None: an order not stored yet, inserted with its state when saved."""
 
-    id: int
+    id: int | None
     order_id: str
     known: bool
     name: str | None
@@ -89,22 +90,22 @@ class OrderState:
         return tuple(getattr(self, f) for f in _ORDER_FIELDS)
 
 
+class OrderRace(Exception):
+    """Another transaction stored an order this one saw as new: apply the batch again (the
+    order is then locked as stored)."""
+
+
 async def lock_orders(
     session: AsyncSession, shop_id: int, order_ids: set[str]
 ) -> dict[str, OrderState]:
-    """Create the order rows not seen yet (a refund can come first) and lock them all, in order
-    of id so two workers never wait on each other in a circle."""
+    """Lock the stored orders among ``order_ids``, in order of id so two workers never wait on
+    each other in a circle, and start the others (a refund can come first) in memory: they are
+    stored with their state by :func:`save_orders`. (A blank row inserted first to be locked,
+    then updated, wrote every new order and its four indexes twice.)"""
     ids = sorted(order_ids)
     if not ids:
         return {}
     dialect = session.get_bind().dialect.name
-    await session.execute(
-        insert_ignore(table_of(Order), dialect),
-        [{"shop_id": shop_id, "order_id": order_id, "known": False, "exponent": 2,
-          "merchandise_minor": 0, "shipping_minor": 0, "tax_minor": 0,
-          "financial_state": FinancialState.PENDING.value, "cancelled": False,
-          "deleted": False, "backfilled": False} for order_id in ids],
-    )  # fmt: skip
     columns = [Order.id, Order.order_id, *(getattr(Order, f) for f in _ORDER_FIELDS)]
     locked: dict[str, OrderState] = {}
     for start in range(0, len(ids), 500):
@@ -120,18 +121,47 @@ async def lock_orders(
             order = OrderState(*row)
             order.read = order.values()
             locked[order.order_id] = order
+    for order_id in ids:
+        if order_id not in locked:
+            locked[order_id] = _unseen(order_id)
     return locked
+
+
+def _unseen(order_id: str) -> OrderState:
+    return OrderState(
+        id=None, order_id=order_id, known=False, name=None, customer_id=None, currency=None,
+        exponent=2, merchandise_minor=0, shipping_minor=0, tax_minor=0,
+        financial_state=FinancialState.PENDING.value, cancelled=False, deleted=False,
+        paid_at=None, release_at=None, source_updated_at=None, lines=None, discount_codes=None,
+    )  # fmt: skip
 
 
 async def lock_order(session: AsyncSession, shop_id: int, order_id: str) -> OrderState:
     return (await lock_orders(session, shop_id, {order_id}))[order_id]
 
 
-async def save_orders(session: AsyncSession, orders: list[OrderState]) -> None:
-    changed = [o for o in orders if o.values() != o.read]
+async def save_orders(session: AsyncSession, shop_id: int, orders: list[OrderState]) -> None:
+    """Insert the new orders with their state and update the stored ones that changed. Raises
+    :class:`OrderRace` when another transaction stored one of the new ones meanwhile (the
+    insert waits for it, then skips the row)."""
+    table = table_of(Order)
+    new = [o for o in orders if o.id is None]
+    if new:
+        dialect = session.get_bind().dialect.name
+        stored = await session.execute(
+            insert_ignore(table, dialect).returning(table.c.order_id, table.c.id),
+            [{"shop_id": shop_id, "order_id": o.order_id,
+              **{f: getattr(o, f) for f in _ORDER_FIELDS}} for o in new],
+        )  # fmt: skip
+        ids: dict[str, int] = {row[0]: row[1] for row in stored}
+        if len(ids) < len(new):
+            raise OrderRace(f"{len(new) - len(ids)} new order(s) stored by another transaction")
+        for order in new:
+            order.id = ids[order.order_id]
+            order.read = order.values()
+    changed = [o for o in orders if o.id is not None and o.values() != o.read]
     if not changed:
         return
-    table = table_of(Order)
     await session.execute(
         update(table)
         .where(table.c.id == bindparam("pk"))
@@ -344,7 +374,7 @@ async def reconcile_many(
         if is_earning(order) and (targets.hold_until is None or targets.hold_until <= now):
             grants.extend((order, a) for a in awards if a.reward_id is not None)
     posted = await ledger.post_many(session, shop_id, entries)
-    await save_orders(session, orders)
+    await save_orders(session, shop_id, orders)
     for order, award in grants:
         await _grant(session, shop_id, order, award, now)
     return posted

@@ -65,7 +65,7 @@ async def _import_page(
             for order in orders.values():
                 if not order.known:
                     order.backfilled = True
-            await reconcile.save_orders(session, list(orders.values()))
+            await reconcile.save_orders(session, shop.shop_id, list(orders.values()))
         batch = [Parsed(i, [snapshot]) for i, snapshot in enumerate(snapshots)]
         await apply_batch(session, shop.shop_id, shop.settings, batch, now)
 

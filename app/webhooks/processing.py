@@ -40,6 +40,7 @@ from app.orm import utcnow
 from app.privacy import webhooks as privacy
 from app.program import catalog
 from app.program.catalog import Catalog, CatalogNeeded
+from app.program.reconcile import OrderRace
 from app.shops.service import ShopDirectory
 from app.webhooks.apply import Parsed, apply_batch
 from app.webhooks.models import PENDING_LITERAL, EventStatus, WebhookEvent
@@ -58,9 +59,9 @@ EVENTS = queue.Queue(
     pending=EventStatus.PENDING,
     failed=EventStatus.FAILED,
 )
-# Rounds of "apply, find product groups missing, fetch them" in one turn: one per shop in the
-# batch at most, in practice.
-_FETCHES_PER_TURN = 5
+# Rounds of "apply, find product groups missing (fetch them) or a new order stored by another
+# transaction meanwhile, apply again" in one turn: one per shop in the batch at most, in practice.
+_ROUNDS_PER_TURN = 5
 _CLAIMED = (WebhookEvent.id, WebhookEvent.shop_id, WebhookEvent.topic, WebhookEvent.body,
             WebhookEvent.attempts)  # fmt: skip
 
@@ -98,7 +99,7 @@ class EventProcessor:
         batch: list[Claimed] = []
         failed: dict[int, Exception] = {}  # shops whose store could not give groups this turn
         try:
-            for _ in range(_FETCHES_PER_TURN):
+            for _ in range(_ROUNDS_PER_TURN):
                 settled: dict[str, int] = {}
                 try:
                     async with self.db.write() as session:
@@ -110,9 +111,11 @@ class EventProcessor:
                 except CatalogNeeded as need:  # rolled back: fetch, then claim and apply again
                     await self._fetch(need, now, failed)
                     continue
+                except OrderRace:  # rolled back: the other's order is stored now
+                    continue
                 _count(settled)
                 return len(batch)
-            raise RuntimeError("product groups were still missing after fetching them")
+            raise RuntimeError(f"the batch was still refused after {_ROUNDS_PER_TURN} rounds")
         except Exception as exc:
             if not batch:
                 raise
@@ -193,7 +196,7 @@ class EventProcessor:
     ) -> None:
         failed = {} if failed is None else failed
         try:
-            for _ in range(_FETCHES_PER_TURN):
+            for _ in range(_ROUNDS_PER_TURN):
                 try:
                     async with self.db.write() as session:
                         only = WebhookEvent.id == event_id
@@ -205,9 +208,11 @@ class EventProcessor:
                 except CatalogNeeded as need:
                     await self._fetch(need, now, failed)
                     continue
+                except OrderRace:
+                    continue
                 _count(settled)
                 return
-            raise RuntimeError("product groups were still missing after fetching them")
+            raise RuntimeError(f"the batch was still refused after {_ROUNDS_PER_TURN} rounds")
         except Exception as exc:  # recorded on the event for the operator
             parked = await self._record_failure(event_id, now, exc)
             if parked:

@@ -172,6 +172,86 @@ class TestConcurrentWorkers:
         async with state.db.read() as session:
             assert await verify_shop(session, shopify_shop.shop_id) == []
 
+    async def test_events_of_one_new_order_in_two_workers_batches_earn_it_once(
+        self, client: httpx.AsyncClient, state: AppState, shopify_shop: ShopifyShop
+    ) -> None:
+        """orders/create, orders/paid and orders/updated of each order, split across the two
+        workers' batches of three: both may take an order for new, the second to store it
+        applies its batch again, and each order earns once."""
+        for i in range(ORDERS // 3):
+            order = shopify_order(7000 + i, customer_id=100 + i % 3, merchandise=f"{10 + i}.00")
+            for n, topic in enumerate(("orders/create", "orders/paid", "orders/updated")):
+                body = dumps({**order, "updated_at": f"2026-01-0{n + 1}T10:00:00Z"})
+                headers = shopify_shop.headers(body, topic, event_id=f"evt-{i}-{n}")
+                r = await client.post("/webhooks/shopify", content=body, headers=headers)
+                assert r.status_code == 200
+        settings = state.settings.model_copy(update={"worker_batch_size": 2})
+        workers = [build_runner(state.db, state.shops, settings) for _ in range(2)]
+        await asyncio.gather(*(w.drain() for w in workers))
+        assert await _statuses(state) == {"processed": ORDERS // 3 * 3}
+        assert await _earn_count(state) == ORDERS // 3
+        async with state.db.read() as session:
+            assert await verify_shop(session, shopify_shop.shop_id) == []
+            failed = await session.scalar(
+                select(func.count()).where(WebhookEvent.last_error.is_not(None))
+            )
+        assert failed == 0
+
+
+class TestNewOrderRace:
+    async def test_an_order_stored_by_another_transaction_meanwhile_refuses_the_save(
+        self, state: AppState, shopify_shop: ShopifyShop
+    ) -> None:
+        shop_id = shopify_shop.shop_id
+        async with state.db.write() as session:
+            [order] = (await reconcile.lock_orders(session, shop_id, {"9001"})).values()
+            assert order.id is None  # new: stored when saved
+            order.known = True
+            # as another worker's transaction would have, between the two
+            other = reconcile.OrderState(**{**_fields(order), "id": None, "name": "#other"})
+            await reconcile.save_orders(session, shop_id, [other])
+            with pytest.raises(reconcile.OrderRace):
+                await reconcile.save_orders(session, shop_id, [order])
+
+    async def test_a_batch_refused_so_is_applied_again_and_its_event_earns_once(
+        self,
+        client: httpx.AsyncClient,
+        state: AppState,
+        shopify_shop: ShopifyShop,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        await _deliver_orders(client, shopify_shop, 1)
+        save, raced = reconcile.save_orders, []
+
+        async def race_once(session: Any, shop_id: int, orders: Any) -> None:
+            if not raced:
+                raced.append(True)
+                raise reconcile.OrderRace("stored by another transaction")
+            await save(session, shop_id, orders)
+
+        alone: list[int] = []
+        run_alone = processing.EventProcessor._run_alone
+
+        async def one_by_one(self: Any, event_id: int, *args: Any) -> None:
+            alone.append(event_id)
+            await run_alone(self, event_id, *args)
+
+        monkeypatch.setattr(reconcile, "save_orders", race_once)
+        monkeypatch.setattr(processing.EventProcessor, "_run_alone", one_by_one)
+        await state.worker.drain()
+        assert raced == [True]
+        assert alone == []  # the batch was applied again whole, not split
+        assert await _statuses(state) == {"processed": 1}
+        assert await _earn_count(state) == 1
+        async with state.db.read() as session:
+            event = await session.scalar(select(WebhookEvent))
+        assert event is not None
+        assert (event.attempts, event.last_error) == (1, None)
+
+
+def _fields(order: reconcile.OrderState) -> dict[str, Any]:
+    return {name: getattr(order, name) for name in order.__slots__ if name != "read"}
+
 
 class TestScheduledJobs:
     async def test_a_failing_scheduled_job_never_stops_event_processing(
