@@ -60,6 +60,10 @@ async def enqueue(
         assert job_id is not None
         return int(job_id)
     job_id = await session.scalar(_coalescing(session).values(values).returning(table_of(Job).c.id))
+    if job_id is None:  # left as it was (waiting with this payload): no row is returned
+        job_id = await session.scalar(
+            select(Job.id).where(Job.shop_id == shop_id, Job.kind == kind, Job.dedupe_key == key)
+        )
     assert job_id is not None
     return int(job_id)
 

@@ -182,6 +182,14 @@ class TestCoalescing:
         await runner(state, balance=writes).drain()
         assert writes.done[-1] == {"points": 4}
 
+    async def test_enqueueing_a_waiting_key_with_the_same_payload_gives_its_id(
+        self, state: AppState, shopify_shop: ShopifyShop
+    ) -> None:
+        first = await enqueue(state, shopify_shop.shop_id, "balance", {"points": 1}, key="c")
+        again = await enqueue(state, shopify_shop.shop_id, "balance", {"points": 1}, key="c")
+        assert again == first
+        assert (await job(state, first)).status == JobStatus.PENDING
+
     async def test_enqueueing_many_keys_at_once_coalesces_each_as_enqueue_does(
         self, state: AppState, shopify_shop: ShopifyShop
     ) -> None:
