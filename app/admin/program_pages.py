@@ -33,6 +33,7 @@ from app.program import service as program
 from app.program import versions
 from app.program.document import ProgramDocument
 from app.program.simulate import simulate
+from app.program.simulation.prefetch import store_catalog
 from app.program.simulation.schemas import SimulationOut
 from app.state import AppState
 
@@ -197,7 +198,10 @@ async def _simulated(
     text = pf.ascii_digits(control.get("since", "")).strip()
     try:
         since = date.fromisoformat(text) if text else None
-        result = await simulate(state.db, session.shop_id, draft, since, now=utcnow())
+        async with store_catalog(state.db, state.vault) as catalog:
+            result = await simulate(
+                state.db, session.shop_id, draft, since, now=utcnow(), catalog=catalog
+            )
     except ValueError:
         bad = {"since": i18n.WORDS[lang]["pe_date_parsing"]}
         return await _view(request, state, session, values, errors=bad, control=control, status=422)

@@ -46,7 +46,9 @@ def _says_what_is_missing(error: str | None) -> None:
 
 
 async def test_an_order_fails_with_the_missing_scope_and_earns_once_the_owner_approves_it(
-    shopify_club: Club, fake_shopify: FakeShopify, state: AppState
+    shopify_club: Club,  # noqa: F811
+    fake_shopify: FakeShopify,
+    state: AppState,
 ) -> None:
     fake_shopify.set_scopes(DEFAULT_TOKEN, WITHOUT_PRODUCTS)
     await shopify_club.set(SHOPIFY_PROGRAM)
@@ -79,7 +81,9 @@ async def test_an_order_fails_with_the_missing_scope_and_earns_once_the_owner_ap
 
 
 async def test_a_scope_not_granted_fails_the_sweep_and_leaves_the_shops_other_jobs_running(
-    shopify_club: Club, fake_shopify: FakeShopify, state: AppState
+    shopify_club: Club,  # noqa: F811
+    fake_shopify: FakeShopify,
+    state: AppState,
 ) -> None:
     """The sweep finds an order that needs product groups; ACCESS_DENIED must not pause the
     shop (as revoked credentials do), or its balance write-backs and reward codes stop too."""
