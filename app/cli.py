@@ -892,7 +892,8 @@ def simulate_program(
                     fetch = progress.add_task(f"fetching shop {shop}'s products", total=total)
                 progress.update(fetch, completed=done, total=total)
 
-            async with store_catalog(db, _vault()) as catalog:
+            # The key is read only if the draft's collections must be asked of a store.
+            async with store_catalog(db, _vault) as catalog:
                 return await simulate(
                     db,
                     shop,

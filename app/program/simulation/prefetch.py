@@ -11,7 +11,7 @@ on their order nor a fresh cache entry are fetched through the worker's own cata
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 
@@ -53,14 +53,31 @@ def uses_groups(document: ProgramDocument) -> bool:
     return Program(Version(1, BEGINNING, document)).uses_groups
 
 
+class _OnFirstFetch:
+    """The stores' catalog, made when first asked: a simulation that fetches nothing needs
+    neither the secret key (``vault`` may be a function that reads it) nor an HTTP client."""
+
+    def __init__(self, db: Database, vault: Vault | Callable[[], Vault]) -> None:
+        self.db = db
+        self.vault = vault
+        self.stores: StoreClients | None = None
+
+    async def fetch(self, shop_id: int, product_ids: Sequence[str]) -> dict[str, list[str]]:
+        if self.stores is None:
+            vault = self.vault if isinstance(self.vault, Vault) else self.vault()
+            self.stores = StoreClients(self.db, vault)
+        return await StoreCatalog(self.stores).fetch(shop_id, product_ids)
+
+
 @asynccontextmanager
-async def store_catalog(db: Database, vault: Vault) -> AsyncIterator[StoreCatalog]:
+async def store_catalog(db: Database, vault: Vault | Callable[[], Vault]) -> AsyncIterator[Catalog]:
     """The stores' catalog for one simulation (its HTTP client closed after)."""
-    stores = StoreClients(db, vault)
+    catalog = _OnFirstFetch(db, vault)
     try:
-        yield StoreCatalog(stores)
+        yield catalog
     finally:
-        await stores.aclose()
+        if catalog.stores is not None:
+            await catalog.stores.aclose()
 
 
 async def products_to_fetch(
