@@ -95,10 +95,10 @@ MAX_WAIT_SECONDS = 2.0
 # Throttled answers retried within one call before it gives up with StoreThrottled.
 MAX_THROTTLE_RETRIES = 3
 WEBHOOKS_PAGE = 100
-# Statuses that mean the shop itself is out of reach for the app (closed for non-payment, locked,
-# gone): a retry cannot help, the operator has to look, as for revoked credentials.
 # A scope's handle as Shopify names it in an ACCESS_DENIED answer ("`read_products` access").
 _SCOPE_NAME = re.compile(r"\b(?:read|write|unauthenticated_read|unauthenticated_write)_[a-z_]+\b")
+# Statuses that mean the shop itself is out of reach for the app (closed for non-payment, locked,
+# gone): a retry cannot help, the operator has to look, as for revoked credentials.
 _SHOP_UNAVAILABLE = {402: "Payment Required", 404: "Not Found", 423: "Locked"}
 
 _CODE_FIELDS = """
@@ -674,9 +674,9 @@ def _missing_scope(errors: list[JsonObj]) -> MissingScope:
         for scope in _SCOPE_NAME.findall(text if isinstance(text, str) else ""):
             if scope not in named:
                 named.append(scope)
-    which = ", ".join(named) or "an access scope"
+    which = f"the {', '.join(named)} access scope" if named else "an access scope"
     return MissingScope(
-        f"the app lacks the {which} access scope on the store ({_messages(errors)}): the store "
+        f"the app lacks {which} on the store ({_messages(errors)}): the store "
         "owner must approve the app's updated access (open Vafa in the Shopify admin, or "
         "install it again); until then this work fails",
         scopes=named,
