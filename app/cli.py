@@ -858,6 +858,7 @@ def simulate_program(
 
     from app.program.document import ProgramDocument
     from app.program.simulate import simulate
+    from app.program.simulation.prefetch import store_catalog
     from app.program.simulation.schemas import SimulationOut
 
     try:
@@ -882,14 +883,27 @@ def simulate_program(
         )
         with Progress(*columns, console=err, transient=True) as progress:
             task = progress.add_task(f"replaying shop {shop}'s events", total=None)
-            return await simulate(
-                db,
-                shop,
-                document,
-                since.date() if since else None,
-                now=datetime.now(UTC),
-                progress=lambda done, total: progress.update(task, completed=done, total=total),
-            )
+            fetch = None
+
+            def fetching(done: int, total: int) -> None:
+                # The products a collection/category draft needs, asked of the store first.
+                nonlocal fetch
+                if fetch is None:
+                    fetch = progress.add_task(f"fetching shop {shop}'s products", total=total)
+                progress.update(fetch, completed=done, total=total)
+
+            # The key is read only if the draft's collections must be asked of a store.
+            async with store_catalog(db, _vault) as catalog:
+                return await simulate(
+                    db,
+                    shop,
+                    document,
+                    since.date() if since else None,
+                    now=datetime.now(UTC),
+                    progress=lambda done, total: progress.update(task, completed=done, total=total),
+                    catalog=catalog,
+                    fetching=fetching,
+                )
 
     report: SimulationOut = _run(go)
     _emit(report.model_dump(mode="json"))

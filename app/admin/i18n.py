@@ -294,6 +294,8 @@ WORDS: dict[str, dict[str, str]] = {
         "scheduled": "Scheduled",
         "past": "Replaced",
         "since_future": "That day has not come yet.",
+        "simulate_store_unavailable": "The draft matches collections or categories, and the "
+        "store could not say which products are in them. Try again shortly.",
         "effective_past": (
             "That time has passed, or is before the newest version; choose a later time or leave "
             "it empty."
@@ -794,6 +796,8 @@ WORDS: dict[str, dict[str, str]] = {
         "scheduled": "زمان‌بندی‌شده",
         "past": "جایگزین‌شده",
         "since_future": "آن روز هنوز نرسیده است.",
+        "simulate_store_unavailable": "پیش‌نویس مجموعه‌ها یا دسته‌ها را می‌سنجد و فروشگاه "
+        "نتوانست بگوید کدام محصولات در آن‌ها هستند. کمی بعد دوباره امتحان کنید.",
         "effective_past": (
             "آن زمان گذشته یا پیش از جدیدترین نسخه است؛ زمانی دیرتر انتخاب کنید یا خالی بگذارید."
         ),

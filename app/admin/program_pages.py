@@ -33,6 +33,7 @@ from app.program import service as program
 from app.program import versions
 from app.program.document import ProgramDocument
 from app.program.simulate import simulate
+from app.program.simulation.prefetch import CatalogUnavailable, store_catalog
 from app.program.simulation.schemas import SimulationOut
 from app.state import AppState
 
@@ -108,6 +109,7 @@ async def _view(
     result: SimulationOut | None = None,
     control: dict[str, str] | None = None,
     note: str | None = None,
+    error: str | None = None,
     status: int = 200,
 ) -> HTMLResponse:
     now = utcnow()
@@ -135,7 +137,7 @@ async def _view(
         request, state, "program.html", session, page="program", status=status,
         current=in_force, described=[describe(r, in_force.document, lang) for r in rules],
         program_versions=shown_versions, values=values, errors=errors or {}, result=result,
-        control=control or {}, money=money, zone_name=zone_name, note=note,
+        control=control or {}, money=money, zone_name=zone_name, note=note, error=error,
         rule_types=pf.RULE_TYPES, rule_fields=pf.RULE_FIELDS, tier_fields=pf.TIERS_FIELDS,
         level_fields=pf.LEVEL_FIELDS, leaderboard_fields=pf.LEADERBOARD_FIELDS,
         document_fields=pf.DOCUMENT_FIELDS, rule_indices=pf.indices(values, "rules"),
@@ -197,13 +199,20 @@ async def _simulated(
     text = pf.ascii_digits(control.get("since", "")).strip()
     try:
         since = date.fromisoformat(text) if text else None
-        result = await simulate(state.db, session.shop_id, draft, since, now=utcnow())
+        async with store_catalog(state.db, state.vault) as catalog:
+            result = await simulate(
+                state.db, session.shop_id, draft, since, now=utcnow(), catalog=catalog
+            )
     except ValueError:
         bad = {"since": i18n.WORDS[lang]["pe_date_parsing"]}
         return await _view(request, state, session, values, errors=bad, control=control, status=422)
     except ValidationFailed:  # a day in the future
         bad = {"since": i18n.WORDS[lang]["since_future"]}
         return await _view(request, state, session, values, errors=bad, control=control, status=422)
+    except CatalogUnavailable:  # the draft's collections could not be asked of the store
+        unavailable = i18n.WORDS[lang]["simulate_store_unavailable"]
+        return await _view(request, state, session, values, error=unavailable, control=control,
+                           status=502)  # fmt: skip
     return await _view(request, state, session, values, result=result, control=control)
 
 

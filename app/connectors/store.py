@@ -8,7 +8,9 @@ the job runner can tell what to do without knowing the platform:
     StoreError
     ├── StoreUnauthorized      401/403, revoked or wrong credentials: pause the shop's jobs
     ├── StoreRejected          the store refused the input (validation): retrying cannot help
-    │   └── CodeAlreadyExists  a discount code with this text exists already
+    │   ├── CodeAlreadyExists  a discount code with this text exists already
+    │   └── MissingScope       the app was not granted an access scope the call needs: that
+    │                          work fails until the owner approves it (the shop is not paused)
     ├── StoreNotFound          the resource (a customer, a code) does not exist on the store
     ├── StoreThrottled         429 / GraphQL THROTTLED: try again after ``retry_after`` seconds
     └── StoreUnavailable       5xx, a timeout, a broken connection: try again later
@@ -47,6 +49,18 @@ class StoreRejected(StoreError):
 
 class CodeAlreadyExists(StoreRejected):
     pass
+
+
+class MissingScope(StoreRejected):
+    """The credentials work but lack an access scope (Shopify's ``ACCESS_DENIED``). Not
+    revoked credentials: only the calls that need the scope fail, each with this reason, until
+    the store owner approves the app's new access; the shop's other work goes on."""
+
+    def __init__(
+        self, message: str, *, scopes: Sequence[str] = (), code: str | None = None
+    ) -> None:
+        super().__init__(message, code=code)
+        self.scopes = tuple(scopes)
 
 
 class StoreNotFound(StoreError):

@@ -9,6 +9,8 @@ attempt it died in counts). So a job runs at least once and its handler is idemp
 A store that refuses the shop's credentials (401/403, :class:`StoreUnauthorized`) pauses the
 shop instead of burning the job's attempts: the job goes back to waiting with the attempt
 uncounted, and the shop's jobs wait until ``vafa shop resume`` (its webhooks are still kept).
+A scope the app was not granted (:class:`~app.connectors.store.MissingScope`) is not that: only
+the work that needs it fails, with that reason, and the shop's other jobs run.
 """
 
 from __future__ import annotations

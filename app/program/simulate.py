@@ -15,7 +15,10 @@ expiry runs in a replay); points outstanding; that liability in money, at the pr
 the paid orders' merchandise revenue; members per tier where this Vafa has tiers.
 
 The two replays run at once, each in a process of its own (``simulation/replay.py``): the
-caller's event loop only waits for them, and one simulation runs at a time per process.
+caller's event loop only waits for them, and one simulation runs at a time per process. A draft
+that matches collections or categories first has the window's products the live database
+knows no groups of fetched from the store (``simulation/prefetch.py``), so that it is judged
+with them; if the store cannot say, the simulation fails rather than judge without them.
 """
 
 from __future__ import annotations
@@ -36,9 +39,11 @@ from typing import Any, Literal
 from app.db import Database
 from app.errors import NotFound, ValidationFailed
 from app.program import versions
+from app.program.catalog import Catalog
 from app.program.document import DEFAULT_PURCHASE_KEY, ProgramDocument, PurchaseRule
 from app.program.settings import ProgramSettings
 from app.program.simulation import queries
+from app.program.simulation.prefetch import prefetch_groups
 from app.program.simulation.queries import LedgerTotals
 from app.program.simulation.replay import Replay, Replayed, Source, run_replays
 from app.program.simulation.sandbox import BATCH_EVENTS, ProgramRows
@@ -166,10 +171,14 @@ async def simulate(
     now: datetime,
     progress: Progress | None = None,
     batch: int = BATCH_EVENTS,
+    catalog: Catalog | None = None,
+    fetching: Progress | None = None,
 ) -> SimulationOut:
     """Replay shop ``shop_id``'s stored events under ``draft`` and under its live program, on
     throwaway databases, as the worker would process them at ``now``. ``db`` is the live
-    database: only read, here and by the replays' processes."""
+    database: only read, here and by the replays' processes, but for the product groups cache,
+    which a draft matching groups has filled from ``catalog`` first (``fetching``: products
+    fetched, products to fetch); without a catalog such a draft fails if any are missing."""
     started = time.monotonic()
     start = start_of(since, now)
     async with db.read() as session:
@@ -181,6 +190,8 @@ async def simulate(
         ledger = await queries.ledger_totals(session, shop_id)
         reward_value = await queries.rewards_point_value(session, shop_id)
         total, last = await queries.event_range(session, shop_id, start)
+    # Before the replays copy the cache (outside any transaction: it calls the store).
+    await prefetch_groups(db, shop_id, draft, start, now, catalog, fetching)
     redemption = _rate(ledger.redeemed, ledger.issued)
     expiry = _rate(ledger.expired, ledger.issued)
 

@@ -13,8 +13,16 @@ from app.errors import AppError
 from app.sync.webhooks import TOPICS
 
 # What the app asks the store owner for: orders and customers to read (points), customers to
-# write (the balance metafield), discounts (reward codes) and the app proxy (the widget).
-SCOPES = ("read_orders", "read_customers", "write_customers", "write_discounts", "write_app_proxy")
+# write (the balance metafield), discounts (reward codes), the app proxy (the widget) and
+# products to read (a product's collections and type, which collection/type rules match).
+SCOPES = (
+    "read_orders",
+    "read_customers",
+    "write_customers",
+    "write_discounts",
+    "write_app_proxy",
+    "read_products",
+)
 # The topics Vafa acts on (one list, app.sync's), and the uninstall.
 WEBHOOK_TOPICS = (*TOPICS[Platform.SHOPIFY], "app/uninstalled")
 # Mandatory for every app in the App Store; subscribed in the app's configuration only.

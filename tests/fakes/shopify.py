@@ -7,6 +7,8 @@ authorization-code grant behind its ``/admin/oauth/authorize`` grant screen and 
 of a session token, PLATFORMS.md S3), and holds to the documented contract:
 
 - ``X-Shopify-Access-Token`` must be a token it issued or was given; an expired one gets 401;
+  a token holds the scopes it was granted (:meth:`FakeShopify.set_scopes`; a given token, every
+  one), and reading the catalog without ``read_products`` gets ``ACCESS_DENIED``;
 - validation errors come back as ``userErrors`` with ``field``, ``message`` and ``code``
   (a code already taken: ``TAKEN``; a required input missing: ``BLANK``);
 - the GraphQL cost throttle: a leaky bucket (``maximum`` points, refilled at ``restore_rate``
@@ -73,6 +75,9 @@ TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 DEFAULT_TOKEN = "shpat_fake_token"
 CLIENT_ID = "fake-client-id"
 CLIENT_SECRET = "fake-client-secret"
+# What the app's configuration asks for (shopify.app.toml): what Shopify grants a token of the
+# client credentials grant or of token exchange. Listed as Shopify lists a grant: write_x only.
+APP_SCOPES = "read_orders,write_customers,write_discounts,write_app_proxy,read_products"
 _TAKEN = "Code must be unique. Please try a different code."
 _UPDATED_SINCE = re.compile(r"updated_at:>'?([^'\s]+)'?")
 
@@ -132,6 +137,34 @@ def user_error(field: list[str], message: str, code: str | None = None) -> dict[
     return error
 
 
+def _scope_set(scopes: str) -> frozenset[str]:
+    """Granted scopes with what they imply (Shopify grants read_x with write_x)."""
+    named = {s.strip() for s in scopes.split(",") if s.strip()}
+    return frozenset(named | {"read_" + s.removeprefix("write_") for s in named
+                              if s.startswith("write_")})  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class _Access:
+    scopes: frozenset[str] | None  # None: every scope
+
+
+def _allowed(info: Any, scope: str, field_name: str) -> Any:
+    """``info`` if the request's token holds ``scope``; else Shopify's ACCESS_DENIED for the
+    field (its message, ``requiredAccess`` and documentation link)."""
+    access = info.context
+    if isinstance(access, _Access) and access.scopes is not None and scope not in access.scopes:
+        raise GraphQLError(
+            f"Access denied for {field_name} field. Required access: `{scope}` access scope.",
+            extensions={
+                "code": "ACCESS_DENIED",
+                "documentation": "https://shopify.dev/api/usage/access-scopes",
+                "requiredAccess": f"`{scope}` access scope.",
+            },
+        )
+    return info
+
+
 class FakeShopify:
     def __init__(
         self,
@@ -159,6 +192,8 @@ class FakeShopify:
         self.throttle_status = throttle_status
         # token → when it expires (time.time()), None for one that never does
         self.tokens: dict[str, float | None] = dict.fromkeys(access_tokens)
+        # token → the scopes it was granted; a token not here (a given one) holds every scope
+        self.token_scopes: dict[str, frozenset[str]] = {}
         self.issued: list[str] = []
         self.bucket = Bucket(maximum, restore_rate, maximum)
         self.discounts: dict[str, dict[str, Any]] = {}  # by code, upper-cased
@@ -302,6 +337,15 @@ class FakeShopify:
         with self._lock:
             self.tokens.pop(token, None)
 
+    def set_scopes(self, token: str, scopes: str | None) -> None:
+        """What ``token`` may do from now on: comma-separated scopes as Shopify grants them
+        (the store owner approved fewer, or approved more later), or None for every scope."""
+        with self._lock:
+            if scopes is None:
+                self.token_scopes.pop(token, None)
+            else:
+                self.token_scopes[token] = _scope_set(scopes)
+
     # -- what a test reads back ----------------------------------------------------------
 
     def discount(self, code: str) -> dict[str, Any] | None:
@@ -377,12 +421,13 @@ class FakeShopify:
         token = f"shpat_cc_{secrets.token_hex(12)}"
         with self._lock:
             self.tokens[token] = time.time() + self.token_lifetime
+            self.token_scopes[token] = _scope_set(APP_SCOPES)
             self.issued.append(token)
         self._record(request, at, 200, operation="access_token")
         return JSONResponse(
             {
                 "access_token": token,
-                "scope": "write_discounts,write_customers,read_orders",
+                "scope": APP_SCOPES,
                 "expires_in": self.token_lifetime,
             }
         )
@@ -461,6 +506,7 @@ class FakeShopify:
         token = f"shpat_offline_{secrets.token_hex(12)}"
         with self._lock:
             self.tokens[token] = None
+            self.token_scopes[token] = _scope_set(scope)
             self.offline_tokens.append(token)
         self._record(request, at, 200, operation="access_token")
         return JSONResponse({"access_token": token, "scope": scope})
@@ -482,7 +528,7 @@ class FakeShopify:
             return None
         if claims.get("dest") != f"https://{self.shop_domain}":
             return None
-        return "read_orders,write_customers,write_discounts,write_app_proxy"
+        return APP_SCOPES
 
     def _token_ok(self, token: str | None) -> bool:
         with self._lock:
@@ -517,7 +563,9 @@ class FakeShopify:
         if not isinstance(query, str) or not isinstance(variables, dict):
             self._record(request, at, 400, **details)
             return JSONResponse({"errors": {"query": "Required parameter missing or invalid"}}, 400)
-        status, answer, throttled = self._run(query, variables, operation)
+        with self._lock:
+            scopes = self.token_scopes.get(token or "")
+        status, answer, throttled = self._run(query, variables, operation, scopes)
         cost = answer.get("extensions", {}).get("cost")
         self._record(request, at, status, throttled=throttled, cost=cost, **details)
         return Response(orjson.dumps(answer), status_code=status, media_type="application/json")
@@ -525,7 +573,11 @@ class FakeShopify:
     # -- GraphQL -------------------------------------------------------------------------
 
     def _run(
-        self, query: str, variables: dict[str, Any], operation: str | None
+        self,
+        query: str,
+        variables: dict[str, Any],
+        operation: str | None,
+        scopes: frozenset[str] | None = None,
     ) -> tuple[int, dict[str, Any], bool]:
         try:
             document = parse(query)
@@ -561,6 +613,7 @@ class FakeShopify:
                 SCHEMA,
                 document,
                 root_value=self._root(),
+                context_value=_Access(scopes),
                 variable_values=variables,
                 operation_name=operation,
             )
@@ -599,8 +652,8 @@ class FakeShopify:
                 next((o for o in self.orders if o["id"] == id), None)
             ),
             "refund": lambda _info, id: self._refund_by_id(id),
-            "nodes": self._nodes,
-            "product": lambda _info, id: self._product_view(self.catalog.get(id)),
+            "nodes": lambda info, ids: self._nodes(_allowed(info, "read_products", "nodes"), ids),
+            "product": self._product,
         }
 
     # -- the catalog ---------------------------------------------------------------------
@@ -615,6 +668,10 @@ class FakeShopify:
             if not re.fullmatch(r"gid://shopify/[A-Za-z]+/[0-9]+", node_id):
                 raise GraphQLError(f"Invalid global id '{node_id}'")
         return [self._product_view(self.catalog.get(node_id)) for node_id in ids]
+
+    def _product(self, info: Any, id: str) -> dict[str, Any] | None:
+        _allowed(info, "read_products", "product")
+        return self._product_view(self.catalog.get(id))
 
     def _product_view(self, product: dict[str, Any] | None) -> dict[str, Any] | None:
         if product is None:

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from app.connectors.shopify.client import ShopifyClient
 from app.connectors.shopify.tokens import FixedToken
-from app.connectors.store import StoreRejected, StoreUnauthorized, StoreUnavailable
+from app.connectors.store import MissingScope, StoreRejected, StoreUnauthorized, StoreUnavailable
 from app.connectors.woocommerce.client import WooCommerceClient
 from app.orm import utcnow
 from app.program.settings import ProgramSettings
@@ -70,6 +70,21 @@ class TestShopify:
         store = ShopifyClient(http, api_url=fake_shopify.base_url, tokens=FixedToken(DEFAULT_TOKEN))
         with pytest.raises(StoreUnavailable):
             await store.product_groups(["1"])
+
+    async def test_a_token_without_read_products_is_a_missing_scope_not_a_revoked_token(
+        self, fake_shopify: FakeShopify, http: httpx.AsyncClient
+    ) -> None:
+        fake_shopify.add_product(1, collections=("summer",))
+        fake_shopify.set_scopes(DEFAULT_TOKEN, "read_orders,write_customers,write_discounts")
+        store = ShopifyClient(http, api_url=fake_shopify.base_url, tokens=FixedToken(DEFAULT_TOKEN))
+        with pytest.raises(MissingScope) as denied:
+            await store.product_groups(["1"])
+        assert not isinstance(denied.value, StoreUnauthorized)
+        assert denied.value.scopes == ("read_products",)
+        assert "approve" in denied.value.message
+        # write_products grants reading them too.
+        fake_shopify.set_scopes(DEFAULT_TOKEN, "read_orders,write_products")
+        assert "collection:summer" in (await store.product_groups(["1"]))["1"]
 
     def test_the_fake_refuses_what_shopify_refuses(self, fake_shopify: FakeShopify) -> None:
         query = "query Q($ids: [ID!]!) { nodes(ids: $ids) { id } }"

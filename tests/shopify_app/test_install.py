@@ -53,6 +53,8 @@ class TestStart:
         params = started.authorize.params
         assert params["client_id"] == fake_shopify.client_id
         assert params["scope"].split(",") == list(SCOPES)
+        # A product's collections and type, which collection and product-type rules match.
+        assert "read_products" in params["scope"].split(",")
         assert params["redirect_uri"] == f"{PUBLIC_URL}/shopify/callback"
         assert "grant_options[]" not in params  # an offline token, not a staff member's
         assert started.state
@@ -281,7 +283,7 @@ class TestShopifyFailing:
         response = await helpers.install(client, fake_shopify)
         assert response.status_code == 400
         message = response.json()["error"]["message"]
-        assert "read_customers, write_app_proxy, write_customers" in message
+        assert "read_customers, read_products, write_app_proxy, write_customers" in message
         assert await helpers.shops(state) == []
 
     async def test_shopify_down_is_a_502_and_the_same_callback_works_once_it_is_back(

@@ -3,7 +3,8 @@
 Every input travels as GraphQL ``variables``, never inside the query text. Failures become the
 typed :mod:`app.connectors.store` errors: ``userErrors`` → :class:`StoreRejected` (a taken code
 → :class:`CodeAlreadyExists`), 401/403 → :class:`StoreUnauthorized` (after one token refresh
-where the token comes from the client credentials grant), 5xx and timeouts →
+where the token comes from the client credentials grant), ``ACCESS_DENIED`` (a scope the app
+was not granted) → :class:`MissingScope`, 5xx and timeouts →
 :class:`StoreUnavailable`. The cost throttle is honoured both ways: no request leaves before the
 bucket, as last seen, can pay for it, and a ``THROTTLED`` answer or a 429 waits for the time the
 store names. A wait up to ``max_wait`` seconds is slept here; a longer one is raised as
@@ -13,6 +14,7 @@ store names. A wait up to ``max_wait`` seconds is slept here; a longer one is ra
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -64,6 +66,7 @@ from app.connectors.store import (
     CodeAlreadyExists,
     DiscountKind,
     DiscountSpec,
+    MissingScope,
     StoreDiscount,
     StoreError,
     StoreNotFound,
@@ -92,6 +95,8 @@ MAX_WAIT_SECONDS = 2.0
 # Throttled answers retried within one call before it gives up with StoreThrottled.
 MAX_THROTTLE_RETRIES = 3
 WEBHOOKS_PAGE = 100
+# A scope's handle as Shopify names it in an ACCESS_DENIED answer ("`read_products` access").
+_SCOPE_NAME = re.compile(r"\b(?:read|write|unauthenticated_read|unauthenticated_write)_[a-z_]+\b")
 # Statuses that mean the shop itself is out of reach for the app (closed for non-payment, locked,
 # gone): a retry cannot help, the operator has to look, as for revoked credentials.
 _SHOP_UNAVAILABLE = {402: "Payment Required", 404: "Not Found", 423: "Locked"}
@@ -445,7 +450,7 @@ class ShopifyClient:
                 retries += 1
                 continue
             if "ACCESS_DENIED" in codes:
-                raise StoreUnauthorized(f"the app lacks an access scope: {_messages(errors)}")
+                raise _missing_scope(errors)
             if errors:
                 raise StoreRejected(f"the store refused the query: {_messages(errors)}")
             data = decoded.get("data")
@@ -654,6 +659,29 @@ def _error_code(error: JsonObj) -> str | None:
     extensions = error.get("extensions")
     code = extensions.get("code") if isinstance(extensions, dict) else None
     return code if isinstance(code, str) else None
+
+
+def _missing_scope(errors: list[JsonObj]) -> MissingScope:
+    """Shopify's ``ACCESS_DENIED``: the token is good, but the app was not granted a scope this
+    query needs (``requiredAccess``, else the message, names it)."""
+    named: list[str] = []
+    for error in errors:
+        if _error_code(error) != "ACCESS_DENIED":
+            continue
+        extensions = error.get("extensions")
+        required = extensions.get("requiredAccess") if isinstance(extensions, dict) else None
+        text = required if isinstance(required, str) else error.get("message")
+        for scope in _SCOPE_NAME.findall(text if isinstance(text, str) else ""):
+            if scope not in named:
+                named.append(scope)
+    which = f"the {', '.join(named)} access scope" if named else "an access scope"
+    return MissingScope(
+        f"the app lacks {which} on the store ({_messages(errors)}): the store "
+        "owner must approve the app's updated access (open Vafa in the Shopify admin, or "
+        "install it again); until then this work fails",
+        scopes=named,
+        code="ACCESS_DENIED",
+    )
 
 
 def _messages(errors: list[JsonObj]) -> str:
