@@ -99,23 +99,8 @@ class EventProcessor:
         batch: list[Claimed] = []
         failed: dict[int, Exception] = {}  # shops whose store could not give groups this turn
         try:
-            for _ in range(_ROUNDS_PER_TURN):
-                settled: dict[str, int] = {}
-                try:
-                    async with self.db.write() as session:
-                        claim = queue.claim(EVENTS, _CLAIMED, now, limit or self.batch_size)
-                        rows = await session.execute(claim)
-                        batch = [Claimed(*row) for row in rows]
-                        if batch:
-                            settled = await self._apply_batch(session, batch, now)
-                except CatalogNeeded as need:  # rolled back: fetch, then claim and apply again
-                    await self._fetch(need, now, failed)
-                    continue
-                except OrderRace:  # rolled back: the other's order is stored now
-                    continue
-                _count(settled)
-                return len(batch)
-            raise RuntimeError(f"the batch was still refused after {_ROUNDS_PER_TURN} rounds")
+            await self._claim_and_apply(batch, now, limit or self.batch_size, failed)
+            return len(batch)
         except Exception as exc:
             if not batch:
                 raise
@@ -123,6 +108,34 @@ class EventProcessor:
         for event in batch:
             await self._run_alone(event.id, now, failed)
         return len(batch)
+
+    async def _claim_and_apply(
+        self,
+        batch: list[Claimed],
+        now: datetime,
+        limit: int,
+        failed: dict[int, Exception],
+        *where: ColumnElement[bool],
+    ) -> None:
+        """Claim up to ``limit`` due events (``where``) into ``batch`` and apply them in one
+        transaction; again after fetching product groups the shop's cache lacked, or after
+        another transaction stored one of their new orders (either rolls the attempt back)."""
+        for _ in range(_ROUNDS_PER_TURN):
+            settled: dict[str, int] = {}
+            try:
+                async with self.db.write() as session:
+                    rows = await session.execute(queue.claim(EVENTS, _CLAIMED, now, limit, *where))
+                    batch[:] = [Claimed(*row) for row in rows]
+                    if batch:
+                        settled = await self._apply_batch(session, batch, now)
+            except CatalogNeeded as need:
+                await self._fetch(need, now, failed)
+                continue
+            except OrderRace:  # the other's order is stored now
+                continue
+            _count(settled)
+            return
+        raise RuntimeError(f"the batch was still refused after {_ROUNDS_PER_TURN} rounds")
 
     async def _fetch(
         self, need: CatalogNeeded, now: datetime, failed: dict[int, Exception]
@@ -194,25 +207,9 @@ class EventProcessor:
     async def _run_alone(
         self, event_id: int, now: datetime, failed: dict[int, Exception] | None = None
     ) -> None:
-        failed = {} if failed is None else failed
         try:
-            for _ in range(_ROUNDS_PER_TURN):
-                try:
-                    async with self.db.write() as session:
-                        only = WebhookEvent.id == event_id
-                        claim = queue.claim(EVENTS, _CLAIMED, now, 1, only)
-                        row = (await session.execute(claim)).first()
-                        if row is None:
-                            return
-                        settled = await self._apply_batch(session, [Claimed(*row)], now)
-                except CatalogNeeded as need:
-                    await self._fetch(need, now, failed)
-                    continue
-                except OrderRace:
-                    continue
-                _count(settled)
-                return
-            raise RuntimeError(f"the batch was still refused after {_ROUNDS_PER_TURN} rounds")
+            only = WebhookEvent.id == event_id
+            await self._claim_and_apply([], now, 1, {} if failed is None else failed, only)
         except Exception as exc:  # recorded on the event for the operator
             parked = await self._record_failure(event_id, now, exc)
             if parked:
