@@ -52,11 +52,16 @@ def _units(units: int, document: ProgramDocument, lang: str) -> str:
     return i18n.money(units * 10**exponent, exponent, document.currency, lang)
 
 
+def _points(points: int, lang: str) -> str:
+    """In words: 1 point, 2 points (Persian counts with the singular either way)."""
+    key = "pw_point" if points == 1 else "pw_points"
+    return i18n.WORDS[lang][key].format(n=i18n.number(points, lang))
+
+
 def _grant(points: int | None, reward_id: int | None, lang: str) -> str:
-    words = i18n.WORDS[lang]
     if points is not None:
-        return words["pw_points"].format(n=i18n.number(points, lang))
-    return words["pw_reward"].format(n=i18n.number(reward_id or 0, lang))
+        return _points(points, lang)
+    return i18n.WORDS[lang]["pw_reward"].format(n=i18n.number(reward_id or 0, lang))
 
 
 def describe(rule: Rule, document: ProgramDocument, lang: str) -> str:
@@ -72,17 +77,13 @@ def describe(rule: Rule, document: ProgramDocument, lang: str) -> str:
             per = _money(rule.per_minor, document, lang)
         else:
             per = _units(rule.per_units, document, lang)
-        text = words["pw_purchase"].format(
-            points=words["pw_points"].format(n=n(rule.points)), per=per
-        )
+        text = words["pw_purchase"].format(points=_points(rule.points, lang), per=per)
     elif isinstance(rule, CampaignRule):
         effects = []
         if rule.multiplier is not None:
             effects.append(words["pw_times"].format(x=_decimal(rule.multiplier, lang)))
         if rule.bonus is not None:
-            effects.append(
-                words["pw_bonus"].format(points=words["pw_points"].format(n=n(rule.bonus)))
-            )
+            effects.append(words["pw_bonus"].format(points=_points(rule.bonus, lang)))
         zone = document.timezone
         text = words["pw_campaign"].format(
             start=i18n.when(rule.starts_at, lang, zone), end=i18n.when(rule.ends_at, lang, zone),

@@ -82,6 +82,26 @@ async def test_the_page_says_the_program_in_force_in_words_with_its_versions(
     assert jalali.translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")) in fa.text
 
 
+async def test_one_point_is_said_in_the_singular(
+    client: httpx.AsyncClient, state: AppState
+) -> None:
+    admin, _ = await _signed_in(client, state)
+    document = ProgramDocument.model_validate({
+        "timezone": "UTC", "currency": "IRR",
+        "rules": [
+            {"key": "purchase", "type": "purchase", "points": 1, "per_units": 10000},
+            {"key": "yalda", "type": "campaign", "starts_at": "2026-12-20T20:30:00Z",
+             "ends_at": "2026-12-22T20:30:00Z", "bonus": 1},
+        ],
+    })  # fmt: skip
+    async with state.db.write() as session:
+        await program.publish(session, admin.shop_id, document, utcnow())
+    en = await client.get(f"{PAGE}?lang=en")
+    assert "1 point for every 10,000 Rial spent" in en.text
+    assert "1 point more" in en.text
+    assert "1 points" not in en.text
+
+
 async def test_a_mistake_is_shown_beside_its_field_in_the_owners_language_and_nothing_is_saved(
     client: httpx.AsyncClient, state: AppState
 ) -> None:

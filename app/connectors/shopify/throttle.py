@@ -56,9 +56,7 @@ class CostBucket:
         status = self._status
         if status is None:
             return 0.0
-        cost = min(self._costs.get(operation, DEFAULT_COST), status.maximum)
-        elapsed = self._clock() - status.seen_at
-        available = min(status.maximum, status.available + elapsed * status.restore_rate)
+        cost, available = self._cost_and_level(operation, status, self._clock())
         if available >= cost:
             return 0.0
         return (cost - available) / status.restore_rate * _SLACK
@@ -71,12 +69,18 @@ class CostBucket:
         if status is None or wait > longest:
             return wait
         now = self._clock()
-        cost = min(self._costs.get(operation, DEFAULT_COST), status.maximum)
-        available = min(
-            status.maximum, status.available + (now - status.seen_at) * status.restore_rate
-        )
+        cost, available = self._cost_and_level(operation, status, now)
         self._status = ThrottleStatus(status.maximum, available - cost, status.restore_rate, now)
         return wait
+
+    def _cost_and_level(
+        self, operation: str, status: ThrottleStatus, now: float
+    ) -> tuple[float, float]:
+        """What ``operation`` costs and what the bucket holds at ``now`` (it refills at the
+        restore rate since it was last seen, up to its maximum)."""
+        cost = min(self._costs.get(operation, DEFAULT_COST), status.maximum)
+        available = status.available + (now - status.seen_at) * status.restore_rate
+        return cost, min(status.maximum, available)
 
     def throttled_wait(self, operation: str) -> float:
         """After a THROTTLED answer: (requested − currentlyAvailable) / restoreRate."""
