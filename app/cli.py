@@ -179,13 +179,14 @@ def serve(
 @cli.command()
 def worker() -> None:
     """Process accepted events, run jobs and the periodic tasks (for PostgreSQL deployments)."""
-    from app.state import AppState
+    from app.state import AppState, freeze_start_up
 
     settings = _settings()
     _require_database(settings)
 
     async def main() -> None:
         state = AppState.build(settings)
+        freeze_start_up()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

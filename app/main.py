@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -50,7 +49,7 @@ from app.rewards.endpoints import router as rewards_router
 from app.segments.endpoints import members_router as segments_members_router
 from app.segments.endpoints import router as segments_router
 from app.shopify_app.endpoints import router as shopify_app_router
-from app.state import AppState
+from app.state import AppState, freeze_start_up
 from app.storefront.cors import StorefrontCORS
 from app.storefront.endpoints import router as storefront_router
 from app.tiers.endpoints import router as tiers_router
@@ -75,11 +74,7 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         vafa = state or AppState.build(settings)
         app.state.vafa = vafa
-        # Everything built so far (modules, routes, SQLAlchemy's mappers) lives as long as the
-        # process: move it out of the collector's sight, so that its full collections do not
-        # walk it again and again while requests wait (tens of milliseconds each).
-        gc.collect()  # start-up's own garbage is not kept forever
-        gc.freeze()
+        freeze_start_up()
         stop = asyncio.Event()
         # On PostgreSQL, redemptions settled by a `vafa worker` wake the requests waiting here.
         settled = redemption_waits.listener(vafa.db)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from dataclasses import dataclass, field
 
 from app.config import Settings
@@ -20,6 +21,14 @@ from app.ratelimits import ConnectLimits, SignInLimits, StorefrontLimits
 from app.shops.service import ShopDirectory
 from app.webhooks.intake import Intake
 from app.webhooks.processing import EventProcessor
+
+
+def freeze_start_up() -> None:
+    """Everything built so far (modules, routes, SQLAlchemy's mappers) lives as long as the
+    process: move it out of the collector's sight, so that its full collections do not walk it
+    again and again while requests or batches wait (tens of milliseconds each)."""
+    gc.collect()  # start-up's own garbage is not kept forever
+    gc.freeze()
 
 
 def build_runner(
