@@ -39,7 +39,7 @@ def code_from_attributes(items: object, name_key: str) -> str | None:
 
 
 def _str(obj: object, key: str) -> str | None:
-    value = obj.get(key) if isinstance(obj, Mapping) else None
+    value = obj.get(key) if isinstance(obj, dict) else None  # a JSON object is a dict
     return value if isinstance(value, str) else None
 
 

@@ -55,7 +55,7 @@ def email_keys(email: str | None) -> set[str]:
 
 
 def phone_key(phone: str | None) -> str | None:
-    digits = "".join(c for c in phone or "" if c.isdigit())
+    digits = "".join(filter(str.isdigit, phone or ""))
     return _hash(PHONE, digits[-_PHONE_DIGITS:]) if len(digits) >= _MIN_PHONE_DIGITS else None
 
 
