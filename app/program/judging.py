@@ -95,20 +95,19 @@ def _prior(order: OrderState) -> Prior:
 async def _last_numbers(
     session: AsyncSession, shop_id: int, customers: list[str]
 ) -> defaultdict[str, int]:
-    """Each member's last order number, in one query per 500 members: the highest number of
-    each is one probe of ix_orders_member_seq, however many orders the member has (a GROUP BY
-    over the members' orders had PostgreSQL scan every order of the shop once a batch held a
-    tenth of its members)."""
+    """Each member's last order number, in one query (the members are one parameter): the
+    highest number of each is one probe of ix_orders_member_seq, however many orders the member
+    has (a GROUP BY over the members' orders had PostgreSQL scan every order of the shop once a
+    batch held a tenth of its members)."""
+    each = _each_of(customers, session.get_bind().dialect.name)
+    newest = (
+        select(func.max(Order.member_seq))
+        .where(Order.shop_id == shop_id, Order.customer_id == each.c.value)
+        .scalar_subquery()
+    )
     last: defaultdict[str, int] = defaultdict(int)
-    for start in range(0, len(customers), 500):
-        each = _each_of(customers[start : start + 500], session.get_bind().dialect.name)
-        newest = (
-            select(func.max(Order.member_seq))
-            .where(Order.shop_id == shop_id, Order.customer_id == each.c.value)
-            .scalar_subquery()
-        )
-        for customer, number in await session.execute(select(each.c.value, newest)):
-            last[customer] = int(number or 0)
+    for customer, number in await session.execute(select(each.c.value, newest)):
+        last[customer] = int(number or 0)
     return last
 
 
