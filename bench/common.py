@@ -389,14 +389,17 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def fake_store(customers: int, *, first: int = 1, unthrottled: bool = False) -> Iterator[str]:
+def fake_store(
+    customers: int, *, first: int = 1, unthrottled: bool = False, tally: Path | None = None
+) -> Iterator[str]:
     """The fake Shopify (tests/fakes) in a process of its own, knowing customers ``first`` …
     ``first + customers - 1``; its URL. Throttled like Shopify's standard plan unless
-    ``unthrottled``."""
+    ``unthrottled``. Once stopped, it leaves its request counts in ``tally`` (JSON)."""
     command = [sys.executable, "-m", "tests.fakes.serve", "shopify",
                "--customers", str(customers), "--first-customer", str(first)]  # fmt: skip
     proc = subprocess.Popen(
-        [*command, *(["--unthrottled"] if unthrottled else [])],
+        [*command, *(["--unthrottled"] if unthrottled else []),
+         *(["--tally", str(tally)] if tally else [])],
         cwd=REPO, stdout=subprocess.PIPE, text=True, start_new_session=True,
     )  # fmt: skip
     try:

@@ -38,6 +38,7 @@ from datetime import UTC, datetime
 from glob import glob
 from pathlib import Path
 
+import orjson
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -282,10 +283,11 @@ def main() -> None:
     shop = prepare_shop(url, env)
     customers = customers_for_orders(url, shop.shop_id, args.customers)
     stack = contextlib.ExitStack()
+    tally = Path(tempfile.mkdtemp(prefix="vafa-store-")) / "tally"  # the fake's, once stopped
     if args.store == "fake":
         low, high = min(customers), max(customers)
         known = high - low + 1 if high - low < 100_000 else 0  # a seed's sample: none known
-        store_url = stack.enter_context(fake_store(known, first=low))
+        store_url = stack.enter_context(fake_store(known, first=low, tally=tally))
         # A live store's address: what `vafa shop add-shopify --api-url` records.
         query(url, "UPDATE shops SET api_url = :u WHERE id = :s", u=store_url, s=shop.shop_id)
     if args.clear_pending:
@@ -326,6 +328,8 @@ def main() -> None:
         except RuntimeError as exc:
             raise SystemExit(f"{exc}\n{tail(log)}") from exc
 
+    calls = orjson.loads(tally.read_bytes()) if tally.exists() else None
+    shutil.rmtree(tally.parent)
     activity_after = server_activity(url)
     reads_after = relation_reads(url)
     reads = sorted(
@@ -413,6 +417,8 @@ def main() -> None:
     print(f"  event statuses     {statuses}")
     print(f"  earn transactions  {earns} for {args.events} orders")
     print(f"  balance write-backs {writes} (store: {args.store})")
+    if calls is not None:
+        print(f"  store requests     {calls['requests']}, {calls['throttled']} of them throttled")
     verdict = "clean" if verify.returncode == 0 else f"FAILED ({verify.returncode})"
     print(
         f"  ledger verify      {verdict} in {verify.seconds:.1f} s, "

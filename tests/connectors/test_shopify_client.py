@@ -3,6 +3,7 @@ customers, webhooks, the order sweep, failures, the cost throttle and expiring t
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import dataclasses
 from collections.abc import AsyncIterator
@@ -549,6 +550,27 @@ class TestThrottle:
         assert not first.throttled
         assert not second.throttled
         assert second.at - first.at >= refill_time(first, 10) > 0.05
+
+    async def test_concurrent_calls_are_paced_and_none_is_throttled(
+        self, store: ShopifyClient, fake_shopify: FakeShopify
+    ) -> None:
+        # As the write-backs of one shop run: eight at once on one bucket. An answer reports
+        # the bucket as the store saw it, before the calls still on their way: taken as it
+        # was, the level came back up and the next calls went too soon.
+        fake_shopify.set_bucket(maximum=100, available=100, restore_rate=200)
+        await store.set_balance(MEMBER, 0, None)  # the first answer tells the figures
+        first = fake_shopify.graphql_requests()[0]
+        assert first.cost is not None
+        assert first.cost["requestedQueryCost"] == 20
+
+        async def writes(n: int) -> None:
+            for points in range(n, n + 3):
+                await store.set_balance(MEMBER, points, None)
+
+        await asyncio.gather(*(writes(10 * n) for n in range(8)))  # 480 points in ~2 s
+        answers = fake_shopify.graphql_requests()
+        assert len(answers) == 25
+        assert [a.at - first.at for a in answers if a.throttled] == []
 
     async def test_a_long_wait_goes_back_to_the_job_queue_with_its_time(
         self, store: ShopifyClient, fake_shopify: FakeShopify

@@ -1,10 +1,12 @@
 """Run a fake store as a process of its own (a benchmark's store must not share a GIL with the
 load it measures): ``python -m tests.fakes.serve shopify --customers N [--first-customer ID]``
-prints its URL on the first line of stdout and answers until it is stopped."""
+prints its URL on the first line of stdout and answers until it is stopped; ``--tally PATH``
+then writes there how many GraphQL requests it answered and how many of them it throttled."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import sys
 import threading
@@ -23,6 +25,7 @@ def main() -> None:
     parser.add_argument(
         "--unthrottled", action="store_true", help="a cost bucket that never runs dry"
     )
+    parser.add_argument("--tally", help="where to write the request counts when stopped")
     args = parser.parse_args()
     fake = FakeShopify()
     if args.unthrottled:
@@ -36,6 +39,11 @@ def main() -> None:
         sys.stdout.flush()
         while not stopped.wait(0.5):  # a timeout, so that the signal handler gets to run
             pass
+    if args.tally:
+        answered = fake.graphql_requests()
+        counts = {"requests": len(answered), "throttled": sum(r.throttled for r in answered)}
+        with open(args.tally, "w") as out:
+            json.dump(counts, out)
 
 
 if __name__ == "__main__":

@@ -411,7 +411,8 @@ class ShopifyClient:
         retries = 0
         refreshed = False
         while True:
-            await self._wait(self._bucket.reserve(operation, self._max_wait), retries)
+            wait, spent = self._bucket.reserve(operation, self._max_wait)
+            await self._wait(wait, retries)
             token = await self._tokens.token()
             response = await self._post(body, token)
             status = response.status_code
@@ -425,7 +426,7 @@ class ShopifyClient:
             if status == 429:
                 decoded = _json_or_none(response.content)
                 if decoded is not None:
-                    self._bucket.observe(operation, decoded.get("extensions"))
+                    self._bucket.observe(operation, decoded.get("extensions"), spent)
                 wait = _retry_after(response) or self._bucket.throttled_wait(operation)
                 await self._wait(wait, retries, status=429, must=True)
                 retries += 1
@@ -442,7 +443,7 @@ class ShopifyClient:
             decoded = _json_or_none(response.content)
             if decoded is None:
                 raise StoreUnavailable("the store answered something that is not a JSON object")
-            self._bucket.observe(operation, decoded.get("extensions"))
+            self._bucket.observe(operation, decoded.get("extensions"), spent)
             errors = _errors(decoded.get("errors"))
             codes = {_error_code(error) for error in errors}
             if "THROTTLED" in codes:

@@ -7,6 +7,12 @@ tell how long to wait before the store will take a query of a known cost. The bu
 app's on that store: one per shop in a process, shared by its concurrent calls, each of which
 counts its cost as spent when it goes (else every waiting job would send at the moment the
 bucket refills, and all but one be throttled).
+
+An answer's level is the store's when it answered, before the calls still on their way or
+waiting for their turn here: taken as it is, it would hand their points out again. So the
+bucket keeps the lower of that level and its own count (credited with what the answered call
+was not charged: a throttled call nothing, another what it did not use); the store's is lower
+when another process spends from the same bucket.
 """
 
 from __future__ import annotations
@@ -37,8 +43,9 @@ class CostBucket:
         self._status: ThrottleStatus | None = None
         self._costs: dict[str, float] = {}
 
-    def observe(self, operation: str, extensions: object) -> float | None:
-        """Remember an answer's cost figures; returns the query's requested cost if given."""
+    def observe(self, operation: str, extensions: object, spent: float = 0.0) -> float | None:
+        """Remember an answer's cost figures (``spent``: what :meth:`reserve` counted for the
+        call); returns the query's requested cost if given."""
         cost = _obj(_obj(extensions).get("cost"))
         requested = _number(cost.get("requestedQueryCost"))
         if requested is not None:
@@ -47,8 +54,14 @@ class CostBucket:
         maximum = _number(status.get("maximumAvailable"))
         available = _number(status.get("currentlyAvailable"))
         rate = _number(status.get("restoreRate"))
-        if maximum is not None and available is not None and rate is not None and rate > 0:
-            self._status = ThrottleStatus(maximum, available, rate, self._clock())
+        if maximum is None or available is None or rate is None or rate <= 0:
+            return requested
+        now = self._clock()
+        if self._status is not None:
+            charged = _number(cost.get("actualQueryCost")) or 0.0  # none when throttled
+            _, ours = self._cost_and_level(operation, self._status, now)
+            available = min(available, ours + max(spent - charged, 0.0))
+        self._status = ThrottleStatus(maximum, available, rate, now)
         return requested
 
     def wait_before(self, operation: str) -> float:
@@ -61,17 +74,17 @@ class CostBucket:
             return 0.0
         return (cost - available) / status.restore_rate * _SLACK
 
-    def reserve(self, operation: str, longest: float) -> float:
-        """Seconds to wait before sending ``operation``; unless that is over ``longest`` (the
-        call will not wait so long), its cost is counted as spent from then on."""
+    def reserve(self, operation: str, longest: float) -> tuple[float, float]:
+        """Seconds to wait before sending ``operation``, and the cost counted as spent from
+        then on (none if the wait is over ``longest``: the call will not wait so long)."""
         wait = self.wait_before(operation)
         status = self._status
         if status is None or wait > longest:
-            return wait
+            return wait, 0.0
         now = self._clock()
         cost, available = self._cost_and_level(operation, status, now)
         self._status = ThrottleStatus(status.maximum, available - cost, status.restore_rate, now)
-        return wait
+        return wait, cost
 
     def _cost_and_level(
         self, operation: str, status: ThrottleStatus, now: float
