@@ -4,7 +4,7 @@ from app.admin.models import AdminLink, AdminSessionRecord, AdminUser
 from app.engage.models import EngageMember, MemberEvent, RuleAward
 from app.holdout.models import HoldoutAssignment, HoldoutSettings
 from app.imports.models import MemberImport
-from app.jobs.models import Job
+from app.jobs.models import Job, SchedulerTick
 from app.ledger.models import Account, LedgerTransaction, LotMovement, PointLot, Posting
 from app.members.models import Member
 from app.orm import Base
@@ -65,6 +65,7 @@ __all__ = [
     "ReferralCode",
     "Reward",
     "RuleAward",
+    "SchedulerTick",
     "SegmentDefinition",
     "SegmentRefresh",
     "SegmentSpan",

@@ -71,3 +71,18 @@ class Job(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SchedulerTick(Base):
+    """The last scheduler tick that ran the periodic tasks for a shop: the runners' claim, so
+    that of several `vafa worker` processes ticking in the same interval, one does the shop's
+    periodic work (the others would repeat it and wait on its locks)."""
+
+    __tablename__ = "scheduler_ticks"
+    __table_args__ = (UniqueConstraint("shop_id"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    # The start of the interval the tick belongs to (now rounded down to the interval).
+    tick_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

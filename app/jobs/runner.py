@@ -77,9 +77,14 @@ class Runner:
             total += count
         return total
 
-    async def run_scheduled(self, now: datetime | None = None) -> dict[str, int]:
-        """One tick of the periodic tasks, for every active shop; how many things each did."""
-        return await run_periodic(self.db, self.shops, self.periodic, now or utcnow())
+    async def run_scheduled(
+        self, now: datetime | None = None, *, claimed: bool = False
+    ) -> dict[str, int]:
+        """One tick of the periodic tasks, for every active shop; how many things each did.
+        ``claimed``: only for the shops whose tick for this interval no other runner has had
+        (the loop's ticks; a tick asked for by hand runs for every shop)."""
+        interval = self.settings.scheduler_interval_seconds if claimed else None
+        return await run_periodic(self.db, self.shops, self.periodic, now or utcnow(), interval)
 
     async def run_forever(self, stop: asyncio.Event, wake: asyncio.Event | None = None) -> None:
         """``wake``: set by this process's intake (the worker inside ``vafa serve``). Jobs
@@ -146,7 +151,7 @@ class Runner:
             if scheduled and loop.time() >= next_scheduled:
                 next_scheduled = loop.time() + self.settings.scheduler_interval_seconds
                 try:
-                    await self.run_scheduled()
+                    await self.run_scheduled(claimed=True)
                 except Exception as exc:
                     log_failure(log, "scheduled tasks failed", exc)
             if signal is not None:

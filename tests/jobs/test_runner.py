@@ -4,7 +4,8 @@ active shops only."""
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+import time
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import update
 
@@ -186,3 +187,41 @@ class TestPeriodic:
         runner = Runner(state.db, state.shops, state.settings, [], [Periodic("swept", task)])
         assert await runner.run_scheduled() == {"swept": 4}
         assert seen == [shopify_shop.shop_id, paused.shop_id]
+
+    async def test_of_several_runners_ticking_in_one_interval_one_does_each_shops_work(
+        self, state: AppState, shopify_shop: ShopifyShop
+    ) -> None:
+        # Two `vafa worker` processes started together tick together: without the claim each
+        # did every shop's periodic work, and waited on the other's locks to do it.
+        other = await make_shopify_shop(state, domain="other.myshopify.com")
+        seen: list[int] = []
+
+        async def task(db: Database, shop: ShopContext, now: datetime) -> int:
+            seen.append(shop.shop_id)
+            await asyncio.sleep(0.01)  # the other runner's tick arrives meanwhile
+            return 1
+
+        def runner() -> Runner:
+            return Runner(state.db, state.shops, state.settings, [], [Periodic("swept", task)])
+
+        interval = state.settings.scheduler_interval_seconds
+        start = datetime.fromtimestamp(time.time() // interval * interval, UTC)
+        first, second = runner(), runner()
+        counts = await asyncio.gather(
+            first.run_scheduled(start + timedelta(seconds=1), claimed=True),
+            second.run_scheduled(start + timedelta(seconds=2), claimed=True),
+        )
+        assert sorted(seen) == sorted([shopify_shop.shop_id, other.shop_id])
+        assert sum(c["swept"] for c in counts) == 2
+        # Later in the same interval: nothing; in the next one, each shop once again.
+        assert await second.run_scheduled(
+            start + timedelta(seconds=interval - 1), claimed=True
+        ) == {"swept": 0}
+        later = start + timedelta(seconds=interval + 1)
+        await asyncio.gather(
+            first.run_scheduled(later, claimed=True), second.run_scheduled(later, claimed=True)
+        )
+        assert len(seen) == 4
+        assert sorted(seen[2:]) == sorted([shopify_shop.shop_id, other.shop_id])
+        # A tick asked for by hand (`run_scheduled()`, as tests and tools do) runs for all.
+        assert await first.run_scheduled(later) == {"swept": 2}
