@@ -51,8 +51,12 @@ async def run_periodic(
         shop_ids = list((await session.scalars(query)).all())
     counts = {task.name: 0 for task in tasks}
     for shop_id in shop_ids:
-        if interval is not None and not await claim_tick(db, shop_id, now, interval):
-            continue  # another runner has this interval's tick for the shop
+        try:
+            if interval is not None and not await claim_tick(db, shop_id, now, interval):
+                continue  # another runner has this interval's tick for the shop
+        except Exception as exc:  # the next tick claims again; the other shops go on
+            log_failure(log, "claiming a scheduler tick failed", exc, shop_id=shop_id)
+            continue
         for task in tasks:
             try:  # one shop's trouble (credentials that no longer decrypt, say) stays its own
                 shop = await shops.by_id(shop_id)

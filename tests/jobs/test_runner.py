@@ -7,9 +7,11 @@ import asyncio
 import time
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import update
 
 from app.db import Database
+from app.jobs import periodic
 from app.jobs.periodic import Periodic
 from app.jobs.runner import Runner
 from app.shops.models import Shop
@@ -225,3 +227,25 @@ class TestPeriodic:
         assert sorted(seen[2:]) == sorted([shopify_shop.shop_id, other.shop_id])
         # A tick asked for by hand (`run_scheduled()`, as tests and tools do) runs for all.
         assert await first.run_scheduled(later) == {"swept": 2}
+
+    async def test_a_claim_that_fails_for_one_shop_leaves_the_others_their_tick(
+        self, state: AppState, shopify_shop: ShopifyShop, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        other = await make_shopify_shop(state, domain="other.myshopify.com")
+        claim = periodic.claim_tick
+
+        async def flaky(db: Database, shop_id: int, now: datetime, interval: float) -> bool:
+            if shop_id == shopify_shop.shop_id:
+                raise ConnectionResetError("the database went away for a moment")
+            return await claim(db, shop_id, now, interval)
+
+        monkeypatch.setattr(periodic, "claim_tick", flaky)
+        seen: list[int] = []
+
+        async def task(db: Database, shop: ShopContext, now: datetime) -> int:
+            seen.append(shop.shop_id)
+            return 1
+
+        runner = Runner(state.db, state.shops, state.settings, [], [Periodic("swept", task)])
+        assert await runner.run_scheduled(claimed=True) == {"swept": 1}
+        assert seen == [other.shop_id]
