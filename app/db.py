@@ -205,13 +205,19 @@ class Database:
             await self.reader.dispose()
 
 
+def dialect_insert(table: Any, dialect_name: str) -> Any:
+    """The engine's own ``INSERT`` for ``table`` (a Table or a model), the one with
+    ``ON CONFLICT`` clauses."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
 def insert_ignore(table: Table, dialect_name: str) -> Any:
     """``INSERT … ON CONFLICT DO NOTHING`` for the engine in use.
 
     Used wherever a concurrent writer may insert the same key: the loser sees no row inserted
     instead of an error that would abort a PostgreSQL transaction."""
-    dialect = postgresql if dialect_name == "postgresql" else sqlite
-    return dialect.insert(table).on_conflict_do_nothing()
+    return dialect_insert(table, dialect_name).on_conflict_do_nothing()
 
 
 def one_of(

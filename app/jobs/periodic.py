@@ -17,9 +17,8 @@ from datetime import UTC, datetime
 
 import structlog
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 
-from app.db import Database
+from app.db import Database, dialect_insert
 from app.jobs.models import SchedulerTick
 from app.logs import log_failure
 from app.orm import table_of
@@ -73,8 +72,9 @@ async def claim_tick(db: Database, shop_id: int, now: datetime, interval: float)
     start = datetime.fromtimestamp(now.timestamp() // interval * interval, UTC)
     table = table_of(SchedulerTick)
     async with db.write() as session:
-        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-        insert = dialect.insert(table).values(shop_id=shop_id, tick_start=start, claimed_at=now)
+        insert = dialect_insert(table, session.get_bind().dialect.name).values(
+            shop_id=shop_id, tick_start=start, claimed_at=now
+        )
         claimed = await session.scalar(
             insert.on_conflict_do_update(
                 index_elements=[table.c.shop_id],

@@ -8,9 +8,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Text, and_, case, cast, insert, null, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import dialect_insert
 from app.jobs import queue
 from app.jobs.models import WAITING_LITERALS, Job, JobStatus
 from app.orm import table_of, utcnow
@@ -112,9 +112,8 @@ def _coalescing(session: AsyncSession) -> Any:
     """The insert of keyed jobs that updates the job already there (see :func:`enqueue`),
     without its rows: run with them as parameters, it is one compiled statement whatever
     their number (a VALUES list of all the rows was compiled afresh for every batch)."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     job = table_of(Job).c
-    stmt = dialect.insert(table_of(Job))
+    stmt = dialect_insert(table_of(Job), session.get_bind().dialect.name)
     new = stmt.excluded
     # (no IN list: its expanding parameter cannot be run with the rows as parameters)
     restart = or_(job.status == JobStatus.DONE, job.status == JobStatus.FAILED)

@@ -32,10 +32,10 @@ from typing import TYPE_CHECKING, Protocol
 from urllib.parse import unquote
 
 from sqlalchemy import insert, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.connectors.base import FinancialState
+from app.db import dialect_insert
 from app.orm import table_of
 from app.program import lines as order_lines
 from app.program.models import Order, ProductGroups
@@ -163,13 +163,13 @@ async def store(
     """Keep the store's answer, fetched as of ``now`` (replacing what was cached)."""
     if not groups:
         return
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    dialect = session.get_bind().dialect.name
     rows = [
         {"shop_id": shop_id, "product_id": pid, "groups": sorted(found), "fetched_at": now}
         for pid, found in groups.items()
     ]
     for start in range(0, len(rows), _CHUNK):
-        statement = dialect.insert(ProductGroups).values(rows[start : start + _CHUNK])
+        statement = dialect_insert(ProductGroups, dialect).values(rows[start : start + _CHUNK])
         await session.execute(
             statement.on_conflict_do_update(
                 index_elements=["shop_id", "product_id"],
