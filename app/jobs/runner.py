@@ -21,7 +21,7 @@ from app.db import Database
 from app.jobs import notify
 from app.jobs.notify import Listener
 from app.jobs.periodic import Periodic, run_periodic
-from app.jobs.statistics import warn_if_autovacuum_off
+from app.jobs.statistics import StatisticsKeeper, warn_if_autovacuum_off
 from app.logs import log_failure
 from app.orm import utcnow
 from app.shops.service import ShopDirectory
@@ -59,6 +59,7 @@ class Runner:
         # Work someone waits for (a redemption's code): ends an idle sleep, unlike ``wake``
         # from intake, which also makes the worker leave the intake its share of the time.
         self._jobs = asyncio.Event()
+        self.statistics = StatisticsKeeper(db)
 
     def wake_for_jobs(self) -> None:
         self._jobs.set()
@@ -101,7 +102,8 @@ class Runner:
             except Exception as exc:  # a database not up yet: the loop reports its own failures
                 log_failure(log, "checking PostgreSQL's autovacuum setting failed", exc)
             await self._loop(stop, wake)
-        finally:  # also when cancelled (the app's shutdown)
+        finally:  # also when cancelled (the app's shutdown): no ANALYZE left running
+            await self.statistics.close()
             if listener is not None:
                 await listener.close()
             for source in self.sources:
@@ -160,6 +162,8 @@ class Runner:
             # Smaller turns while deliveries arrive: none waits for the writer for long.
             limit = self.settings.worker_busy_batch_size if busy else None
             settled = await self._turn(source, limit)
+            if scheduled:
+                self.statistics.after_turn()
             busy = intake and signal is not None and signal.is_set()
             if settled and busy:
                 await self._yield_to_intake(loop.time() - started, stop)
