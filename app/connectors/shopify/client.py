@@ -427,7 +427,8 @@ class ShopifyClient:
                 decoded = _json_or_none(response.content)
                 if decoded is not None:
                     self._bucket.observe(operation, decoded.get("extensions"), spent)
-                wait = _retry_after(response) or self._bucket.throttled_wait(operation)
+                wait = self._bucket.throttled(operation)
+                wait = _retry_after(response) or wait
                 await self._wait(wait, retries, status=429, must=True)
                 retries += 1
                 continue
@@ -447,7 +448,7 @@ class ShopifyClient:
             errors = _errors(decoded.get("errors"))
             codes = {_error_code(error) for error in errors}
             if "THROTTLED" in codes:
-                await self._wait(self._bucket.throttled_wait(operation), retries, must=True)
+                await self._wait(self._bucket.throttled(operation), retries, must=True)
                 retries += 1
                 continue
             if "ACCESS_DENIED" in codes:

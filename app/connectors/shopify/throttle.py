@@ -13,6 +13,13 @@ waiting for their turn here: taken as it is, it would hand their points out agai
 bucket keeps the lower of that level and its own count (credited with what the answered call
 was not charged: a throttled call nothing, another what it did not use); the store's is lower
 when another process spends from the same bucket.
+
+Several processes (``vafa worker``s) spending from one store's bucket each see it refill at the
+whole restore rate, and together spend it several times over: most of their calls came back
+throttled (two workers: 60 %). So a bucket counts the refill at its share of the rate: halved
+at each throttled answer, a twentieth of the rate back at each answered call, as TCP shares a
+link. One process alone is hardly ever throttled and keeps the whole rate; several settle near
+theirs.
 """
 
 from __future__ import annotations
@@ -27,6 +34,9 @@ from app.connectors._json import JsonObj
 DEFAULT_COST = 10.0
 # A hair more than the exact refill time, so that the retry does not land a moment early.
 _SLACK = 1.02
+# This process's share of the restore rate: never below this, back by this much per answer.
+MIN_SHARE = 1 / 16
+SHARE_STEP = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +52,7 @@ class CostBucket:
         self._clock = clock
         self._status: ThrottleStatus | None = None
         self._costs: dict[str, float] = {}
+        self._share = 1.0
 
     def observe(self, operation: str, extensions: object, spent: float = 0.0) -> float | None:
         """Remember an answer's cost figures (``spent``: what :meth:`reserve` counted for the
@@ -57,10 +68,12 @@ class CostBucket:
         if maximum is None or available is None or rate is None or rate <= 0:
             return requested
         now = self._clock()
+        charged = _number(cost.get("actualQueryCost"))  # none when throttled
+        if charged is not None:
+            self._share = min(1.0, self._share + SHARE_STEP)
         if self._status is not None:
-            charged = _number(cost.get("actualQueryCost")) or 0.0  # none when throttled
             _, ours = self._cost_and_level(operation, self._status, now)
-            available = min(available, ours + max(spent - charged, 0.0))
+            available = min(available, ours + max(spent - (charged or 0.0), 0.0))
         self._status = ThrottleStatus(maximum, available, rate, now)
         return requested
 
@@ -72,7 +85,7 @@ class CostBucket:
         cost, available = self._cost_and_level(operation, status, self._clock())
         if available >= cost:
             return 0.0
-        return (cost - available) / status.restore_rate * _SLACK
+        return (cost - available) / (status.restore_rate * self._share) * _SLACK
 
     def reserve(self, operation: str, longest: float) -> tuple[float, float]:
         """Seconds to wait before sending ``operation``, and the cost counted as spent from
@@ -92,11 +105,13 @@ class CostBucket:
         """What ``operation`` costs and what the bucket holds at ``now`` (it refills at the
         restore rate since it was last seen, up to its maximum)."""
         cost = min(self._costs.get(operation, DEFAULT_COST), status.maximum)
-        available = status.available + (now - status.seen_at) * status.restore_rate
+        available = status.available + (now - status.seen_at) * status.restore_rate * self._share
         return cost, min(status.maximum, available)
 
-    def throttled_wait(self, operation: str) -> float:
-        """After a THROTTLED answer: (requested − currentlyAvailable) / restoreRate."""
+    def throttled(self, operation: str) -> float:
+        """After a THROTTLED answer: this process's share halves; seconds to wait, the
+        store's own figure: (requested − currentlyAvailable) / restoreRate."""
+        self._share = max(MIN_SHARE, self._share / 2)
         status = self._status
         if status is None:
             return 1.0  # no figures: Shopify's own client waits a second
