@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
 
 import structlog
 from sqlalchemy import bindparam, text
@@ -88,18 +87,17 @@ async def analyze_stale(db: Database) -> list[str]:
 class StatisticsKeeper:
     """Runs :func:`analyze_stale` at most every ``CHECK_SECONDS``, as a task beside the loop."""
 
-    def __init__(self, db: Database, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, db: Database) -> None:
         self._db = db
-        self._clock = clock
         self._next = 0.0
         self._task: asyncio.Task[None] | None = None
 
     def after_turn(self) -> None:
-        if self._db.dialect != "postgresql" or self._clock() < self._next:
+        if self._db.dialect != "postgresql" or time.monotonic() < self._next:
             return
         if self._task is not None and not self._task.done():
             return
-        self._next = self._clock() + CHECK_SECONDS
+        self._next = time.monotonic() + CHECK_SECONDS
         self._task = asyncio.create_task(self._check())
 
     async def _check(self) -> None:

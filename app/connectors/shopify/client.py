@@ -427,7 +427,7 @@ class ShopifyClient:
                 decoded = _json_or_none(response.content)
                 if decoded is not None:
                     self._bucket.observe(operation, decoded.get("extensions"), spent)
-                wait = self._bucket.throttled(operation)
+                wait = self._bucket.throttled(operation)  # called either way: halves the share
                 wait = _retry_after(response) or wait
                 await self._wait(wait, retries, status=429, must=True)
                 retries += 1
